@@ -1,0 +1,132 @@
+"""The one atomic-write helper every file casdb writes goes through.
+
+A write goes to a temporary file on the same file system, is flushed and fsynced, and is then
+moved into place in one step: ``os.replace`` (overwrite) or ``os.link`` (put-if-absent, which fails
+if the name exists, so a racing writer never clobbers a finished file). A reader therefore sees the
+old file or the complete new one, never a torn write; a crash leaves only a temporary file.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> atomic_write(d / "a", b"hello")
+    True
+    >>> atomic_write(d / "a", b"other", exclusive=True)
+    False
+    >>> (d / "a").read_bytes()
+    b'hello'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from casdb.errors import storage_error
+
+TMP_PREFIX = ".tmp-"
+
+
+def temp_name(directory: Path) -> Path:
+    """A fresh temporary path in ``directory``, unique across processes and threads."""
+    return directory / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make the names in ``directory`` durable (after a rename or link into it)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Pending:
+    """A write in progress: write to ``file``; ``path`` may be set (or changed) before the end."""
+
+    file: BinaryIO
+    path: Path | None
+    placed: bool = False
+    """After the block: whether the file now stands at ``path`` (False: it existed, exclusive)."""
+
+
+@contextlib.contextmanager
+def atomic_file(
+    path: Path | None,
+    *,
+    tmp_dir: Path,
+    exclusive: bool = False,
+    mode: int | None = None,
+    sync_dir: bool = True,
+) -> Iterator[Pending]:
+    """Open a temporary file in ``tmp_dir`` that becomes ``pending.path`` when the block ends.
+
+    ``tmp_dir`` must be on the same file system as the destination. The destination may be set
+    inside the block (a content-addressed file is named by the hash of what was written). With
+    ``exclusive`` the file is placed only if the name is free (put-if-absent). ``mode`` is applied
+    before the file becomes visible (0o444 for read-only blobs). ``sync_dir=False`` leaves the
+    fsync of the destination folder to the caller, who can then sync each folder once.
+    If the block raises, nothing is placed and the temporary file is removed. ``OSError`` from
+    writing (disk full, no permission) becomes ``StorageError``.
+    """
+    tmp = temp_name(Path(tmp_dir))
+    try:
+        f = open(tmp, "xb")
+    except OSError as exc:
+        raise storage_error(exc, str(path or tmp_dir)) from exc
+    pending = Pending(f, Path(path) if path is not None else None)
+    try:
+        try:
+            with f:
+                yield pending
+                f.flush()
+                os.fsync(f.fileno())
+            if pending.path is None:
+                raise ValueError("atomic_file: no destination path was set")
+            if mode is not None:
+                os.chmod(tmp, mode)
+            pending.placed = _place(tmp, pending.path, exclusive)
+            if pending.placed and sync_dir:
+                fsync_dir(pending.path.parent)
+        except OSError as exc:
+            raise storage_error(exc, str(pending.path or tmp)) from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _place(tmp: Path, path: Path, exclusive: bool) -> bool:
+    if not exclusive:
+        os.replace(tmp, path)
+        return True
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    return True
+
+
+def atomic_write(
+    path: Path,
+    data: bytes | bytearray | memoryview,
+    *,
+    tmp_dir: Path | None = None,
+    exclusive: bool = False,
+    mode: int | None = None,
+    sync_dir: bool = True,
+) -> bool:
+    """Write ``data`` to ``path`` atomically; see :func:`atomic_file`. Returns whether it was placed.
+
+    ``tmp_dir`` defaults to ``path``'s folder.
+    """
+    path = Path(path)
+    with atomic_file(
+        path, tmp_dir=tmp_dir or path.parent, exclusive=exclusive, mode=mode, sync_dir=sync_dir
+    ) as pending:
+        pending.file.write(data)
+    return pending.placed

@@ -1,0 +1,83 @@
+"""A repository in a local folder (or a shared file system mounted as one)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from casdb.atomic import TMP_PREFIX, atomic_write
+from casdb.backends.base import Capabilities
+from casdb.errors import InvalidInput, NotFound, storage_error
+
+
+class LocalBackend:
+    """Keys are files under ``root``; writes go through :func:`casdb.atomic.atomic_write`.
+
+    Example:
+        >>> import tempfile
+        >>> b = LocalBackend(tempfile.mkdtemp())
+        >>> b.put("refs/x", b"1"), b.put("refs/x", b"2", exclusive=True), b.get("refs/x")
+        (True, False, b'1')
+    """
+
+    capabilities = Capabilities(local_path=True, atomic_exclusive_put=True)
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).absolute()
+        self.tmp = self.root / "tmp"
+        self._made: set[Path] = set()
+
+    def make_dir(self, path: Path) -> None:
+        """Create ``path`` (and parents) once per process; writes into it can then skip mkdir."""
+        if path in self._made:
+            return
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, str(path)) from exc
+        self._made.add(path)
+
+    def path(self, key: str) -> Path:
+        """The file that holds ``key``."""
+        parts = key.split("/")
+        if not key or any(p in ("", ".", "..") for p in parts) or key.startswith("/"):
+            raise InvalidInput(f"invalid key {key!r}")
+        return self.root.joinpath(*parts)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFound(f"no {key} in {self.root}") from exc
+
+    def put(
+        self, key: str, data: bytes, *, exclusive: bool = False, sync_dir: bool = True,
+        mode: int | None = None,
+    ) -> bool:
+        path = self.path(key)
+        self.make_dir(path.parent)
+        self.make_dir(self.tmp)
+        return atomic_write(
+            path, data, exclusive=exclusive, tmp_dir=self.tmp, mode=mode,
+            sync_dir=sync_dir,
+        )
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def list(self, prefix: str) -> Iterator[str]:
+        base = self.path(prefix.rstrip("/")) if prefix.strip("/") else self.root
+        if not base.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames.sort()
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            for name in sorted(filenames):
+                if not name.startswith(TMP_PREFIX):
+                    yield f"{rel}/{name}" if rel != "." else name
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path(key))

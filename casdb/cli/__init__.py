@@ -1,0 +1,86 @@
+"""The ``casdb`` command line: one module per command, no logic of its own.
+
+Errors are printed as one line (``casdb: error: ...``) and exit with the error's code; no
+traceback. Heavy libraries are imported only inside the commands that need them, so
+``casdb --help`` starts at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from casdb.errors import Error
+
+COMMANDS = {
+    "init": "casdb.cli.init",
+    "commit": "casdb.cli.commit",
+    "log": "casdb.cli.log",
+    "ls": "casdb.cli.ls",
+    "show": "casdb.cli.show",
+    "diff": "casdb.cli.diff",
+    "fsck": "casdb.cli.fsck",
+}
+HELP = {
+    "init": "Create an empty repository.",
+    "commit": "Commit an audformat folder as a new version.",
+    "log": "Show the history of a dataset.",
+    "ls": "List datasets and their versions.",
+    "show": "Show one version: header, tables, media.",
+    "diff": "Show what changed between two versions.",
+    "fsck": "Verify every stored object; list unreachable ones.",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        return importlib.import_module(COMMANDS[name]).command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, HELP[name]) for name in COMMANDS])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--repo",
+    envvar="CASDB_REPO",
+    default="~/.casdb/repo",
+    show_default=True,
+    metavar="PATH",
+    help="Repository (or set CASDB_REPO).",
+)
+@click.version_option(package_name="casdb")
+@click.pass_context
+def cli(ctx: click.Context, repo: str) -> None:
+    """casdb: version and share audio datasets in a content-addressed store."""
+    ctx.obj = repo
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning casdb errors into one line and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="casdb", standalone_mode=False)
+    except Error as exc:
+        click.echo(f"casdb: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("casdb: aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("casdb: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

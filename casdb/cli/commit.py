@@ -1,0 +1,25 @@
+"""casdb commit SRC --dataset NAME [--version V] [--branch B] [-m MSG]"""
+
+from __future__ import annotations
+
+import click
+
+from casdb.cli.common import open_repo
+
+
+@click.command("commit")
+@click.argument("src", type=click.Path(file_okay=False))
+@click.option("--dataset", "-d", required=True, help="Dataset name.")
+@click.option("--version", "-v", "version", help="Version to publish (immutable tag).")
+@click.option("--branch", "-b", default="main", show_default=True, help="Branch to advance.")
+@click.option("--message", "-m", default="", help="Commit message.")
+@click.option("--author", help="Author (default: CASDB_AUTHOR or your login).")
+@click.pass_context
+def command(ctx: click.Context, src: str, dataset: str, version: str | None, branch: str,
+            message: str, author: str | None) -> None:
+    """Commit the audformat folder SRC as a new version of a dataset."""
+    result = open_repo(ctx).commit(
+        src, dataset=dataset, version=version, branch=branch, message=message, author=author
+    )
+    click.echo(result.id)
+    click.echo(result.summary())

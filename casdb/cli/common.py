@@ -1,0 +1,23 @@
+"""Helpers the command modules share: opening the repository, parsing ``NAME@VERSION``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from casdb.repo import Repository
+
+
+def open_repo(ctx: click.Context) -> Repository:
+    """The repository named by ``--repo`` / ``CASDB_REPO``."""
+    from casdb.repo import Repository
+
+    return Repository(ctx.find_root().obj)
+
+
+def split_ref(text: str) -> tuple[str, str | None]:
+    """``emodb@1.0.0`` -> ``("emodb", "1.0.0")``; ``emodb`` -> ``("emodb", None)``."""
+    name, _, version = text.partition("@")
+    return name, version or None

@@ -1,0 +1,28 @@
+"""casdb fsck"""
+
+from __future__ import annotations
+
+import click
+
+from casdb.cli.common import open_repo
+
+
+@click.command("fsck")
+@click.option("--no-blobs", is_flag=True, help="Check that blobs exist without re-hashing them.")
+@click.pass_context
+def command(ctx: click.Context, no_blobs: bool) -> None:
+    """Re-verify every object reachable from every ref; report unreachable ones."""
+    from casdb.errors import IntegrityError
+    from casdb.fsck import check
+    from casdb.units import human_size
+
+    report = check(open_repo(ctx), verify_blobs=not no_blobs)
+    click.echo(f"checked {report.objects} objects and {report.blobs} blobs "
+               f"({human_size(report.blob_bytes)})")
+    click.echo(f"unreachable: {len(report.unreachable_objects)} objects, "
+               f"{len(report.unreachable_blobs)} blobs (removed by gc)")
+    for problem in report.problems:
+        click.echo(f"  {problem}", err=True)
+    if not report.ok:
+        raise IntegrityError(f"{len(report.problems)} problems found")
+    click.echo("ok")

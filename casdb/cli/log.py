@@ -1,0 +1,28 @@
+"""casdb log NAME [--branch B]"""
+
+from __future__ import annotations
+
+import click
+
+from casdb.cli.common import open_repo
+
+
+@click.command("log")
+@click.argument("name")
+@click.option("--branch", "-b", default="main", show_default=True)
+@click.option("--limit", "-n", type=int, help="Show at most this many commits.")
+@click.pass_context
+def command(ctx: click.Context, name: str, branch: str, limit: int | None) -> None:
+    """Show the history of dataset NAME, newest first."""
+    from casdb.units import local_time
+
+    for entry in open_repo(ctx).log(name, branch=branch, limit=limit):
+        c = entry.commit
+        tags = f" ({', '.join(entry.versions)})" if entry.versions else ""
+        click.echo(f"{click.style(entry.short_id, fg='yellow')}{tags}  "
+                   f"{local_time(c.time, c.tz_offset)}  {c.author}")
+        click.echo(f"    media: +{entry.added} added, ~{entry.changed} changed, "
+                   f"-{entry.removed} removed")
+        if c.message:
+            for line in c.message.splitlines():
+                click.echo(f"    {line}")

@@ -1,0 +1,209 @@
+"""The repository: datasets, their versions and history, in one content-addressed store.
+
+    <repo>/
+      config                          format version (JSON)
+      objects/ab/cdef...              structural objects and partitions (zstd)
+      blobs/ab/cdef...                media and attachment bytes, read-only
+      refs/<dataset>/tags/<version>   immutable
+      refs/<dataset>/heads/<branch>   moving; ``main`` by default
+      statcache.db                    the stat cache (a cache: safe to delete)
+      tmp/  locks/
+
+Example:
+    >>> import tempfile
+    >>> repo = Repository.init(tempfile.mkdtemp() + "/repo")
+    >>> repo.datasets()
+    []
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+from casdb import dag
+from casdb.atomic import atomic_write
+from casdb.backends.local import LocalBackend
+from casdb.commit import CommitResult, commit
+from casdb.errors import AlreadyExists, IntegrityError, InvalidInput, NotFound, storage_error
+from casdb.history import LogEntry, log_entries
+from casdb.ids import is_prefix
+from casdb.names import check_dataset, version_key
+from casdb.objects import Commit
+from casdb.refs import RefStore
+from casdb.statcache import StatCache
+from casdb.store import ObjectStore
+
+FORMAT = 1
+LAYOUT = ("objects", "blobs", "refs", "tmp", "locks")
+
+
+class Repository:
+    """A local casdb repository.
+
+    Example:
+        >>> import tempfile
+        >>> path = tempfile.mkdtemp() + "/repo"
+        >>> _ = Repository.init(path)
+        >>> Repository(path).path.name
+        'repo'
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser().absolute()
+        config = self.path / "config"
+        try:
+            settings = json.loads(config.read_text())
+        except FileNotFoundError as exc:
+            raise NotFound(f"no casdb repository at {self.path} (create one with 'casdb init')") from exc
+        except (OSError, ValueError) as exc:
+            raise IntegrityError(f"{config} is unreadable: {exc}") from exc
+        if not isinstance(settings, dict) or settings.get("format") != FORMAT:
+            raise IntegrityError(f"{config}: unsupported repository format {settings!r:.80}")
+        self.settings = settings
+        self.backend = LocalBackend(self.path)
+        self.store = ObjectStore(self.backend)
+        self.refs = RefStore(self.backend)
+        self.statcache = StatCache(self.path / "statcache.db")
+
+    @classmethod
+    def init(cls, path: str | Path) -> Repository:
+        """Create an empty repository at ``path`` (a new or empty folder)."""
+        path = Path(path).expanduser().absolute()
+        if (path / "config").exists():
+            raise AlreadyExists(f"{path} is a casdb repository already")
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise InvalidInput(f"{path} exists and is not an empty folder")
+        try:
+            for name in LAYOUT:
+                (path / name).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, str(path)) from exc
+        atomic_write(path / "config", json.dumps({"format": FORMAT}, indent=2).encode() + b"\n",
+                     tmp_dir=path / "tmp")
+        return cls(path)
+
+    def __repr__(self) -> str:
+        return f"Repository({str(self.path)!r})"
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def commit(
+        self,
+        source: str | Path,
+        *,
+        dataset: str,
+        version: str | None = None,
+        branch: str = "main",
+        message: str = "",
+        author: str | None = None,
+        progress: bool | None = None,
+    ) -> CommitResult:
+        """Commit the audformat folder ``source`` as a new version of ``dataset``.
+
+        The parent is the head of ``branch`` (for a new branch, the head of ``main``). With
+        ``version``, the commit is also tagged; a version is never re-published
+        (``AlreadyExists``). If another writer moved the branch meanwhile, nothing is changed and
+        ``Conflict`` is raised.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> src = pathlib.Path(tempfile.mkdtemp())
+            >>> _ = (src / "db.yaml").write_text("name: demo\\n")
+            >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+            >>> repo.commit(src, dataset="demo", version="1.0.0").files
+            0
+        """
+        return commit(self, source, dataset=dataset, version=version, branch=branch,
+                      message=message, author=author, progress=progress)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def datasets(self) -> list[str]:
+        """Names of the datasets in the repository."""
+        return self.refs.datasets()
+
+    def versions(self, dataset: str) -> list[str]:
+        """Published versions of ``dataset``, oldest first (natural version order)."""
+        self._check_known(dataset)
+        return sorted(self.refs.tags(dataset), key=version_key)
+
+    def branches(self, dataset: str) -> dict[str, str]:
+        """Branch -> head commit id."""
+        self._check_known(dataset)
+        return self.refs.heads(dataset)
+
+    def resolve(self, dataset: str, version: str | None = None) -> str:
+        """The commit id of a version, a branch, or a commit id prefix; None: the ``main`` head.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> src = pathlib.Path(tempfile.mkdtemp())
+            >>> _ = (src / "db.yaml").write_text("name: demo\\n")
+            >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+            >>> c = repo.commit(src, dataset="demo", version="1.0.0")
+            >>> repo.resolve("demo", "1.0.0") == repo.resolve("demo") == c.id
+            True
+        """
+        self._check_known(dataset)
+        if version is None:
+            head = self.refs.get(dataset, "heads/main")
+            if head is not None:
+                return head
+            tags = self.refs.tags(dataset)
+            if not tags:
+                raise NotFound(f"{dataset} has no main branch and no versions")
+            return tags[max(tags, key=version_key)]
+        for ref in (f"tags/{version}", f"heads/{version}"):
+            found = self.refs.get(dataset, ref) if _safe_ref(version) else None
+            if found is not None:
+                return found
+        if is_prefix(version):
+            matches = {cid for cid in self._reachable_commits(dataset) if cid.startswith(version)}
+            if len(matches) == 1:
+                return matches.pop()
+            if len(matches) > 1:
+                raise InvalidInput(f"commit prefix {version!r} of {dataset} is ambiguous")
+        names = list(self.refs.tags(dataset)) + list(self.refs.heads(dataset))
+        close = difflib.get_close_matches(version, names, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise NotFound(f"{dataset} has no version, branch or commit {version!r}{hint}")
+
+    def get_commit(self, commit_id: str) -> Commit:
+        """The commit object with this id."""
+        return self.store.get(commit_id, "commit")
+
+    def log(self, dataset: str, branch: str = "main", limit: int | None = None) -> list[LogEntry]:
+        """History of a branch, newest first, with version tags and media changes per commit."""
+        self._check_known(dataset)
+        head = self.refs.get(dataset, f"heads/{branch}")
+        if head is None:
+            raise NotFound(f"{dataset} has no branch {branch!r}")
+        return log_entries(self.store, head, self.refs.tags(dataset), limit)
+
+    def diff(self, dataset: str, old: str, new: str) -> dag.Diff:
+        """Media, tables and header changes from version ``old`` to version ``new``."""
+        a = self.get_commit(self.resolve(dataset, old))
+        b = self.get_commit(self.resolve(dataset, new))
+        return dag.diff(self.store, a, b)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _check_known(self, dataset: str) -> None:
+        check_dataset(dataset)
+        if not (self.path / "refs" / dataset).is_dir():
+            close = difflib.get_close_matches(dataset, self.datasets(), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise NotFound(f"no dataset {dataset!r} in {self.path}{hint}")
+
+    def _reachable_commits(self, dataset: str) -> set[str]:
+        out: set[str] = set()
+        for head in list(self.refs.tags(dataset).values()) + list(self.refs.heads(dataset).values()):
+            for cid, _ in dag.ancestry(self.store, head, first_parent=False):
+                out.add(cid)
+        return out
+
+
+def _safe_ref(name: str) -> bool:
+    return "/" not in name and name not in ("", ".", "..")

@@ -1,0 +1,28 @@
+"""Human-readable figures for the terminal.
+
+Example:
+    >>> human_size(1_100_000_000), human_size(512)
+    ('1.1 GB', '512 B')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def human_size(n: float) -> str:
+    """Bytes in decimal units, as ``du --si`` and file managers show them."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000:
+            break
+        n /= 1000
+    else:
+        unit = "PB"
+    return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+
+
+def local_time(seconds: int, tz_offset_minutes: int) -> str:
+    """``2026-11-22 14:03 +0100`` in the time zone the commit was made in."""
+    tz = dt.timezone(dt.timedelta(minutes=tz_offset_minutes))
+    stamp = dt.datetime.fromtimestamp(seconds, tz)
+    return stamp.strftime("%Y-%m-%d %H:%M %z")

@@ -1,0 +1,46 @@
+"""The demo behind scripts/demo: two versions of a small dataset in a local repository."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from casdb.testing.synth import make_dataset, write_audio, write_tables, file_name
+
+
+def casdb(*args: str) -> None:
+    print(f"\n$ casdb {' '.join(args)}", flush=True)
+    subprocess.run([str(Path(sys.executable).parent / "casdb"), *args], check=True)
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="casdb-demo-"))
+    os.environ["CASDB_REPO"] = str(work / "repo")
+    src = work / "mydb"
+    print(f"demo folder: {work}")
+    make_dataset(src, files=40, duration=1.0, sampling_rate=16000, name="mydb")
+    casdb("init")
+    casdb("commit", str(src), "--dataset", "mydb", "--version", "1.0.0", "-m", "first release")
+
+    # Version 2: five new recordings, one re-recorded, relabelled tables.
+    for i in range(40, 45):
+        write_audio(src / file_name(i), i, 1.0, 16000, 1)
+    write_audio(src / file_name(3), 999, 1.0, 16000, 1)
+    write_tables(src, range(45), seed=1)
+    casdb("commit", str(src), "--dataset", "mydb", "--version", "2.0.0", "-m", "five more files")
+
+    casdb("ls")
+    casdb("log", "mydb")
+    casdb("diff", "mydb", "1.0.0", "2.0.0", "--stat")
+    casdb("show", "mydb@2.0.0")
+    casdb("fsck")
+    if "--keep" not in sys.argv:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
