@@ -37,6 +37,7 @@ from casdb.objects import (
 FORMAT = 1
 _EXT_DATE = 1
 _EXT_DATETIME = 2
+_EXT_BIGINT = 3
 
 Object = Tree | Header | Table | Partition | Commit
 
@@ -53,6 +54,8 @@ def canonical(value: Any) -> Any:
         return {k: canonical(value[k]) for k in sorted(value, key=_key_order)}
     if isinstance(value, (list, tuple)):
         return [canonical(v) for v in value]
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return msgpack.ExtType(_EXT_BIGINT, str(value).encode())
     return value
 
 
@@ -69,6 +72,8 @@ def _ext_hook(code: int, data: bytes) -> Any:
         return dt.date.fromisoformat(data.decode())
     if code == _EXT_DATETIME:
         return dt.datetime.fromisoformat(data.decode())
+    if code == _EXT_BIGINT:
+        return int(data)
     return msgpack.ExtType(code, data)
 
 

@@ -8,7 +8,6 @@ traceback. Heavy libraries are imported only inside the commands that need them,
 from __future__ import annotations
 
 import importlib
-import sys
 
 import click
 
@@ -45,6 +44,16 @@ class LazyGroup(click.Group):
             return None
         return importlib.import_module(COMMANDS[name]).command
 
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Error as exc:
+            click.echo(f"casdb: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("casdb: interrupted", err=True)
+            ctx.exit(130)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, HELP[name]) for name in COMMANDS])
@@ -67,20 +76,5 @@ def cli(ctx: click.Context, repo: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning casdb errors into one line and an exit code."""
-    try:
-        cli.main(args=argv, prog_name="casdb", standalone_mode=False)
-    except Error as exc:
-        click.echo(f"casdb: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("casdb: aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("casdb: interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    """Entry point of the ``casdb`` command."""
+    cli.main(args=argv, prog_name="casdb")

@@ -1,0 +1,56 @@
+"""Shared fixtures: repositories, synthetic datasets, and ways to run the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from casdb.repo import Repository
+from casdb.testing.synth import make_dataset
+
+CASDB = str(Path(sys.executable).parent / "casdb")
+
+
+def age(root: Path, seconds: float = 3600) -> None:
+    """Set every file's mtime back, so the stat cache trusts it (it distrusts racy recent files)."""
+    past = time.time() - seconds
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            os.utime(os.path.join(dirpath, name), (past, past))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repository:
+    return Repository.init(tmp_path / "repo")
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    root = make_dataset(tmp_path / "src", files=12, duration=0.2, sampling_rate=8000)
+    age(root)
+    return root
+
+
+@pytest.fixture
+def cli(repo: Repository):
+    """Run the CLI in-process on ``repo``; returns click's Result (exit_code, stdout, stderr)."""
+    from casdb.cli import cli as group
+
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(group, ["--repo", str(repo.path), *args], catch_exceptions=False)
+
+    return run
+
+
+def run_casdb(*args: str, repo: Path | None = None, check: bool = False, **kw) -> subprocess.CompletedProcess:
+    """Run the installed ``casdb`` command as a subprocess."""
+    cmd = [CASDB] + (["--repo", str(repo)] if repo else []) + list(args)
+    return subprocess.run(cmd, capture_output=True, text=True, check=check, **kw)

@@ -1,0 +1,244 @@
+"""Committing folders: versions, history, the stat cache, and every bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from casdb.errors import AlreadyExists, InvalidDataset, InvalidInput, NotFound
+from casdb.fsck import check
+from casdb.ids import hash_bytes
+from casdb.tables import load_table
+from casdb.testing.synth import file_name, write_audio, write_tables
+from casdb import trees
+
+
+def snapshot(repo) -> dict[str, bytes]:
+    """Every file of the repository but tmp/, locks/ and the stat cache, with its bytes."""
+    out = {}
+    for dirpath, _, files in os.walk(repo.path):
+        rel = Path(dirpath).relative_to(repo.path)
+        if rel.parts[:1] in (("tmp",), ("locks",)):
+            continue
+        for name in files:
+            if not name.startswith("statcache"):
+                out[str(rel / name)] = (Path(dirpath) / name).read_bytes()
+    return out
+
+
+def test_commit_stores_media_tables_and_header(repo, source):
+    result = repo.commit(source, dataset="synth", version="1.0.0", message="first")
+    assert result.files == 12 and result.tables == 3 and result.new_files == 12
+    commit = repo.get_commit(repo.resolve("synth", "1.0.0"))
+    stored = {p: e.id for p, e in trees.walk(repo.store, commit.tree)}
+    assert stored == {file_name(i): hash_bytes((source / file_name(i)).read_bytes()) for i in range(12)}
+    assert repo.store.get(commit.header, "header").data["name"] == "synth"
+    emotion = load_table(repo.store, repo.store.get(dict(commit.tables)["emotion"], "table"))
+    assert emotion.index.name == "file" and len(emotion) == 12
+    assert check(repo).ok
+
+
+def test_history_versions_and_diff(repo, source):
+    first = repo.commit(source, dataset="synth", version="1.0.0")
+    write_audio(source / file_name(12), 99, 0.2, 8000, 1)
+    write_audio(source / file_name(0), 98, 0.2, 8000, 1)
+    (source / file_name(5)).unlink()
+    write_tables(source, [i for i in range(13) if i != 5], seed=1)
+    second = repo.commit(source, dataset="synth", version="1.10.0", message="more")
+    repo.commit(source, dataset="synth", version="1.9.0")
+    assert repo.versions("synth") == ["1.0.0", "1.9.0", "1.10.0"]
+    assert repo.get_commit(second.id).parents == (first.id,)
+    log = repo.log("synth")
+    assert [e.versions for e in log] == [["1.9.0"], ["1.10.0"], ["1.0.0"]]
+    assert (log[1].added, log[1].changed, log[1].removed) == (1, 1, 1)
+    assert (log[0].added, log[0].changed, log[0].removed) == (0, 0, 0)
+    d = repo.diff("synth", "1.0.0", "1.10.0")
+    assert {(c.path, c.kind) for c in d.media} == {
+        (file_name(12), "added"), (file_name(0), "changed"), (file_name(5), "removed")}
+    assert set(d.tables) == {"emotion", "segments"} and not d.header_changed
+    assert repo.resolve("synth", first.id[:8]) == first.id
+    assert repo.resolve("synth") == repo.resolve("synth", "main")
+
+
+def test_unchanged_files_are_not_read_again(repo, source):
+    repo.commit(source, dataset="synth", version="1")
+    again = repo.commit(source, dataset="synth", version="2")
+    assert again.hashed_files == 0 and again.new_files == 0
+    write_audio(source / file_name(3), 77, 0.2, 8000, 1)
+    os.utime(source / file_name(3), (1e9, 1e9))
+    third = repo.commit(source, dataset="synth", version="3")
+    assert third.hashed_files == 1 and third.new_files == 1
+
+
+def test_recently_modified_files_are_rehashed(repo, source):
+    """A file modified just now could change again within one mtime tick: never trust it."""
+    write_audio(source / file_name(1), 5, 0.2, 8000, 1)
+    repo.commit(source, dataset="synth", version="1")
+    assert repo.commit(source, dataset="synth", version="2").hashed_files == 1
+
+
+def test_same_bytes_edited_in_place_with_same_mtime_are_noticed(repo, source):
+    repo.commit(source, dataset="synth", version="1")
+    path = source / file_name(2)
+    st = path.stat()
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    tmp = path.with_suffix(".new")
+    tmp.write_bytes(bytes(data))
+    os.replace(tmp, path)  # a new inode, as editors and copy tools write
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    result = repo.commit(source, dataset="synth", version="2")
+    assert result.hashed_files == 1 and result.new_files == 1
+
+
+def test_new_branch_starts_from_main(repo, source):
+    main = repo.commit(source, dataset="synth", version="1")
+    write_tables(source, range(12), seed=3)
+    dev = repo.commit(source, dataset="synth", branch="relabel")
+    assert repo.get_commit(dev.id).parents == (main.id,)
+    assert repo.branches("synth") == {"main": main.id, "relabel": dev.id}
+    assert [e.id for e in repo.log("synth", branch="relabel")] == [dev.id, main.id]
+
+
+def test_dedup_across_datasets(repo, source):
+    repo.commit(source, dataset="a")
+    result = repo.commit(source, dataset="b")
+    assert result.new_files == 0
+    assert repo.datasets() == ["a", "b"]
+
+
+# -- bad input: one clear error, nothing stored changed ------------------------------------------
+
+def committed(repo, source):
+    repo.commit(source, dataset="synth", version="1.0.0")
+    return snapshot(repo)
+
+
+def assert_unchanged(repo, before):
+    after = snapshot(repo)
+    assert {k: v for k, v in after.items() if k.startswith("refs")} == {
+        k: v for k, v in before.items() if k.startswith("refs")}
+    for key, data in before.items():
+        assert after[key] == data, key
+    assert check(repo).ok
+
+
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (lambda s: (s / "db.yaml").unlink(), "has no db.yaml"),
+        (lambda s: (s / "db.yaml").write_text("name: [unclosed\n"), "not valid YAML at line"),
+        (lambda s: (s / "db.yaml").write_text("- a list\n"), "must hold a mapping"),
+        (lambda s: (s / "db.yaml").write_text("name: x\ntables:\n  t: {type: weird}\n"), "unknown type 'weird'"),
+        (lambda s: (s / "db.emotion.csv").unlink(), "table 'emotion' is declared"),
+        (lambda s: (s / "db.emotion.csv").write_bytes(b'file,emotion\n"a.wav,x\n'), "cannot parse"),
+        (lambda s: (s / "db.emotion.csv").write_text("file,confidence\naudio/000/000001.wav,high\n"),
+         "column 'confidence': row 1"),
+        (lambda s: (s / file_name(4)).unlink(), f"row 5: media '{file_name(4)}' is not in the folder"),
+        (lambda s: (s / "db.emotion.csv").write_text("file,emotion\n../outside.wav,anger\n"),
+         "escapes the dataset folder"),
+        (lambda s: (s / "db.emotion.csv").write_text(
+            f"file,emotion\n{file_name(1)},anger\n{file_name(1)},sadness\n"), "duplicated index entry"),
+        (lambda s: (s / "db.segments.csv").write_text(
+            f"file,start,end,emotion\n{file_name(1)},0 days 00:00:02,0 days 00:00:01,anger\n"),
+         "starts at"),
+        (lambda s: (s / "link.wav").symlink_to("/etc/hostname"), "outside the dataset folder"),
+        (lambda s: (s / "linkdir").symlink_to(s / "audio"), "symlink to a folder"),
+        (lambda s: os.mkfifo(s / "pipe"), "neither a file nor a folder"),
+    ],
+)
+def test_bad_folder_is_a_clear_error_and_stores_nothing(repo, source, breakage, message):
+    before = committed(repo, source)
+    breakage(source)
+    with pytest.raises(InvalidDataset, match=message.replace("[", r"\[").replace("(", r"\(")) as info:
+        repo.commit(source, dataset="synth", version="2.0.0")
+    assert "\n" not in str(info.value)
+    assert_unchanged(repo, before)
+    assert "2.0.0" not in repo.versions("synth")
+
+
+def test_symlink_inside_the_folder_is_followed(repo, source):
+    (source / "copy.wav").symlink_to(source / file_name(0))
+    repo.commit(source, dataset="synth")
+    commit = repo.get_commit(repo.resolve("synth"))
+    ids = {p: e.id for p, e in trees.walk(repo.store, commit.tree)}
+    assert ids["copy.wav"] == ids[file_name(0)]
+
+
+def test_existing_version_is_refused(repo, source):
+    before = committed(repo, source)
+    with pytest.raises(AlreadyExists, match="synth 1.0.0 exists already"):
+        repo.commit(source, dataset="synth", version="1.0.0")
+    assert_unchanged(repo, before)
+
+
+@pytest.mark.parametrize("kwargs", [{"dataset": "../x"}, {"dataset": "a b"}, {"dataset": ""},
+                                    {"dataset": "ok", "version": "1/2"},
+                                    {"dataset": "ok", "version": ".."},
+                                    {"dataset": "ok", "branch": "x.lock"}])
+def test_invalid_names_are_refused(repo, source, kwargs):
+    before = committed(repo, source)
+    with pytest.raises(InvalidInput, match="invalid"):
+        repo.commit(source, **kwargs)
+    assert_unchanged(repo, before)
+
+
+def test_source_that_is_not_a_folder(repo, tmp_path):
+    with pytest.raises(InvalidDataset, match="is not a folder"):
+        repo.commit(tmp_path / "nope", dataset="x")
+
+
+def test_unknown_names_are_not_found_with_suggestions(repo, source):
+    repo.commit(source, dataset="synth", version="1.0.0")
+    with pytest.raises(NotFound, match="did you mean synth"):
+        repo.versions("synht")
+    with pytest.raises(NotFound, match="did you mean 1.0.0"):
+        repo.resolve("synth", "1.0")
+
+
+def test_unreadable_file_is_refused():
+    """Run as an unprivileged user when we are root, since root reads any file."""
+    import tempfile
+
+    from casdb.repo import Repository
+    from casdb.testing.synth import make_dataset
+
+    top = Path(tempfile.mkdtemp(prefix="casdb-perm-"))
+    try:
+        top.chmod(0o777)
+        repo = Repository.init(top / "repo")
+        source = make_dataset(top / "src", files=3, duration=0.1, sampling_rate=8000)
+        before = committed(repo, source)
+        secret = source / "secret.wav"
+        secret.write_bytes(b"x")
+        for dirpath, dirs, files in os.walk(top):
+            for d in dirs:
+                os.chmod(os.path.join(dirpath, d), 0o777)
+            for f in files:
+                os.chmod(os.path.join(dirpath, f), 0o666)
+        secret.chmod(0)
+        code = textwrap.dedent(f"""
+            import os, sys
+            # Import first: the interpreter's files may not be readable by the unprivileged user.
+            import yaml, sqlite3, json, difflib
+            from casdb.repo import Repository
+            from casdb.errors import InvalidDataset
+            if os.geteuid() == 0:
+                os.setgid(65534); os.setuid(65534)
+            try:
+                Repository({str(repo.path)!r}).commit({str(source)!r}, dataset="synth", version="2")
+            except InvalidDataset as exc:
+                print(exc); sys.exit(3)
+        """)
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert result.returncode == 3, result.stderr
+        assert "cannot read secret.wav" in result.stdout
+        assert_unchanged(repo, before)
+    finally:
+        shutil.rmtree(top, ignore_errors=True)

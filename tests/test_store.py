@@ -1,0 +1,121 @@
+"""The object store: put-if-absent, verification on read, blobs, and a stateful model test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from casdb.backends.local import LocalBackend
+from casdb.errors import IntegrityError, InvalidDataset, NotFound
+from casdb.ids import hash_bytes
+from casdb.objects import Header, Partition
+from casdb.store import ObjectStore, blob_key, object_key
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ObjectStore:
+    return ObjectStore(LocalBackend(tmp_path))
+
+
+def flip_byte(path: Path, offset: int = -1) -> None:
+    os.chmod(path, 0o644)
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_put_is_idempotent_and_content_addressed(store):
+    a = store.put(Header({"name": "x"}))
+    b = ObjectStore(store.backend).put(Header({"name": "x"}))
+    assert a == b
+    assert len(list(store.object_ids())) == 1
+
+
+@pytest.mark.parametrize("offset", [0, 5, -1])
+def test_flipped_byte_in_object_raises_integrity_error(store, offset):
+    oid = store.put(Partition(b"some partition bytes " * 20))
+    flip_byte(store.backend.path(object_key(oid)), offset)
+    with pytest.raises(IntegrityError):
+        ObjectStore(store.backend).get(oid)
+
+
+def test_object_stored_under_the_wrong_id_is_detected(store):
+    a = store.put(Header({"name": "a"}))
+    b = store.put(Header({"name": "b"}))
+    pa, pb = store.backend.path(object_key(a)), store.backend.path(object_key(b))
+    os.replace(pb, pa)
+    with pytest.raises(IntegrityError, match="hash differently"):
+        ObjectStore(store.backend).get(a)
+
+
+def test_missing_object_is_not_found(store):
+    with pytest.raises(NotFound):
+        store.get("00" * 32)
+
+
+def test_blob_id_is_blake3_of_the_file(store, tmp_path):
+    src = tmp_path / "a.bin"
+    src.write_bytes(os.urandom(3 * 1024 * 1024 + 7))
+    blob, new = store.put_file(src)
+    assert blob == hash_bytes(src.read_bytes())
+    assert new and store.put_file(src) == (blob, False)
+    path = store.blob_path(blob)
+    assert path.read_bytes() == src.read_bytes()
+    assert not os.stat(path).st_mode & 0o222  # read-only
+    assert not [p for p in (tmp_path / "tmp").iterdir()]  # no temporary left behind
+
+
+def test_flipped_byte_in_blob_is_detected(store, tmp_path):
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"audio" * 1000)
+    blob, _ = store.put_file(src)
+    store.verify_blob(blob)
+    flip_byte(store.backend.path(blob_key(blob)), 100)
+    with pytest.raises(IntegrityError):
+        store.verify_blob(blob)
+
+
+def test_unreadable_source_is_invalid_dataset(store, tmp_path):
+    with pytest.raises(InvalidDataset, match="cannot read"):
+        store.put_file(tmp_path / "missing.wav")
+
+
+class StoreMatchesDict(RuleBasedStateMachine):
+    """The store behaves like a dict from id to object, across fresh store instances."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import tempfile
+
+        self.root = Path(tempfile.mkdtemp())
+        self.store = ObjectStore(LocalBackend(self.root))
+        self.model: dict[str, object] = {}
+
+    @rule(data=st.binary(max_size=200))
+    def put_partition(self, data):
+        obj = Partition(data)
+        self.model[self.store.put(obj)] = obj
+
+    @rule(name=st.text(max_size=20))
+    def put_header(self, name):
+        obj = Header({"name": name})
+        self.model[self.store.put(obj)] = obj
+
+    @rule()
+    def reopen(self):
+        self.store = ObjectStore(LocalBackend(self.root))
+
+    @invariant()
+    def everything_reads_back(self):
+        assert set(self.store.object_ids()) == set(self.model)
+        for oid, obj in self.model.items():
+            assert self.store.get(oid) == obj
+
+
+TestStoreMatchesDict = StoreMatchesDict.TestCase
+TestStoreMatchesDict.settings = settings(max_examples=25, stateful_step_count=15, deadline=None)
