@@ -25,7 +25,7 @@ from casdb.objects import Commit, Header
 from casdb.refs import RefUpdate
 from casdb.source import Source, check_media_path, scan
 from casdb.tables import read_table, referenced_files, store_table
-from casdb.units import human_size
+from casdb.units import human_size, plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,9 +56,10 @@ class CommitResult:
         """One line for the terminal."""
         name = f"{self.dataset} {self.version}" if self.version else f"{self.dataset} ({self.branch})"
         return (
-            f"committed {name} as {short(self.id)}: {self.files} files "
-            f"({human_size(self.bytes)}), {self.tables} tables; {self.new_files} new files "
-            f"({human_size(self.new_bytes)}), {self.hashed_files} read, in {self.seconds:.1f} s"
+            f"committed {name} as {short(self.id)}: {plural(self.files, 'file')} "
+            f"({human_size(self.bytes)}), {plural(self.tables, 'table')}; "
+            f"{plural(self.new_files, 'new file')} ({human_size(self.new_bytes)}), "
+            f"{self.hashed_files} read, in {self.seconds:.1f} s"
         )
 
 

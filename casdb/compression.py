@@ -28,7 +28,7 @@ def _ctx() -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
 
 
 def compress(data: bytes) -> bytes:
-    """zstd frame of ``data`` (with its size and a checksum in the frame)."""
+    """zstd frame of ``data`` (with its size; ids, not the frame, guard the content)."""
     return _ctx()[0].compress(data)
 
 

@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from casdb.errors import Error, IntegrityError, NotFound
-from casdb.ingest import workers
+from casdb.errors import IntegrityError, NotFound
 from casdb.objects import DIR, Commit, Table, Tree
+from casdb.parallel import workers
 
 if TYPE_CHECKING:
     from casdb.repo import Repository
@@ -47,12 +47,9 @@ def check(repo: Repository, *, verify_blobs: bool = True) -> FsckReport:
     seen: set[str] = set()
     blobs: dict[str, int] = {}
     stack: list[tuple[str, str]] = []
-    try:
-        refs = repo.refs.all()
-    except Error as exc:
-        report.problems.append(str(exc))
-        refs = []
-    for dataset, ref, cid in refs:
+    refs, damaged = repo.refs.scan()
+    report.problems += [str(exc) for exc in damaged]
+    for _dataset, _ref, cid in refs:
         stack.append((cid, "commit"))
     while stack:
         oid, kind = stack.pop()

@@ -58,6 +58,12 @@ def validate(data: Any) -> None:
         if not isinstance(scheme, dict) or dtype not in (*SCHEME_DTYPES, None):
             raise InvalidDataset(f"db.yaml: scheme {scheme_id!r} has unknown dtype {dtype!r}")
     table_specs(data)
+    from casdb.encoding import pack
+
+    try:
+        pack(data)
+    except ValueError as exc:
+        raise InvalidDataset(f"db.yaml holds a value casdb cannot store: {exc}") from exc
 
 
 def table_specs(data: dict[str, Any]) -> dict[str, str]:

@@ -7,7 +7,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from casdb import dag
 from casdb.ids import short
@@ -25,6 +25,9 @@ class LogEntry:
     added: int
     changed: int
     removed: int
+    tables: list[str] = field(default_factory=list)
+    """Tables added, removed or changed."""
+    header_changed: bool = False
 
     @property
     def short_id(self) -> str:
@@ -40,10 +43,11 @@ def log_entries(
         by_commit.setdefault(cid, []).append(version)
     out = []
     for cid, commit in dag.ancestry(store, head):
+        if limit is not None and len(out) >= limit:
+            break
         parent = store.get(commit.parents[0], "commit") if commit.parents else None
         changes = dag.diff(store, parent, commit)
         out.append(LogEntry(cid, commit, sorted(by_commit.get(cid, [])), changes.count("added"),
-                            changes.count("changed"), changes.count("removed")))
-        if limit is not None and len(out) >= limit:
-            break
+                            changes.count("changed"), changes.count("removed"),
+                            sorted(changes.tables), changes.header_changed))
     return out

@@ -20,6 +20,7 @@ import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+from casdb.parallel import workers
 from casdb.progress import Progress
 from casdb.source import SourceFile
 from casdb.statcache import StatCache  # noqa: F401 (doctest)
@@ -37,11 +38,6 @@ class IngestResult:
     new_files: int = 0
     """Blobs the store did not have before."""
     new_bytes: int = 0
-
-
-def workers() -> int:
-    """Threads for copying and hashing: I/O and blake3 release the GIL, so a few per core."""
-    return min(32, 4 * (os.cpu_count() or 1))
 
 
 def ingest(

@@ -44,16 +44,19 @@ def check_branch(branch: object) -> str:
 
 
 def version_key(version: str) -> tuple:
-    """Sort key ordering versions naturally: ``1.9.0 < 1.10.0``, ``1.0.0rc1`` before ``1.0.0``.
+    """Sort key ordering versions naturally: ``1.9.0 < 1.10.0``, ``1.0.0rc1 < 1.0.0 < 1.0.0.post1``.
 
     Example:
-        >>> sorted(["1.10.0", "1.9.0", "1.0.0"], key=version_key)
-        ['1.0.0', '1.9.0', '1.10.0']
+        >>> sorted(["1.10.0", "1.0.0.post1", "1.9.0", "1.0.0", "1.0.0rc1"], key=version_key)
+        ['1.0.0rc1', '1.0.0', '1.0.0.post1', '1.9.0', '1.10.0']
     """
-    parts = re.findall(r"\d+|[A-Za-z]+", version)
     key: list[tuple[int, int | str]] = []
-    for part in parts:
-        key.append((1, int(part)) if part.isdigit() else (0, part))
-    # A release sorts after its pre-releases: append a marker that beats any letter part.
-    key.append((1, -1) if not re.search(r"[A-Za-z]", version) else (0, ""))
+    for part in re.findall(r"\d+|[A-Za-z]+", version):
+        if part.isdigit():
+            key.append((2, int(part)))
+        elif part.lower() in ("post", "rev", "r"):
+            key.append((3, part.lower()))  # after the release
+        else:
+            key.append((0, part.lower()))  # a pre-release: before the release
+    key.append((1, 0))  # the release itself: after its pre-releases, before any .1 or .post
     return tuple(key)

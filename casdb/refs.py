@@ -83,14 +83,32 @@ class RefStore:
         return self._names(dataset, HEADS)
 
     def all(self) -> list[tuple[str, str, str]]:
-        """Every ref as ``(dataset, ref, commit id)``."""
-        out = []
+        """Every ref as ``(dataset, ref, commit id)``; ``IntegrityError`` if one is damaged."""
+        found, damaged = self.scan()
+        if damaged:
+            raise damaged[0]
+        return found
+
+    def scan(self) -> tuple[list[tuple[str, str, str]], list[IntegrityError]]:
+        """Every readable ref as ``(dataset, ref, commit id)``, and the errors of damaged ones."""
+        found, damaged = [], []
         for dataset in self.datasets():
-            for version, commit in sorted(self.tags(dataset).items()):
-                out.append((dataset, f"{TAGS}/{version}", commit))
-            for branch, commit in sorted(self.heads(dataset).items()):
-                out.append((dataset, f"{HEADS}/{branch}", commit))
-        return out
+            for kind in (TAGS, HEADS):
+                prefix = f"{REFS}/{dataset}/{kind}/"
+                for key in sorted(self.backend.list(prefix)):
+                    ref = f"{kind}/{key[len(prefix):]}"
+                    try:
+                        commit = self.get(dataset, ref)
+                    except IntegrityError as exc:
+                        damaged.append(exc)
+                        continue
+                    if commit is not None:
+                        found.append((dataset, ref, commit))
+        return found, damaged
+
+    def exists(self, dataset: str) -> bool:
+        """Whether ``dataset`` has any ref."""
+        return any(True for _ in self.backend.list(f"{REFS}/{dataset}/"))
 
     def lock(self, dataset: str) -> FileLock:
         """The lock serialising ref updates of one dataset."""
@@ -119,11 +137,12 @@ class RefStore:
                     "retry on the new head"
                 )
             for u in updates:
-                self.backend.put(
-                    self._key(dataset, u.ref),
-                    (u.new + "\n").encode(),
-                    exclusive=u.ref.startswith(TAGS + "/"),
+                tag = u.ref.startswith(TAGS + "/")
+                placed = self.backend.put(
+                    self._key(dataset, u.ref), (u.new + "\n").encode(), exclusive=tag
                 )
+                if not placed:  # a writer that does not take the lock got there first
+                    raise AlreadyExists(f"{dataset} {u.ref.split('/', 1)[1]} exists already")
 
 
 def _valid_dataset(name: str) -> bool:

@@ -51,7 +51,7 @@ class Repository:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path).expanduser().absolute()
+        self.path = _local_path(path)
         config = self.path / "config"
         try:
             settings = json.loads(config.read_text())
@@ -70,7 +70,7 @@ class Repository:
     @classmethod
     def init(cls, path: str | Path) -> Repository:
         """Create an empty repository at ``path`` (a new or empty folder)."""
-        path = Path(path).expanduser().absolute()
+        path = _local_path(path)
         if (path / "config").exists():
             raise AlreadyExists(f"{path} is a casdb repository already")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -192,7 +192,7 @@ class Repository:
 
     def _check_known(self, dataset: str) -> None:
         check_dataset(dataset)
-        if not (self.path / "refs" / dataset).is_dir():
+        if not self.refs.exists(dataset):
             close = difflib.get_close_matches(dataset, self.datasets(), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise NotFound(f"no dataset {dataset!r} in {self.path}{hint}")
@@ -203,6 +203,15 @@ class Repository:
             for cid, _ in dag.ancestry(self.store, head, first_parent=False):
                 out.add(cid)
         return out
+
+
+def _local_path(location: str | Path) -> Path:
+    text = str(location)
+    if text.startswith("file://"):
+        text = text[len("file://"):]
+    elif "://" in text:
+        raise InvalidInput(f"{text}: only local repositories are supported so far")
+    return Path(text).expanduser().absolute()
 
 
 def _safe_ref(name: str) -> bool:

@@ -9,7 +9,7 @@ Example:
     >>> import tempfile, pathlib
     >>> cache = StatCache(pathlib.Path(tempfile.mkdtemp()) / "statcache.db")
     >>> cache.record([("/data/a.wav", 10, 5, 7, "ab" * 32)], now_ns=10**12)
-    >>> cache.lookup(["/data/a.wav"])["/data/a.wav"][3] == "ab" * 32
+    >>> cache.under("/data")["/data/a.wav"][3] == "ab" * 32
     True
 """
 
@@ -22,7 +22,6 @@ from pathlib import Path
 from casdb.errors import storage_error
 
 RACY_SECONDS = 2
-_BATCH = 900  # stay under SQLite's limit of bound parameters
 
 
 class StatCache:
@@ -33,31 +32,27 @@ class StatCache:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            db = sqlite3.connect(self.path, timeout=60)
+            return self._open()
+        except sqlite3.DatabaseError:
+            # Damaged (not merely locked): it is only a cache, so start afresh.
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            try:
+                return self._open()
+            except sqlite3.Error as exc:
+                raise storage_error(OSError(str(exc)), str(self.path)) from exc
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60)
+        try:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, size INTEGER, "
                 "mtime_ns INTEGER, ino INTEGER, id TEXT) WITHOUT ROWID"
             )
-        except sqlite3.Error as exc:
-            raise storage_error(OSError(str(exc)), str(self.path)) from exc
-        return db
-
-    def lookup(self, paths: Iterable[str]) -> dict[str, tuple[int, int, int, str]]:
-        """``path -> (size, mtime_ns, ino, id)`` for the paths the cache knows."""
-        paths = list(paths)
-        out: dict[str, tuple[int, int, int, str]] = {}
-        db = self._connect()
-        try:
-            for i in range(0, len(paths), _BATCH):
-                batch = paths[i : i + _BATCH]
-                marks = ",".join("?" * len(batch))
-                for row in db.execute(
-                    f"SELECT path, size, mtime_ns, ino, id FROM stat WHERE path IN ({marks})", batch
-                ):
-                    out[row[0]] = (row[1], row[2], row[3], row[4])
-        finally:
+        except sqlite3.Error:
             db.close()
-        return out
+            raise
+        return db
 
     def under(self, folder: str) -> dict[str, tuple[int, int, int, str]]:
         """``path -> (size, mtime_ns, ino, id)`` for every known path under ``folder``."""
@@ -72,6 +67,8 @@ class StatCache:
                     (low, high),
                 )
             }
+        except sqlite3.Error:
+            return {}  # unreadable cache: every file is simply read again
         finally:
             db.close()
 

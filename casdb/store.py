@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -82,6 +81,10 @@ class ObjectStore:
     def get(self, object_id: str, expect: str | None = None) -> encoding.Object:
         """The object with this id, verified; ``NotFound`` or ``IntegrityError`` otherwise."""
         obj = self._cache.get(object_id)
+        if obj is not None:
+            with self._lock:
+                if object_id in self._cache:
+                    self._cache.move_to_end(object_id)
         if obj is None:
             obj = encoding.decode(self.get_raw(object_id), expect)
             with self._lock:
@@ -143,11 +146,16 @@ class ObjectStore:
         with src, atomic_file(
             None, tmp_dir=backend.tmp, exclusive=True, mode=BLOB_MODE, sync_dir=False
         ) as pending:
-            cloned = self._try_reflink(src, pending.file)
-            try:
-                _copy_hash(src, None if cloned else pending.file, hasher)
-            except _ReadError as exc:
-                raise InvalidDataset(f"cannot read {source}: {exc}") from exc
+            if self._try_reflink(src, pending.file):
+                # Hash the clone itself, so the id matches the stored bytes even if the
+                # source changes meanwhile.
+                with open(pending.file.name, "rb") as clone:
+                    _copy_hash(clone, None, hasher)
+            else:
+                try:
+                    _copy_hash(src, pending.file, hasher)
+                except _ReadError as exc:
+                    raise InvalidDataset(f"cannot read {source}: {exc}") from exc
             object_id = hasher.hexdigest()
             pending.path = self.blob_path(object_id)
             backend.make_dir(pending.path.parent)

@@ -12,13 +12,16 @@ import datetime as dt
 
 def human_size(n: float) -> str:
     """Bytes in decimal units, as ``du --si`` and file managers show them."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000:
-            break
+    units = ["B", "KB", "MB", "GB", "TB", "PB"]
+    while n >= 1000 and len(units) > 1:
         n /= 1000
-    else:
-        unit = "PB"
-    return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        units.pop(0)
+    return f"{n:.0f} B" if units[0] == "B" else f"{n:.1f} {units[0]}"
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def local_time(seconds: int, tz_offset_minutes: int) -> str:

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from casdb.testing.synth import make_dataset, write_audio, write_tables, file_name
+from casdb.testing.synth import file_name, make_dataset, write_audio, write_tables
 
 
 def casdb(*args: str) -> None:

@@ -76,3 +76,13 @@ def test_help_does_not_import_heavy_libraries():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "COLUMNS": "100"})
     assert out.stdout.strip().splitlines()[-1] == "[]", out
+
+
+def test_fsck_reports_a_damaged_ref_and_checks_the_rest(cli, source, repo):
+    cli("commit", str(source), "-d", "good", "-v", "1")
+    cli("commit", str(source), "-d", "bad", "-v", "1")
+    (repo.path / "refs" / "bad" / "heads" / "main").write_text("deadbeef")
+    result = cli("fsck")
+    assert result.exit_code == 7
+    assert "damaged" in result.stderr and "1 problem found" in result.stderr
+    assert "checked 0 objects" not in result.output

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from casdb import trees
 from casdb.errors import AlreadyExists, InvalidDataset, InvalidInput, NotFound
 from casdb.fsck import check
 from casdb.ids import hash_bytes
 from casdb.tables import load_table
 from casdb.testing.synth import file_name, write_audio, write_tables
-from casdb import trees
 
 
 def snapshot(repo) -> dict[str, bytes]:
@@ -242,3 +242,43 @@ def test_unreadable_file_is_refused():
         assert_unchanged(repo, before)
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_header_value_that_cannot_be_stored(repo, source):
+    before = committed(repo, source)
+    (source / "db.yaml").write_text((source / "db.yaml").read_text() + "keywords: !!set {a, b}\n")
+    with pytest.raises(InvalidDataset, match="cannot store"):
+        repo.commit(source, dataset="synth", version="2")
+    assert_unchanged(repo, before)
+
+
+def test_damaged_stat_cache_is_rebuilt(repo, source):
+    repo.commit(source, dataset="synth", version="1")
+    (repo.path / "statcache.db").write_bytes(b"this is not sqlite" * 100)
+    result = repo.commit(source, dataset="synth", version="2")
+    assert result.hashed_files == 12 and result.new_files == 0
+    assert repo.commit(source, dataset="synth", version="3").hashed_files == 0
+
+
+def test_file_url_and_version_order(tmp_path, source):
+    from casdb.names import version_key
+    from casdb.repo import Repository
+
+    repo = Repository.init(f"file://{tmp_path}/r")
+    for v in ["1.0.0", "1.0.0.post1", "1.0.0rc1", "1.10.0", "1.9.0"]:
+        repo.commit(source, dataset="synth", version=v)
+    assert Repository(tmp_path / "r").versions("synth") == [
+        "1.0.0rc1", "1.0.0", "1.0.0.post1", "1.9.0", "1.10.0"]
+    assert version_key("2") > version_key("1.99")
+    with pytest.raises(InvalidInput, match="only local"):
+        Repository("s3://bucket/x")
+
+
+def test_log_limit_and_table_changes(repo, source):
+    repo.commit(source, dataset="synth", version="1")
+    write_tables(source, range(12), seed=2)
+    repo.commit(source, dataset="synth", version="2")
+    assert repo.log("synth", limit=0) == []
+    latest = repo.log("synth", limit=1)
+    assert len(latest) == 1 and latest[0].tables == ["emotion", "segments"]
+    assert (latest[0].added, latest[0].changed, latest[0].removed) == (0, 0, 0)

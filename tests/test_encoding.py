@@ -11,7 +11,19 @@ from hypothesis import strategies as st
 from casdb.encoding import decode, encode, pack, unpack
 from casdb.errors import IntegrityError
 from casdb.ids import hash_bytes
-from casdb.objects import DIR, FILE, Column, Commit, Header, Partition, Run, Table, Tree, TreeChild, TreeEntry
+from casdb.objects import (
+    DIR,
+    FILE,
+    Column,
+    Commit,
+    Header,
+    Partition,
+    Run,
+    Table,
+    Tree,
+    TreeChild,
+    TreeEntry,
+)
 
 ids = st.binary(min_size=32, max_size=32).map(bytes.hex)
 names = st.text(min_size=1, max_size=40)
@@ -29,7 +41,7 @@ index_nodes = st.builds(
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=False), st.text(max_size=30), st.dates(),
-    st.datetimes(timezones=st.just(dt.timezone.utc)),
+    st.datetimes(timezones=st.just(dt.UTC)),
 )
 plain = st.recursive(
     scalars,

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from casdb.atomic import TMP_PREFIX, atomic_write
+from casdb.atomic import TMP_PREFIX, atomic_write, fsync_dir
 from casdb.backends.base import Capabilities
 from casdb.errors import InvalidInput, NotFound, storage_error
 
@@ -34,7 +34,10 @@ class LocalBackend:
         if path in self._made:
             return
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            if not path.is_dir():
+                self.make_dir(path.parent)
+                path.mkdir(exist_ok=True)
+                fsync_dir(path.parent)  # the new folder's name survives a power loss
         except OSError as exc:
             raise storage_error(exc, str(path)) from exc
         self._made.add(path)

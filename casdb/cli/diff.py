@@ -15,14 +15,16 @@ from casdb.cli.common import open_repo
 @click.pass_context
 def command(ctx: click.Context, name: str, old: str, new: str, stat: bool) -> None:
     """Show what changed in dataset NAME from version OLD to version NEW."""
+    from casdb.units import plural
+
     d = open_repo(ctx).diff(name, old, new)
-    click.echo(f"media: {d.count('added')} added, {d.count('removed')} removed, "
+    click.echo(f"files: {d.count('added')} added, {d.count('removed')} removed, "
                f"{d.count('changed')} changed")
     if not stat:
         marks = {"added": "+", "removed": "-", "changed": "~"}
         for change in d.media:
             click.echo(f"  {marks[change.kind]} {change.path}")
-    click.echo(f"tables: {len(d.tables)} changed")
+    click.echo(f"tables: {plural(len(d.tables), 'table')} added, removed or changed")
     for t in d.tables.values():
         rows = {"added": f"{t.new_rows} rows", "removed": f"{t.old_rows} rows",
                 "changed": f"{t.old_rows} -> {t.new_rows} rows"}[t.kind]

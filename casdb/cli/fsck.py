@@ -14,7 +14,7 @@ def command(ctx: click.Context, no_blobs: bool) -> None:
     """Re-verify every object reachable from every ref; report unreachable ones."""
     from casdb.errors import IntegrityError
     from casdb.fsck import check
-    from casdb.units import human_size
+    from casdb.units import human_size, plural
 
     report = check(open_repo(ctx), verify_blobs=not no_blobs)
     click.echo(f"checked {report.objects} objects and {report.blobs} blobs "
@@ -24,5 +24,5 @@ def command(ctx: click.Context, no_blobs: bool) -> None:
     for problem in report.problems:
         click.echo(f"  {problem}", err=True)
     if not report.ok:
-        raise IntegrityError(f"{len(report.problems)} problems found")
+        raise IntegrityError(f"{plural(len(report.problems), 'problem')} found")
     click.echo("ok")

@@ -21,8 +21,12 @@ def command(ctx: click.Context, name: str, branch: str, limit: int | None) -> No
         tags = f" ({', '.join(entry.versions)})" if entry.versions else ""
         click.echo(f"{click.style(entry.short_id, fg='yellow')}{tags}  "
                    f"{local_time(c.time, c.tz_offset)}  {c.author}")
-        click.echo(f"    media: +{entry.added} added, ~{entry.changed} changed, "
-                   f"-{entry.removed} removed")
+        line = f"    files: +{entry.added} added, ~{entry.changed} changed, -{entry.removed} removed"
+        if entry.tables:
+            line += f"; tables changed: {', '.join(entry.tables)}"
+        if entry.header_changed and c.parents:
+            line += "; header changed"
+        click.echo(line)
         if c.message:
             for line in c.message.splitlines():
                 click.echo(f"    {line}")
