@@ -23,12 +23,14 @@ from casdb.ingest import ingest
 from casdb.names import check_branch, check_dataset, check_version
 from casdb.objects import Commit, Header
 from casdb.refs import RefUpdate
+from casdb.schema import TableLayout, layout, load_order
 from casdb.source import Source, check_media_path, scan
-from casdb.tables import read_table, referenced_files, store_table
+from casdb.tablefiles import read_table_file
+from casdb.tables import store_table
 from casdb.units import human_size, plural
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pyarrow as pa
 
     from casdb.repo import Repository
 
@@ -95,13 +97,16 @@ def commit(
     parent = head if head is not None else repo.refs.get(dataset, "heads/main")
 
     src = scan(source)
-    frames = {tid: read_table(path, tid, kind, src.header) for tid, (kind, path) in src.tables.items()}
+    frames = read_tables(src)
     _check_media(src, frames)
 
     store = repo.store
     stored = ingest(store, repo.statcache, src.files, root=str(src.root), progress=progress)
     tables = tuple(
-        sorted((tid, store_table(store, tid, src.tables[tid][0], df)) for tid, df in frames.items())
+        sorted(
+            (tid, store_table(store, tid, lay.kind, table, list(lay.levels)))
+            for tid, (lay, table) in frames.items()
+        )
     )
     root = trees.build(store, stored.files)
     now = time.time()
@@ -137,19 +142,35 @@ def commit(
     )
 
 
-def _check_media(src: Source, frames: dict[str, pd.DataFrame]) -> None:
+def read_tables(src: Source) -> dict[str, tuple[TableLayout, pa.Table]]:
+    """Read and check every table of the folder (misc tables first: they may hold labels)."""
+    out: dict[str, tuple[TableLayout, pa.Table]] = {}
+    label_sets: dict[str, list] = {}
+    for tid in load_order(src.header):
+        lay = layout(src.header, tid)
+        table = read_table_file(src.tables[tid][1], lay, label_sets)
+        if lay.kind == "misc" and len(lay.levels) == 1:
+            label_sets[tid] = table.column(0).to_pylist()
+        out[tid] = (lay, table)
+    return out
+
+
+def _check_media(src: Source, frames: dict[str, tuple[TableLayout, pa.Table]]) -> None:
     """Every file a filewise or segmented table names must be in the folder."""
-    present = {f.path for f in src.files}
-    for tid, df in frames.items():
-        if src.tables[tid][0] == "misc":
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    present = pa.array(sorted(f.path for f in src.files), type=pa.string())
+    for tid, (lay, table) in frames.items():
+        if lay.kind == "misc":
             continue
+        files = table.column("file")
         where = f"table {tid!r}, index 'file'"
-        for path in referenced_files(df):
+        for path in pc.unique(files).to_pylist():
             check_media_path(path, where)
-        files = df.index.get_level_values("file")
-        missing = ~files.isin(list(present))
-        if missing.any():
-            row = int(missing.argmax())
+        missing = pc.invert(pc.is_in(files, value_set=present))
+        if pc.any(missing).as_py():
+            row = pc.index(missing, True).as_py()
             raise InvalidDataset(
-                f"{where}, row {row + 1}: media {files[row]!r} is not in the folder"
+                f"{where}, row {row + 1}: media {files[row].as_py()!r} is not in the folder"
             )

@@ -84,24 +84,3 @@ def table_specs(data: dict[str, Any]) -> dict[str, str]:
             raise InvalidDataset(f"db.yaml: table id {table_id!r} is used twice")
         out[str(table_id)] = "misc"
     return out
-
-
-def column_dtypes(data: dict[str, Any], table_id: str) -> dict[str, str | None]:
-    """Column -> scheme dtype (None when the column has no scheme) of one table."""
-    section = "tables" if table_id in (data.get("tables") or {}) else "misc_tables"
-    spec = (data.get(section) or {}).get(table_id) or {}
-    schemes = data.get("schemes") or {}
-    out: dict[str, str | None] = {}
-    for column, cspec in (spec.get("columns") or {}).items():
-        scheme_id = (cspec or {}).get("scheme_id") if isinstance(cspec, dict) else None
-        scheme = schemes.get(scheme_id) or {}
-        dtype = scheme.get("dtype")
-        if dtype is None and scheme.get("labels") is not None:
-            dtype = "str"
-        out[str(column)] = dtype
-    return out
-
-
-def misc_levels(data: dict[str, Any], table_id: str) -> dict[str, str]:
-    """Index level -> dtype of a misc table."""
-    return {str(k): v for k, v in data["misc_tables"][table_id]["levels"].items()}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from casdb import dag
 from casdb.atomic import atomic_write
@@ -32,8 +33,12 @@ from casdb.ids import is_prefix
 from casdb.names import check_dataset, version_key
 from casdb.objects import Commit
 from casdb.refs import RefStore
+from casdb.snapshot import Snapshot
 from casdb.statcache import StatCache
 from casdb.store import ObjectStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT = 1
 LAYOUT = ("objects", "blobs", "refs", "tmp", "locks")
@@ -173,6 +178,18 @@ class Repository:
     def get_commit(self, commit_id: str) -> Commit:
         """The commit object with this id."""
         return self.store.get(commit_id, "commit")
+
+    def snapshot(self, dataset: str, version: str | None = None) -> Snapshot:
+        """One version of ``dataset``: header, tables and media index."""
+        return Snapshot(self.store, dataset, self.resolve(dataset, version))
+
+    def header(self, dataset: str, version: str | None = None) -> dict:
+        """The db.yaml mapping of a version."""
+        return self.snapshot(dataset, version).header
+
+    def table(self, dataset: str, table_id: str, version: str | None = None) -> pd.DataFrame:
+        """A table of a version as a DataFrame with audformat's dtypes, sorted by index."""
+        return self.snapshot(dataset, version).table(table_id)
 
     def log(self, dataset: str, branch: str = "main", limit: int | None = None) -> list[LogEntry]:
         """History of a branch, newest first, with version tags and media changes per commit."""

@@ -15,7 +15,6 @@ from casdb import trees
 from casdb.errors import AlreadyExists, InvalidDataset, InvalidInput, NotFound
 from casdb.fsck import check
 from casdb.ids import hash_bytes
-from casdb.tables import load_table
 from casdb.testing.synth import file_name, write_audio, write_tables
 
 
@@ -39,7 +38,7 @@ def test_commit_stores_media_tables_and_header(repo, source):
     stored = {p: e.id for p, e in trees.walk(repo.store, commit.tree)}
     assert stored == {file_name(i): hash_bytes((source / file_name(i)).read_bytes()) for i in range(12)}
     assert repo.store.get(commit.header, "header").data["name"] == "synth"
-    emotion = load_table(repo.store, repo.store.get(dict(commit.tables)["emotion"], "table"))
+    emotion = repo.table("synth", "emotion", "1.0.0")
     assert emotion.index.name == "file" and len(emotion) == 12
     assert check(repo).ok
 
@@ -115,6 +114,9 @@ def test_dedup_across_datasets(repo, source):
 
 # -- bad input: one clear error, nothing stored changed ------------------------------------------
 
+EMO = b"file,emotion,confidence,speaker\n"
+
+
 def committed(repo, source):
     repo.commit(source, dataset="synth", version="1.0.0")
     return snapshot(repo)
@@ -137,17 +139,37 @@ def assert_unchanged(repo, before):
         (lambda s: (s / "db.yaml").write_text("- a list\n"), "must hold a mapping"),
         (lambda s: (s / "db.yaml").write_text("name: x\ntables:\n  t: {type: weird}\n"), "unknown type 'weird'"),
         (lambda s: (s / "db.emotion.csv").unlink(), "table 'emotion' is declared"),
-        (lambda s: (s / "db.emotion.csv").write_bytes(b'file,emotion\n"a.wav,x\n'), "cannot parse"),
-        (lambda s: (s / "db.emotion.csv").write_text("file,confidence\naudio/000/000001.wav,high\n"),
-         "column 'confidence': row 1"),
+        (lambda s: (s / "db.emotion.csv").write_bytes(EMO + b'"a.wav,x\n'), "cannot parse"),
+        (lambda s: (s / "db.emotion.csv").write_bytes(EMO + b'a.wav,anger,0.5\n'), "cannot parse"),
+        (lambda s: (s / "db.emotion.csv").write_text("file,emotion\na.wav,anger\n"),
+         "has no column 'confidence'"),
+        (lambda s: (s / "db.emotion.csv").write_bytes(
+            EMO + f"{file_name(1)},anger,0.1,spk1\n{file_name(2)},anger,high,spk1\n".encode()),
+         "column 'confidence', row 2: 'high' is not a valid number"),
+        (lambda s: (s / "db.emotion.csv").write_bytes(EMO + f"{file_name(1)},joy,0.1,spk1\n".encode()),
+         "column 'emotion', row 1: 'joy' is not a label of scheme 'emotion'"),
+        (lambda s: (s / "db.emotion.csv").write_bytes(EMO + f"{file_name(1)},anger,1.5,spk1\n".encode()),
+         "column 'confidence', row 1: 1.5 is above the maximum 1.0"),
+        (lambda s: (s / "db.emotion.csv").write_bytes(EMO + f"{file_name(1)},anger,0.5,spk9\n".encode()),
+         "column 'speaker', row 1: 'spk9' is not a label of scheme 'speaker'"),
+        (lambda s: (s / "db.speaker.csv").write_text("speaker,age,gender\nspk0,old,female\n"),
+         "table 'speaker', column 'age', row 1: 'old' is not a valid integer"),
+        (lambda s: (s / "db.speaker.csv").write_text("speaker,age,gender\nspk0,-3,female\n"),
+         "column 'age', row 1: -3 is below the minimum 0"),
         (lambda s: (s / file_name(4)).unlink(), f"row 5: media '{file_name(4)}' is not in the folder"),
-        (lambda s: (s / "db.emotion.csv").write_text("file,emotion\n../outside.wav,anger\n"),
+        (lambda s: (s / "db.emotion.csv").write_bytes(EMO + b"../outside.wav,anger,0.1,spk1\n"),
          "escapes the dataset folder"),
-        (lambda s: (s / "db.emotion.csv").write_text(
-            f"file,emotion\n{file_name(1)},anger\n{file_name(1)},sadness\n"), "duplicated index entry"),
+        (lambda s: (s / "db.emotion.csv").write_bytes(
+            EMO + f"{file_name(1)},anger,0.1,spk1\n{file_name(1)},sadness,0.1,spk1\n".encode()),
+         f"row 2: duplicated index entry '{file_name(1)}'"),
         (lambda s: (s / "db.segments.csv").write_text(
             f"file,start,end,emotion\n{file_name(1)},0 days 00:00:02,0 days 00:00:01,anger\n"),
-         "starts at"),
+         "table 'segments', row 1: segment of"),
+        (lambda s: (s / "db.segments.csv").write_text(
+            f"file,start,end,emotion\n{file_name(1)},soon,0 days 00:00:01,anger\n"),
+         "table 'segments', column 'start', row 1: 'soon' is not a valid time"),
+        (lambda s: (s / "db.emotion.csv").write_bytes(EMO + b",anger,0.1,spk1\n"),
+         "index 'file', row 1: value is missing"),
         (lambda s: (s / "link.wav").symlink_to("/etc/hostname"), "outside the dataset folder"),
         (lambda s: (s / "linkdir").symlink_to(s / "audio"), "symlink to a folder"),
         (lambda s: os.mkfifo(s / "pipe"), "neither a file nor a folder"),
