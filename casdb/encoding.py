@@ -1,14 +1,15 @@
 """Canonical msgpack encoding of the structural objects: pure functions, no I/O.
 
 Every object is a msgpack map with a ``type`` tag and a ``format`` version next to its fields.
-Maps are written with their keys in one fixed order and ids as 32 raw bytes, so equal objects
-always give equal bytes, on any machine; the id of an object is the blake3 hash of these bytes.
+Maps are written with their keys sorted and ids as 32 raw bytes, so equal objects always give
+equal bytes, on any machine; the id of an object is the blake3 hash of these bytes. The header
+is the exception: db.yaml's key order is content (it orders tables and columns), so it is kept.
 Dates and datetimes (``expires`` in db.yaml) travel as msgpack extension types.
 
 Example:
     >>> from casdb.objects import Header
     >>> decode(encode(Header({"name": "emodb", "languages": ["deu"]})))
-    Header(data={'languages': ['deu'], 'name': 'emodb'})
+    Header(data={'name': 'emodb', 'languages': ['deu']})
 """
 
 from __future__ import annotations
@@ -48,12 +49,21 @@ def _key_order(key: Any) -> tuple:
     return (type(key).__name__, key)
 
 
-def canonical(value: Any) -> Any:
-    """Return ``value`` with maps sorted by key and tuples as lists (recursively)."""
+class Ordered(dict):
+    """A mapping whose key order is part of its content (db.yaml: the order of columns)."""
+
+
+def canonical(value: Any, keep_order: bool = False) -> Any:
+    """Return ``value`` with maps sorted by key and tuples as lists (recursively).
+
+    Maps inside an :class:`Ordered` keep their order, at every depth.
+    """
     if isinstance(value, dict):
-        return {k: canonical(value[k]) for k in sorted(value, key=_key_order)}
+        keep_order = keep_order or isinstance(value, Ordered)
+        keys = list(value) if keep_order else sorted(value, key=_key_order)
+        return {k: canonical(value[k], keep_order) for k in keys}
     if isinstance(value, (list, tuple)):
-        return [canonical(v) for v in value]
+        return [canonical(v, keep_order) for v in value]
     if isinstance(value, int) and not -(2**63) <= value < 2**64:
         return msgpack.ExtType(_EXT_BIGINT, str(value).encode())
     return value
@@ -149,7 +159,7 @@ def encode(obj: Object) -> bytes:
     if isinstance(obj, Tree):
         fields = _tree_fields(obj)
     elif isinstance(obj, Header):
-        fields = {"data": obj.data}
+        fields = {"data": Ordered(obj.data)}
     elif isinstance(obj, Table):
         fields = _table_fields(obj)
     elif isinstance(obj, Partition):

@@ -78,9 +78,18 @@ def test_round_trip(obj):
 
 
 @given(st.dictionaries(st.text(max_size=8), st.integers(), min_size=2, max_size=10))
-def test_key_order_does_not_change_the_bytes(mapping):
+def test_key_order_of_plain_values_does_not_change_the_bytes(mapping):
     reversed_mapping = dict(reversed(list(mapping.items())))
-    assert hash_bytes(encode(Header(mapping))) == hash_bytes(encode(Header(reversed_mapping)))
+    assert hash_bytes(pack(mapping)) == hash_bytes(pack(reversed_mapping))
+
+
+@given(st.dictionaries(st.text(max_size=8), st.dictionaries(st.text(max_size=4), st.integers()),
+                       min_size=2, max_size=10))
+def test_header_keeps_its_key_order_at_every_depth(mapping):
+    """db.yaml's order is content: it orders tables and columns."""
+    back = decode(encode(Header(mapping))).data
+    assert list(back) == list(mapping)
+    assert all(list(back[k]) == list(mapping[k]) for k in mapping)
 
 
 @given(plain)
