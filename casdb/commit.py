@@ -101,28 +101,33 @@ def commit(
     _check_media(src, frames)
 
     store = repo.store
-    stored = ingest(store, repo.statcache, src.files, root=str(src.root), progress=progress)
-    tables = tuple(
-        sorted(
-            (tid, store_table(store, tid, lay.kind, table, list(lay.levels)))
-            for tid, (lay, table) in frames.items()
+    try:
+        stored = ingest(store, repo.statcache, src.files, root=str(src.root), progress=progress)
+        tables = tuple(
+            sorted(
+                (tid, store_table(store, tid, lay.kind, table, list(lay.levels)))
+                for tid, (lay, table) in frames.items()
+            )
         )
-    )
-    root = trees.build(store, stored.files)
-    now = time.time()
-    obj = Commit(
-        dataset=dataset,
-        tree=root.id,
-        header=store.put(Header(src.header)),
-        tables=tables,
-        parents=(parent,) if parent else (),
-        author=author if author is not None else default_author(),
-        time=int(now),
-        tz_offset=time.localtime(now).tm_gmtoff // 60,
-        message=message,
-    )
-    commit_id = store.put(obj)
-    store.sync()
+        root = trees.build(store, stored.files)
+        now = time.time()
+        obj = Commit(
+            dataset=dataset,
+            tree=root.id,
+            header=store.put(Header(src.header)),
+            tables=tables,
+            parents=(parent,) if parent else (),
+            author=author if author is not None else default_author(),
+            time=int(now),
+            tz_offset=time.localtime(now).tm_gmtoff // 60,
+            message=message,
+        )
+        commit_id = store.put(obj)
+        store.publish()  # everything durable and visible before any ref points at it
+    except BaseException:
+        store.discard()
+        raise
+    repo.statcache.record(stored.stat_rows, stored.started_ns)
     updates = [RefUpdate(f"tags/{version}", None, commit_id)] if version else []
     updates.append(RefUpdate(f"heads/{branch}", head, commit_id))
     repo.refs.update(dataset, updates)

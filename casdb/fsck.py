@@ -34,6 +34,8 @@ class FsckReport:
     """One line per missing or corrupt object (or damaged ref)."""
     unreachable_objects: list[str] = field(default_factory=list)
     unreachable_blobs: list[str] = field(default_factory=list)
+    temporary_files: int = 0
+    """Files left in tmp/ by interrupted writes (gc removes them)."""
 
     @property
     def ok(self) -> bool:
@@ -74,6 +76,8 @@ def check(repo: Repository, *, verify_blobs: bool = True) -> FsckReport:
     report.blob_bytes = sum(blobs.values())
     report.unreachable_objects = sorted(set(store.object_ids()) - seen)
     report.unreachable_blobs = sorted(set(store.blob_ids()) - blobs.keys())
+    tmp = repo.path / "tmp"
+    report.temporary_files = sum(1 for _ in tmp.iterdir()) if tmp.is_dir() else 0
     return report
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from casdb.parallel import workers
 from casdb.progress import Progress
 from casdb.source import SourceFile
-from casdb.statcache import StatCache  # noqa: F401 (doctest)
+from casdb.statcache import StatCache
 from casdb.store import ObjectStore
 
 
@@ -38,6 +38,9 @@ class IngestResult:
     new_files: int = 0
     """Blobs the store did not have before."""
     new_bytes: int = 0
+    stat_rows: list[tuple[str, int, int, int, str]] = field(default_factory=list)
+    """Stat cache rows for the files read (recorded once their blobs are published)."""
+    started_ns: int = 0
 
 
 def ingest(
@@ -48,7 +51,10 @@ def ingest(
     root: str | None = None,
     progress: bool | None = None,
 ) -> IngestResult:
-    """Store every file as a blob, reading only files the stat cache cannot vouch for.
+    """Stage every file as a blob, reading only files the stat cache cannot vouch for.
+
+    The blobs become durable with ``store.publish()``; record ``result.stat_rows`` in the
+    stat cache after that.
 
     ``root`` is the folder the files are in (the stat cache is read for it in one query).
     """
@@ -86,7 +92,8 @@ def ingest(
                     result.new_bytes += f.size
                 rows.append((f.abspath, f.size, f.mtime_ns, f.ino, blob))
                 bar.advance(f.size)
-    cache.record(_unchanged(rows), started_ns)
+    result.stat_rows = _unchanged(rows)
+    result.started_ns = started_ns
     return result
 
 

@@ -4,12 +4,18 @@ Structural objects live under ``objects/ab/cdef...`` as zstd frames of their can
 media blobs live under ``blobs/ab/cdef...`` as their exact bytes, read-only, so that a checkout can
 link them. Every read re-hashes what it read and raises ``IntegrityError`` on a mismatch.
 
+New objects and blobs are staged (:class:`casdb.atomic.Stage`): written to ``tmp/`` without an
+fsync each, then made durable together by :meth:`ObjectStore.publish`, which a commit calls
+before it moves any ref. Nothing is visible under its final name before its bytes are on disk.
+
 Example:
     >>> import tempfile
     >>> from casdb.backends.local import LocalBackend
     >>> from casdb.objects import Header
     >>> store = ObjectStore(LocalBackend(tempfile.mkdtemp()))
     >>> oid = store.put(Header({"name": "emodb"}))
+    >>> store.publish()
+    1
     >>> store.get(oid, "header").data
     {'name': 'emodb'}
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -25,17 +32,20 @@ from pathlib import Path
 from typing import BinaryIO
 
 from casdb import compression, encoding
-from casdb.atomic import atomic_file, fsync_dir
+from casdb.atomic import Stage
 from casdb.backends.local import LocalBackend
-from casdb.errors import IntegrityError, InvalidDataset, NotFound
+from casdb.errors import IntegrityError, InvalidDataset, NotFound, storage_error
 from casdb.ids import hash_bytes, is_id, new_hasher
 
 OBJECTS = "objects"
 BLOBS = "blobs"
-BLOB_MODE = 0o444
+READ_ONLY = 0o444
+SMALL_FILE = 1 << 20
+"""Files up to this size are read whole; bigger ones are copied in the kernel, then hashed."""
 CHUNK = 1 << 20
 _FICLONE = 0x40049409
 _NO_REFLINK = (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM)
+_NO_COPY_RANGE = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP)
 _CACHE_SIZE = 4096
 
 
@@ -56,51 +66,71 @@ class ObjectStore:
 
     def __init__(self, backend: LocalBackend) -> None:
         self.backend = backend
+        self.root = str(backend.root)
+        self.stage = Stage(backend.tmp, mode=READ_ONLY)
         self._cache: OrderedDict[str, encoding.Object] = OrderedDict()
         self._present: set[str] = set()
-        self._touched: set[Path] = set()
         self._lock = threading.Lock()
         self._reflink = True
+        self._copy_range = True
+
+    def _path(self, top: str, object_id: str) -> Path:
+        return Path(f"{self.root}/{top}/{object_id[:2]}/{object_id[2:]}")
+
+    def _schedule(self, final: Path) -> None:
+        self.backend.make_dir(self.backend.tmp)
+        self.backend.make_dir(final.parent)
 
     # -- structural objects -------------------------------------------------------------------
 
     def put(self, obj: encoding.Object) -> str:
-        """Store ``obj`` if absent and return its id."""
+        """Store ``obj`` if absent and return its id (durable after :meth:`publish`)."""
         return self.put_raw(encoding.encode(obj))
 
     def put_raw(self, data: bytes) -> str:
         """Store canonical object bytes if absent and return their id."""
         object_id = hash_bytes(data)
-        if object_id not in self._present:
-            key = object_key(object_id)
-            self.backend.put(key, compression.compress(data), exclusive=True, sync_dir=False)
-            self._note_written(key)
-            self._present.add(object_id)
+        if object_id in self._present:
+            return object_id
+        final = self._path(OBJECTS, object_id)
+        if final not in self.stage:
+            if os.path.exists(final):
+                self._present.add(object_id)
+            else:
+                self._schedule(final)
+                self.stage.add_bytes(compression.compress(data), final)
         return object_id
 
     def get(self, object_id: str, expect: str | None = None) -> encoding.Object:
         """The object with this id, verified; ``NotFound`` or ``IntegrityError`` otherwise."""
         obj = self._cache.get(object_id)
-        if obj is not None:
-            with self._lock:
-                if object_id in self._cache:
-                    self._cache.move_to_end(object_id)
         if obj is None:
             obj = encoding.decode(self.get_raw(object_id), expect)
             with self._lock:
                 self._cache[object_id] = obj
                 if len(self._cache) > _CACHE_SIZE:
                     self._cache.popitem(last=False)
-        elif expect is not None and encoding.type_of(obj) != expect:
-            raise IntegrityError(f"object {object_id} is a {encoding.type_of(obj)}, not a {expect}")
+        else:
+            with self._lock:
+                if object_id in self._cache:
+                    self._cache.move_to_end(object_id)
+            if expect is not None and encoding.type_of(obj) != expect:
+                raise IntegrityError(
+                    f"object {object_id} is a {encoding.type_of(obj)}, not a {expect}"
+                )
         return obj
 
     def get_raw(self, object_id: str) -> bytes:
         """The canonical bytes of an object, verified against its id."""
+        final = self._path(OBJECTS, object_id)
+        path = self.stage.temp_path(final) or final
         try:
-            stored = self.backend.get(object_key(object_id))
-        except NotFound as exc:
+            with open(path, "rb") as f:
+                stored = f.read()
+        except FileNotFoundError as exc:
             raise NotFound(f"object {object_id} is missing") from exc
+        except OSError as exc:
+            raise IntegrityError(f"object {object_id} is unreadable: {exc.strerror}") from exc
         try:
             data = compression.decompress(stored)
         except IntegrityError as exc:
@@ -110,7 +140,8 @@ class ObjectStore:
         return data
 
     def has(self, object_id: str) -> bool:
-        return object_id in self._present or self.backend.exists(object_key(object_id))
+        final = self._path(OBJECTS, object_id)
+        return object_id in self._present or final in self.stage or os.path.exists(final)
 
     def object_ids(self) -> Iterator[str]:
         """Ids of every stored object (not blobs)."""
@@ -120,48 +151,89 @@ class ObjectStore:
 
     def blob_path(self, object_id: str) -> Path:
         """The file holding a blob."""
-        return self.backend.path(blob_key(object_id))
+        return self._path(BLOBS, object_id)
 
     def has_blob(self, object_id: str) -> bool:
-        return self.backend.exists(blob_key(object_id))
+        return os.path.exists(f"{self.root}/{BLOBS}/{object_id[:2]}/{object_id[2:]}")
 
     def blob_ids(self) -> Iterator[str]:
         """Ids of every stored blob."""
         yield from _ids_under(self.backend, BLOBS)
 
-    def put_file(self, source: Path, size: int = 0) -> tuple[str, bool]:
-        """Copy a file into the blob store while hashing it; return ``(id, newly stored)``.
+    def put_file(self, source: str | Path, size: int | None = None) -> tuple[str, bool]:
+        """Store a file's bytes as a blob; return ``(id, new)`` (durable after :meth:`publish`).
 
-        The file is streamed in chunks, so memory stays bounded for files of any size; the copy
-        is a reflink where the file system allows it. A read error becomes ``InvalidDataset``
+        Small files are read whole and written only if the store lacks them. Bigger files are
+        copied in the kernel (a reflink where the file system allows it) and then hashed from the
+        copy, so the id always matches the stored bytes, even if the source changes meanwhile;
+        memory stays bounded for files of any size. A read error becomes ``InvalidDataset``
         naming the file; a write error (disk full) becomes ``StorageError``.
         """
-        backend = self.backend
-        backend.make_dir(backend.tmp)
-        hasher = new_hasher(size)
+        try:
+            with open(source, "rb") as f:
+                data = f.read(SMALL_FILE + 1)
+        except OSError as exc:
+            raise InvalidDataset(f"cannot read {source}: {exc.strerror or exc}") from exc
+        if len(data) <= SMALL_FILE:
+            object_id = hash_bytes(data)
+            final = self.blob_path(object_id)
+            if final in self.stage or os.path.exists(final):
+                return object_id, False
+            self._schedule(final)
+            return object_id, self.stage.add_bytes(data, final)
+        self.backend.make_dir(self.backend.tmp)
+        tmp = self.stage.temp()
+        try:
+            self._copy(source, tmp)
+            hasher = new_hasher(size or 0)
+            hasher.update_mmap(tmp)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        object_id = hasher.hexdigest()
+        final = self.blob_path(object_id)
+        if os.path.exists(final):
+            _unlink(tmp)
+            return object_id, False
+        self._schedule(final)
+        return object_id, self.stage.add(tmp, final)
+
+    def _copy(self, source: str | Path, tmp: str) -> None:
         try:
             src = open(source, "rb")
         except OSError as exc:
             raise InvalidDataset(f"cannot read {source}: {exc.strerror or exc}") from exc
-        with src, atomic_file(
-            None, tmp_dir=backend.tmp, exclusive=True, mode=BLOB_MODE, sync_dir=False
-        ) as pending:
-            if self._try_reflink(src, pending.file):
-                # Hash the clone itself, so the id matches the stored bytes even if the
-                # source changes meanwhile.
-                with open(pending.file.name, "rb") as clone:
-                    _copy_hash(clone, None, hasher)
-            else:
+        with src:
+            try:
+                dst = open(tmp, "xb")
+            except OSError as exc:
+                raise storage_error(exc, tmp) from exc
+            with dst:
+                if self._try_reflink(src, dst):
+                    return
                 try:
-                    _copy_hash(src, pending.file, hasher)
+                    self._copy_range_or_stream(src, dst)
                 except _ReadError as exc:
                     raise InvalidDataset(f"cannot read {source}: {exc}") from exc
-            object_id = hasher.hexdigest()
-            pending.path = self.blob_path(object_id)
-            backend.make_dir(pending.path.parent)
-        if pending.placed:
-            self._note_written(blob_key(object_id))
-        return object_id, pending.placed
+                except OSError as exc:
+                    raise storage_error(exc, tmp) from exc
+
+    def _copy_range_or_stream(self, src: BinaryIO, dst: BinaryIO) -> None:
+        if self._copy_range:
+            try:
+                while os.copy_file_range(src.fileno(), dst.fileno(), 1 << 30):
+                    pass
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EIO,):
+                    raise _ReadError(exc.strerror) from exc
+                if exc.errno not in _NO_COPY_RANGE:
+                    raise
+                self._copy_range = False
+                src.seek(0)
+                dst.seek(0)
+                dst.truncate()
+        _copy_hash(src, dst, None)
 
     def _try_reflink(self, src: BinaryIO, dst: BinaryIO) -> bool:
         if not self._reflink:
@@ -176,32 +248,28 @@ class ObjectStore:
 
     def verify_blob(self, object_id: str) -> None:
         """Re-hash a stored blob; ``NotFound`` or ``IntegrityError`` if it is not intact."""
-        hasher = new_hasher(0)
+        path = self.blob_path(object_id)
         try:
-            with open(self.blob_path(object_id), "rb") as f:
-                _copy_hash(f, None, hasher)
+            size = os.stat(path).st_size
+            hasher = new_hasher(size)
+            if size:
+                hasher.update_mmap(str(path))
         except FileNotFoundError as exc:
             raise NotFound(f"blob {object_id} is missing") from exc
-        except (OSError, _ReadError) as exc:
+        except OSError as exc:
             raise IntegrityError(f"blob {object_id} is unreadable: {exc}") from exc
         if hasher.hexdigest() != object_id:
             raise IntegrityError(f"blob {object_id} is corrupt: its bytes hash differently")
 
     # -- durability ---------------------------------------------------------------------------
 
-    def _note_written(self, key: str) -> None:
-        with self._lock:
-            self._touched.add(self.backend.path(key).parent)
+    def publish(self) -> int:
+        """Make every staged object and blob durable and visible; call before moving a ref."""
+        return self.stage.publish()
 
-    def sync(self) -> None:
-        """Make the names of every object written so far durable; call before a ref points at them.
-
-        Each file was fsynced when written; this fsyncs each folder that received one, once.
-        """
-        with self._lock:
-            touched, self._touched = self._touched, set()
-        for directory in sorted(touched):
-            fsync_dir(directory)
+    def discard(self) -> None:
+        """Drop everything staged and not yet published (after a failed commit)."""
+        self.stage.discard()
 
 
 def _copy_hash(src: BinaryIO, dst: BinaryIO | None, hasher) -> None:
@@ -214,9 +282,17 @@ def _copy_hash(src: BinaryIO, dst: BinaryIO | None, hasher) -> None:
             raise _ReadError(exc.strerror or str(exc)) from exc
         if not n:
             break
-        hasher.update(view[:n])
+        if hasher is not None:
+            hasher.update(view[:n])
         if dst is not None:
             dst.write(view[:n])
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _ids_under(backend: LocalBackend, top: str) -> Iterator[str]:

@@ -31,14 +31,31 @@ def flip_byte(path: Path, offset: int = -1) -> None:
 
 def test_put_is_idempotent_and_content_addressed(store):
     a = store.put(Header({"name": "x"}))
-    b = ObjectStore(store.backend).put(Header({"name": "x"}))
-    assert a == b
+    assert store.put(Header({"name": "x"})) == a
+    assert store.publish() == 1
+    other = ObjectStore(store.backend)
+    assert other.put(Header({"name": "x"})) == a and other.publish() == 0
     assert len(list(store.object_ids())) == 1
+
+
+def test_nothing_is_visible_before_publish_and_discard_leaves_nothing(store, tmp_path):
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(3 * 1024 * 1024))
+    oid = store.put(Header({"name": "x"}))
+    blob, new = store.put_file(src)
+    assert new and store.get(oid).data == {"name": "x"}  # readable by the writer
+    assert list(store.object_ids()) == [] and not store.has_blob(blob)
+    store.discard()
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert store.put_file(src) == (blob, True)
+    store.publish()
+    assert store.has_blob(blob) and list((tmp_path / "tmp").iterdir()) == []
 
 
 @pytest.mark.parametrize("offset", [0, 5, -1])
 def test_flipped_byte_in_object_raises_integrity_error(store, offset):
     oid = store.put(Partition(b"some partition bytes " * 20))
+    store.publish()
     flip_byte(store.backend.path(object_key(oid)), offset)
     with pytest.raises(IntegrityError):
         ObjectStore(store.backend).get(oid)
@@ -47,6 +64,7 @@ def test_flipped_byte_in_object_raises_integrity_error(store, offset):
 def test_object_stored_under_the_wrong_id_is_detected(store):
     a = store.put(Header({"name": "a"}))
     b = store.put(Header({"name": "b"}))
+    store.publish()
     pa, pb = store.backend.path(object_key(a)), store.backend.path(object_key(b))
     os.replace(pb, pa)
     with pytest.raises(IntegrityError, match="hash differently"):
@@ -58,12 +76,15 @@ def test_missing_object_is_not_found(store):
         store.get("00" * 32)
 
 
-def test_blob_id_is_blake3_of_the_file(store, tmp_path):
+@pytest.mark.parametrize("size", [0, 10, 3 * 1024 * 1024 + 7])
+def test_blob_id_is_blake3_of_the_file(store, tmp_path, size):
     src = tmp_path / "a.bin"
-    src.write_bytes(os.urandom(3 * 1024 * 1024 + 7))
+    src.write_bytes(os.urandom(size))
     blob, new = store.put_file(src)
     assert blob == hash_bytes(src.read_bytes())
     assert new and store.put_file(src) == (blob, False)
+    store.publish()
+    assert store.put_file(src) == (blob, False)
     path = store.blob_path(blob)
     assert path.read_bytes() == src.read_bytes()
     assert not os.stat(path).st_mode & 0o222  # read-only
@@ -74,6 +95,7 @@ def test_flipped_byte_in_blob_is_detected(store, tmp_path):
     src = tmp_path / "a.bin"
     src.write_bytes(b"audio" * 1000)
     blob, _ = store.put_file(src)
+    store.publish()
     store.verify_blob(blob)
     flip_byte(store.backend.path(blob_key(blob)), 100)
     with pytest.raises(IntegrityError):
@@ -107,14 +129,21 @@ class StoreMatchesDict(RuleBasedStateMachine):
         self.model[self.store.put(obj)] = obj
 
     @rule()
-    def reopen(self):
+    def publish_and_reopen(self):
+        self.store.publish()
         self.store = ObjectStore(LocalBackend(self.root))
 
     @invariant()
     def everything_reads_back(self):
-        assert set(self.store.object_ids()) == set(self.model)
+        published = set(self.store.object_ids())
+        assert published <= set(self.model)
         for oid, obj in self.model.items():
             assert self.store.get(oid) == obj
+
+
+    def teardown(self):
+        self.store.publish()
+        assert set(ObjectStore(LocalBackend(self.root)).object_ids()) == set(self.model)
 
 
 TestStoreMatchesDict = StoreMatchesDict.TestCase

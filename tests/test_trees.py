@@ -37,10 +37,12 @@ def test_one_change_in_a_big_folder_rewrites_little(store):
     n = 100_000
     files = {f"audio/{i:06d}.wav": (bid(i), 100) for i in range(n)}
     first = trees.build(store, files)
+    store.publish()
     before = set(store.object_ids())
     listing_bytes = sum(store.backend.path(f"objects/{o[:2]}/{o[2:]}").stat().st_size for o in before)
     files["audio/050000.wav"] = (bid(n + 1), 100)
     second = trees.build(store, files)
+    store.publish()
     new = set(store.object_ids()) - before
     new_bytes = sum(store.backend.path(f"objects/{o[:2]}/{o[2:]}").stat().st_size for o in new)
     # A leaf, the index node(s) above it, and the root folder: a handful of objects.

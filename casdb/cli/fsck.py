@@ -20,7 +20,8 @@ def command(ctx: click.Context, no_blobs: bool) -> None:
     click.echo(f"checked {report.objects} objects and {report.blobs} blobs "
                f"({human_size(report.blob_bytes)})")
     click.echo(f"unreachable: {len(report.unreachable_objects)} objects, "
-               f"{len(report.unreachable_blobs)} blobs (removed by gc)")
+               f"{len(report.unreachable_blobs)} blobs, {report.temporary_files} temporary files "
+               "(removed by gc)")
     for problem in report.problems:
         click.echo(f"  {problem}", err=True)
     if not report.ok:
