@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING
 
 from casdb import trees
 from casdb.errors import AlreadyExists, InvalidDataset
-from casdb.ids import short
-from casdb.ingest import ingest
+from casdb.encoding import encode
+from casdb.ids import hash_bytes, short
+from casdb.ingest import IngestResult, ingest
 from casdb.names import check_branch, check_dataset, check_version
 from casdb.objects import Commit, Header
 from casdb.refs import RefUpdate
 from casdb.schema import TableLayout, layout, load_order
-from casdb.source import Source, check_media_path, scan
+from casdb.source import BAD_PATH, Source, scan
+from casdb.statcache import FolderCache, Head, listing_digest, tables_key
 from casdb.tablefiles import read_table_file
 from casdb.tables import store_table
 from casdb.units import human_size, plural
@@ -96,25 +98,53 @@ def commit(
     head = repo.refs.get(dataset, f"heads/{branch}")
     parent = head if head is not None else repo.refs.get(dataset, "heads/main")
 
+    started_ns = time.time_ns()
     src = scan(source)
-    frames = read_tables(src)
-    _check_media(src, frames)
-
     store = repo.store
+    header_id = hash_bytes(encode(Header(src.header)))
+    parent_commit = store.get(parent, "commit") if parent else None
+    key = tables_key(
+        header_id,
+        [(tid, str(p), *_stat(p)) for tid, (_, p) in src.tables.items()],
+        started_ns,
+    )
+    folder = str(src.root)
+    cached = repo.statcache.head(folder)
+    known = cached.tables.get(key) if key else None
+    frames = None
+    if known is None or parent_commit is None or dict(parent_commit.tables) != known:
+        # Tables changed (or nothing to compare with): read and check them all, before storing.
+        frames = read_tables(src)
+        _check_media(src, frames)
     try:
-        stored = ingest(store, repo.statcache, src.files, root=str(src.root), progress=progress)
-        tables = tuple(
-            sorted(
-                (tid, store_table(store, tid, lay.kind, table, list(lay.levels)))
-                for tid, (lay, table) in frames.items()
+        store.put(Header(src.header))
+        listing = listing_digest(src.files)
+        body = None
+        if cached.listing == listing and cached.tree and store.has(cached.tree[0]):
+            stored, root = IngestResult(), trees.Built(*cached.tree)  # nothing changed on disk
+        else:
+            body = repo.statcache.load(folder)
+            stored = ingest(store, body.files, src.files, progress=progress)
+            dirs: dict[str, tuple[str, int, int]] = {}
+            root = trees.build(store, stored.files, known=body.dirs, seen=dirs)
+            body = FolderCache(stored.stats, dirs)
+        if frames is None and _removes_files(store, parent_commit, root.id):
+            frames = read_tables(src)  # files went away: check the tables' references again
+            _check_media(src, frames)
+        if frames is None:
+            tables = tuple(sorted(known.items()))
+        else:
+            tables = tuple(
+                sorted(
+                    (tid, store_table(store, tid, lay.kind, table, list(lay.levels)))
+                    for tid, (lay, table) in frames.items()
+                )
             )
-        )
-        root = trees.build(store, stored.files)
         now = time.time()
         obj = Commit(
             dataset=dataset,
             tree=root.id,
-            header=store.put(Header(src.header)),
+            header=header_id,
             tables=tables,
             parents=(parent,) if parent else (),
             author=author if author is not None else default_author(),
@@ -127,7 +157,9 @@ def commit(
     except BaseException:
         store.discard()
         raise
-    repo.statcache.record(stored.stat_rows, stored.started_ns)
+    tree = (root.id, root.size, root.count)
+    head_cache = Head(listing, tree, {key: dict(tables)} if key else {})
+    repo.statcache.save(folder, head_cache, body, started_ns)
     updates = [RefUpdate(f"tags/{version}", None, commit_id)] if version else []
     updates.append(RefUpdate(f"heads/{branch}", head, commit_id))
     repo.refs.update(dataset, updates)
@@ -145,6 +177,18 @@ def commit(
         tables=len(tables),
         seconds=time.monotonic() - started,
     )
+
+
+def _stat(path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _removes_files(store, parent: Commit | None, tree_id: str) -> bool:
+    """Whether the new tree lacks a file the parent had (identical subtrees are skipped)."""
+    if parent is None:
+        return True
+    return any(change.new is None for change in trees.diff(store, parent.tree, tree_id))
 
 
 def read_tables(src: Source) -> dict[str, tuple[TableLayout, pa.Table]]:
@@ -165,14 +209,17 @@ def _check_media(src: Source, frames: dict[str, tuple[TableLayout, pa.Table]]) -
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    present = pa.array(sorted(f.path for f in src.files), type=pa.string())
+    present = pa.array([f.path for f in src.files], type=pa.string())
     for tid, (lay, table) in frames.items():
         if lay.kind == "misc":
             continue
         files = table.column("file")
         where = f"table {tid!r}, index 'file'"
-        for path in pc.unique(files).to_pylist():
-            check_media_path(path, where)
+        bad = pc.match_substring_regex(files, BAD_PATH)
+        if pc.any(bad).as_py():
+            row = pc.index(bad, True).as_py()
+            raise InvalidDataset(f"{where}, row {row + 1}: file {files[row].as_py()!r} escapes "
+                                 "the dataset folder or is not normalised")
         missing = pc.invert(pc.is_in(files, value_set=present))
         if pc.any(missing).as_py():
             row = pc.index(missing, True).as_py()

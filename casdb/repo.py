@@ -6,7 +6,7 @@
       blobs/ab/cdef...                media and attachment bytes, read-only
       refs/<dataset>/tags/<version>   immutable
       refs/<dataset>/heads/<branch>   moving; ``main`` by default
-      statcache.db                    the stat cache (a cache: safe to delete)
+      statcache/                      the stat cache, a file per source folder (safe to delete)
       tmp/  locks/
 
 Example:
@@ -70,7 +70,7 @@ class Repository:
         self.backend = LocalBackend(self.path)
         self.store = ObjectStore(self.backend)
         self.refs = RefStore(self.backend)
-        self.statcache = StatCache(self.path / "statcache.db")
+        self.statcache = StatCache(self.path / "statcache")
 
     @classmethod
     def init(cls, path: str | Path) -> Repository:

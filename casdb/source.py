@@ -22,13 +22,13 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from casdb.errors import InvalidDataset
 from casdb.header import TABLE_FORMATS, parse_header, table_specs
 
 
-@dataclass(frozen=True)
-class SourceFile:
+class SourceFile(NamedTuple):
     """A file of the folder, with the stat fields the stat cache keys on."""
 
     path: str
@@ -74,33 +74,63 @@ def scan(root: str | Path) -> Source:
             )
         tables[table_id] = (kind, found[0])
         skip |= {p.name for p in candidates}
-    files = sorted(_walk(root, root, skip), key=lambda f: f.path)
+    files = sorted(_walk(str(root), str(root), "", skip, _Access()), key=lambda f: f.path)
     return Source(root=root, header=header, tables=tables, files=files)
 
 
-def _walk(root: Path, folder: Path, skip: set[str]):
-    try:
-        items = list(os.scandir(folder))
-    except OSError as exc:
-        raise InvalidDataset(f"cannot read folder {folder}: {exc.strerror or exc}") from exc
-    for item in items:
-        rel = Path(item.path).relative_to(root).as_posix()
-        if folder == root and item.name in skip:
-            continue
+class _Access:
+    """Whether this process may read a file, from its stat (no extra system call per file)."""
+
+    def __init__(self) -> None:
+        self.uid = os.geteuid()
+        self.groups = set(os.getgroups()) | {os.getegid()}
+
+    def readable(self, st: os.stat_result) -> bool:
+        if self.uid == 0:
+            return True
+        if st.st_uid == self.uid:
+            return bool(st.st_mode & stat.S_IRUSR)
+        if st.st_gid in self.groups:
+            return bool(st.st_mode & stat.S_IRGRP)
+        return bool(st.st_mode & stat.S_IROTH)
+
+
+_REG, _DIR, _LNK, _TYPE = stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFMT(0o177777)
+
+
+def _walk(root: str, folder: str, prefix: str, skip: set[str], access: _Access) -> list[SourceFile]:
+    # The hot loop of a no-change commit (one pass per file): kept free of calls it can avoid.
+    out: list[SourceFile] = []
+    append = out.append
+    check = access.uid != 0
+    stack = [(folder, prefix)]
+    while stack:
+        folder, prefix = stack.pop()
         try:
-            st = item.stat(follow_symlinks=False)
-            if stat.S_ISLNK(st.st_mode):
-                st = _check_symlink(root, item, rel)
+            items = list(os.scandir(folder))
         except OSError as exc:
-            raise InvalidDataset(f"cannot read {rel}: {exc.strerror or exc}") from exc
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(root, Path(item.path), skip)
-        elif stat.S_ISREG(st.st_mode):
-            if not os.access(item.path, os.R_OK):
-                raise InvalidDataset(f"cannot read {rel}: permission denied")
-            yield SourceFile(rel, item.path, st.st_size, st.st_mtime_ns, st.st_ino)
-        else:
-            raise InvalidDataset(f"{rel} is neither a file nor a folder")
+            raise InvalidDataset(f"cannot read folder {folder}: {exc.strerror or exc}") from exc
+        for item in items:
+            name = item.name
+            if not prefix and name in skip:
+                continue
+            try:
+                st = item.stat(follow_symlinks=False)
+                kind = st.st_mode & _TYPE
+                if kind == _LNK:
+                    st = _check_symlink(Path(root), item, prefix + name)
+                    kind = st.st_mode & _TYPE
+            except OSError as exc:
+                raise InvalidDataset(f"cannot read {prefix}{name}: {exc.strerror or exc}") from exc
+            if kind == _REG:
+                if check and not access.readable(st):
+                    raise InvalidDataset(f"cannot read {prefix}{name}: permission denied")
+                append(SourceFile(prefix + name, item.path, st.st_size, st.st_mtime_ns, st.st_ino))
+            elif kind == _DIR:
+                stack.append((item.path, prefix + name + "/"))
+            else:
+                raise InvalidDataset(f"{prefix}{name} is neither a file nor a folder")
+    return out
 
 
 def _check_symlink(root: Path, item: os.DirEntry, rel: str) -> os.stat_result:
@@ -115,11 +145,6 @@ def _check_symlink(root: Path, item: os.DirEntry, rel: str) -> os.stat_result:
     return st
 
 
-def check_media_path(path: object, where: str) -> str:
-    """Return a table's file reference if it is a relative path inside the folder."""
-    if not isinstance(path, str) or not path:
-        raise InvalidDataset(f"{where}: file {path!r} is not a path")
-    parts = path.replace("\\", "/").split("/")
-    if path.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise InvalidDataset(f"{where}: file {path!r} escapes the dataset folder or is not normalised")
-    return path
+BAD_PATH = r"^$|^/|//|/$|\\|(^|/)\.\.?(/|$)"
+"""A regular expression matching file references that are absolute, escape the folder with
+``..``, or are not normalised (``./``, ``//``, backslashes, a trailing ``/``)."""

@@ -1,97 +1,143 @@
-"""The stat cache: (path, size, mtime_ns, inode) -> blob id, so unchanged files are not read again.
+"""The stat cache: what casdb knew of a source folder after its last commit there.
 
-Kept in SQLite in the repository (``statcache.db``); it is a cache, never the truth: losing it
-only costs a re-hash. Entries are not trusted for files modified in the last
-``RACY_SECONDS`` before they were recorded (the "racy git" problem: a file written twice within
-one timestamp tick could change without its mtime changing).
+For each folder committed from, two files under ``<repo>/statcache/`` keep:
+
+- the *head*: a digest of the folder's listing (path, size, mtime_ns, inode of every file), the
+  root tree it gave, and the table ids of the last header and table files. A re-commit of an
+  unchanged folder compares one digest and reuses everything;
+- the *body*: path -> (size, mtime_ns, inode, blob id), so a re-commit reads only files whose stat
+  changed, and the tree id of each folder listing, so unchanged folders are not re-encoded.
+
+It is a cache, never the truth: a damaged or missing file only costs a re-read. Files modified in
+the last ``RACY_SECONDS`` before a commit are not remembered (the "racy git" problem: a file
+written twice within one timestamp tick could change without its mtime changing). Whatever
+deletes blobs (purge, gc) must call :meth:`StatCache.clear`.
 
 Example:
     >>> import tempfile, pathlib
-    >>> cache = StatCache(pathlib.Path(tempfile.mkdtemp()) / "statcache.db")
-    >>> cache.record([("/data/a.wav", 10, 5, 7, "ab" * 32)], now_ns=10**12)
-    >>> cache.under("/data")["/data/a.wav"][3] == "ab" * 32
+    >>> cache = StatCache(pathlib.Path(tempfile.mkdtemp()))
+    >>> cache.save("/data", Head(), FolderCache(files={"a.wav": (10, 5, 7, "ab" * 32)}), 10**12)
+    >>> cache.load("/data").files["a.wav"][3] == "ab" * 32
     True
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable
+import contextlib
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from casdb.errors import storage_error
+import blake3
+
+from casdb.atomic import atomic_write
 
 RACY_SECONDS = 2
+_FORMAT = 3
+
+
+@dataclass
+class Head:
+    """The small part of a folder's cache, read on every commit."""
+
+    listing: str | None = None
+    """Digest of the listing (see :func:`listing_digest`) when ``tree`` was built."""
+    tree: tuple[str, int, int] | None = None
+    """(root tree id, bytes, files) of that listing."""
+    tables: dict[str, dict[str, str]] = field(default_factory=dict)
+    """:func:`tables_key` -> table ids."""
+
+
+@dataclass
+class FolderCache:
+    """The large part of a folder's cache, read when something changed."""
+
+    files: dict[str, Sequence] = field(default_factory=dict)
+    """Posix path -> (size, mtime_ns, inode, blob id)."""
+    dirs: dict[str, Sequence] = field(default_factory=dict)
+    """Digest of a folder listing -> (tree id, bytes, files)."""
+
+
+def listing_digest(files: Sequence) -> str:
+    """Digest of the paths and stats of a folder's files (``SourceFile`` tuples)."""
+    text = "\n".join(f"{f[0]}\0{f[2]}\0{f[3]}\0{f[4]}" for f in files)
+    return blake3.blake3(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def tables_key(header_id: str, files: list[tuple[str, str, int, int, int]], now_ns: int) -> str | None:
+    """Key for the table ids of a header and table files ``(table id, path, size, mtime_ns, ino)``.
+
+    None when a table file was modified too recently to be trusted (see ``RACY_SECONDS``).
+    """
+    from casdb.encoding import pack
+
+    if any(f[3] >= now_ns - RACY_SECONDS * 10**9 for f in files):
+        return None
+    return blake3.blake3(pack([header_id, sorted(files)])).hexdigest()
 
 
 class StatCache:
-    """A table of (path -> size, mtime_ns, ino, id) in SQLite."""
+    """Cache files per source folder, in ``folder``."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
 
-    def _connect(self) -> sqlite3.Connection:
+    def _path(self, root: str, part: str) -> Path:
+        return self.folder / f"{blake3.blake3(root.encode()).hexdigest()[:32]}.{part}"
+
+    def _read(self, root: str, part: str) -> dict[str, Any] | None:
+        from casdb import compression, encoding
+
         try:
-            return self._open()
-        except sqlite3.DatabaseError:
-            # Damaged (not merely locked): it is only a cache, so start afresh.
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            try:
-                return self._open()
-            except sqlite3.Error as exc:
-                raise storage_error(OSError(str(exc)), str(self.path)) from exc
+            stored = self._path(root, part).read_bytes()
+            payload = compression.decompress(stored[32:])
+            if blake3.blake3(payload).digest() != stored[:32]:
+                return None  # damaged
+            data = encoding.unpack(payload)
+            if data["format"] != _FORMAT or data["root"] != root:
+                return None
+            return data
+        except Exception:  # noqa: BLE001 - missing or damaged: it is only a cache
+            return None
 
-    def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60)
-        try:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, size INTEGER, "
-                "mtime_ns INTEGER, ino INTEGER, id TEXT) WITHOUT ROWID"
-            )
-        except sqlite3.Error:
-            db.close()
-            raise
-        return db
+    def _write(self, root: str, part: str, data: dict[str, Any]) -> None:
+        import msgpack
 
-    def under(self, folder: str) -> dict[str, tuple[int, int, int, str]]:
-        """``path -> (size, mtime_ns, ino, id)`` for every known path under ``folder``."""
-        low = folder.rstrip("/") + "/"
-        high = folder.rstrip("/") + "0"  # "0" follows "/" in byte order
-        db = self._connect()
-        try:
-            return {
-                row[0]: (row[1], row[2], row[3], row[4])
-                for row in db.execute(
-                    "SELECT path, size, mtime_ns, ino, id FROM stat WHERE path >= ? AND path < ?",
-                    (low, high),
-                )
-            }
-        except sqlite3.Error:
-            return {}  # unreadable cache: every file is simply read again
-        finally:
-            db.close()
+        from casdb import compression
 
-    def record(self, rows: Iterable[tuple[str, int, int, int, str]], now_ns: int) -> None:
-        """Remember ``(path, size, mtime_ns, ino, id)`` rows, skipping racily recent files."""
+        payload = msgpack.packb({"format": _FORMAT, "root": root, **data}, use_bin_type=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(
+            self._path(root, part), blake3.blake3(payload).digest() + compression.compress(payload)
+        )
+
+    def head(self, root: str) -> Head:
+        """The head of folder ``root``'s cache (empty if there is none or it is damaged)."""
+        data = self._read(root, "head")
+        if data is None:
+            return Head()
+        tree = tuple(data["tree"]) if data["tree"] else None
+        return Head(data["listing"], tree, data["tables"])
+
+    def load(self, root: str) -> FolderCache:
+        """The body of folder ``root``'s cache (empty if there is none or it is damaged)."""
+        data = self._read(root, "body")
+        return FolderCache(data["files"], data["dirs"]) if data else FolderCache()
+
+    def save(self, root: str, head: Head, body: FolderCache | None, now_ns: int) -> None:
+        """Replace the cache of ``root`` (``body`` None: keep it), leaving out racy files."""
         racy = now_ns - RACY_SECONDS * 10**9
-        keep = [r for r in rows if r[2] < racy]
-        if not keep:
-            return
-        db = self._connect()
-        try:
-            with db:
-                db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?)", keep)
-        except sqlite3.Error as exc:
-            raise storage_error(OSError(str(exc)), str(self.path)) from exc
-        finally:
-            db.close()
+        if body is not None:
+            files = body.files
+            if any(entry[1] >= racy for entry in files.values()):
+                files = {p: entry for p, entry in files.items() if entry[1] < racy}
+                head = Head(None, None, head.tables)  # the listing is not trustworthy yet
+            self._write(root, "body", {"files": files, "dirs": body.dirs})
+        self._write(root, "head", {"listing": head.listing, "tree": head.tree, "tables": head.tables})
 
-    def forget_ids(self, ids: Iterable[str]) -> None:
-        """Drop every entry pointing at these blob ids (after a purge or gc removed them)."""
-        db = self._connect()
-        try:
-            with db:
-                db.executemany("DELETE FROM stat WHERE id = ?", [(i,) for i in ids])
-        finally:
-            db.close()
+    def clear(self) -> None:
+        """Forget everything (after blobs were deleted from the store)."""
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self.folder)

@@ -212,7 +212,34 @@ def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column
 
 
+_TIME = r"^(?P<days>\d+) days? (?P<h>\d{1,2}):(?P<m>\d\d):(?P<s>\d\d)(?:\.(?P<frac>\d{1,9}))?$"
+"""audformat's way of writing a time: ``0 days 00:00:01.500000`` (what pandas prints)."""
+
+
 def _parse_time(column: pa.ChunkedArray, where: str) -> pa.ChunkedArray:
+    """Times as durations in ns: audformat's notation vectorised, anything else (negative
+    times, ``1.5s``, ``00:00:01``) through pandas."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    parts = pc.extract_regex(column, _TIME)
+    if parts.null_count == column.null_count:  # every value in audformat's notation
+        def field(name: str) -> pa.Array:
+            return pc.cast(pc.struct_field(parts, name), pa.int64())
+
+        frac = pc.utf8_rpad(pc.struct_field(parts, "frac"), 9, "0")
+        frac = pc.cast(pc.if_else(pc.equal(frac, ""), "0", frac), pa.int64())
+        seconds = pc.add(
+            pc.multiply(field("days"), 86400),
+            pc.add(pc.multiply(field("h"), 3600), pc.add(pc.multiply(field("m"), 60), field("s"))),
+        )
+        ns = pc.add(pc.multiply(seconds, 1_000_000_000), frac)
+        return pa.chunked_array([pc.cast(ns, pa.duration("ns"))])
+    return _parse_time_pandas(column, where)
+
+
+def _parse_time_pandas(column: pa.Array, where: str) -> pa.ChunkedArray:
     import pandas as pd
     import pyarrow as pa
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from casdb.chunking import cut_points, key_hash
+from casdb.ids import hash_bytes
 from casdb.objects import DIR, FILE, Tree, TreeChild, TreeEntry
 from casdb.store import ObjectStore
 
@@ -36,8 +37,17 @@ class Built:
     count: int
 
 
-def build(store: ObjectStore, files: Mapping[str, tuple[str, int]]) -> Built:
-    """Store the trees of a listing ``{posix path: (blob id, size)}`` and return the root."""
+def build(
+    store: ObjectStore,
+    files: Mapping[str, tuple[str, int]],
+    known: Mapping[str, tuple[str, int, int]] | None = None,
+    seen: dict[str, tuple[str, int, int]] | None = None,
+) -> Built:
+    """Store the trees of a listing ``{posix path: (blob id, size)}`` and return the root.
+
+    ``known`` maps digests of folder listings to trees built before (the stat cache keeps
+    them), so unchanged folders are not encoded again; ``seen`` receives this build's digests.
+    """
     root: dict = {}
     for path, (blob, size) in files.items():
         *dirs, name = path.split("/")
@@ -47,23 +57,30 @@ def build(store: ObjectStore, files: Mapping[str, tuple[str, int]]) -> Built:
             if not isinstance(node, dict):
                 raise ValueError(f"{path}: a file and a folder share a name")
         node[name] = (blob, size)
-    return _build_dir(store, root)
+    return _build_dir(store, root, known or {}, seen if seen is not None else {})
 
 
-def _build_dir(store: ObjectStore, node: dict) -> Built:
-    entries = []
+def _build_dir(store: ObjectStore, node: dict, known: Mapping, seen: dict) -> Built:
+    rows = []
     for name in sorted(node):
         value = node[name]
         if isinstance(value, dict):
-            sub = _build_dir(store, value)
-            entries.append(TreeEntry(name, DIR, sub.id, sub.size, sub.count))
+            sub = _build_dir(store, value, known, seen)
+            rows.append((name, DIR, sub.id, sub.size, sub.count))
         else:
-            entries.append(TreeEntry(name, FILE, value[0], value[1], 1))
-    return Built(
-        id=store_entries(store, entries),
-        size=sum(e.size for e in entries),
-        count=sum(e.count for e in entries),
-    )
+            rows.append((name, FILE, value[0], value[1], 1))
+    digest = hash_bytes("\n".join(f"{n}\0{k}\0{i}\0{s}\0{c}" for n, k, i, s, c in rows).encode())
+    hit = known.get(digest)
+    if hit is not None and store.has(hit[0]):
+        built = Built(*hit)
+    else:
+        built = Built(
+            id=store_entries(store, [TreeEntry(*row) for row in rows]),
+            size=sum(row[3] for row in rows),
+            count=sum(row[4] for row in rows),
+        )
+    seen[digest] = (built.id, built.size, built.count)
+    return built
 
 
 def store_entries(store: ObjectStore, entries: list[TreeEntry]) -> str:

@@ -26,7 +26,7 @@ def snapshot(repo) -> dict[str, bytes]:
         if rel.parts[:1] in (("tmp",), ("locks",)):
             continue
         for name in files:
-            if not name.startswith("statcache"):
+            if "statcache" not in dirpath:
                 out[str(rel / name)] = (Path(dirpath) / name).read_bytes()
     return out
 
@@ -276,7 +276,9 @@ def test_header_value_that_cannot_be_stored(repo, source):
 
 def test_damaged_stat_cache_is_rebuilt(repo, source):
     repo.commit(source, dataset="synth", version="1")
-    (repo.path / "statcache.db").write_bytes(b"this is not sqlite" * 100)
+    for cache in (repo.path / "statcache").iterdir():
+        cache.chmod(0o644)
+        cache.write_bytes(b"this is not a cache" * 100)
     result = repo.commit(source, dataset="synth", version="2")
     assert result.hashed_files == 12 and result.new_files == 0
     assert repo.commit(source, dataset="synth", version="3").hashed_files == 0
