@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casdb import trees
-from casdb.errors import AlreadyExists, InvalidDataset
 from casdb.encoding import encode
+from casdb.errors import AlreadyExists, InvalidDataset
 from casdb.ids import hash_bytes, short
 from casdb.ingest import IngestResult, ingest
 from casdb.names import check_branch, check_dataset, check_version
