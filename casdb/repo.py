@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casdb import dag
-from casdb.atomic import atomic_write
+from casdb.atomic import atomic_write, sync_filesystem
 from casdb.backends.local import LocalBackend
 from casdb.commit import CommitResult, commit
 from casdb.errors import AlreadyExists, IntegrityError, InvalidInput, NotFound, storage_error
@@ -83,6 +83,10 @@ class Repository:
         try:
             for name in LAYOUT:
                 (path / name).mkdir(parents=True, exist_ok=True)
+            for top in ("objects", "blobs"):  # all fan-out folders now, not one by one later
+                for i in range(256):
+                    (path / top / f"{i:02x}").mkdir(exist_ok=True)
+            sync_filesystem(path)
         except OSError as exc:
             raise storage_error(exc, str(path)) from exc
         atomic_write(path / "config", json.dumps({"format": FORMAT}, indent=2).encode() + b"\n",

@@ -40,8 +40,9 @@ from casdb.ids import hash_bytes, is_id, new_hasher
 OBJECTS = "objects"
 BLOBS = "blobs"
 READ_ONLY = 0o444
-SMALL_FILE = 1 << 20
-"""Files up to this size are read whole; bigger ones are copied in the kernel, then hashed."""
+SMALL_FILE = 1 << 16
+"""Files up to this size are read whole and written only if new; bigger ones are copied in the
+kernel (``copy_file_range``: no trip through Python's memory) and hashed from the copy."""
 CHUNK = 1 << 20
 _FICLONE = 0x40049409
 _NO_REFLINK = (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM)
@@ -169,12 +170,14 @@ class ObjectStore:
         memory stays bounded for files of any size. A read error becomes ``InvalidDataset``
         naming the file; a write error (disk full) becomes ``StorageError``.
         """
-        try:
-            with open(source, "rb") as f:
-                data = f.read(SMALL_FILE + 1)
-        except OSError as exc:
-            raise InvalidDataset(f"cannot read {source}: {exc.strerror or exc}") from exc
-        if len(data) <= SMALL_FILE:
+        data = None
+        if size is None or size <= SMALL_FILE:
+            try:
+                with open(source, "rb") as f:
+                    data = f.read(SMALL_FILE + 1)
+            except OSError as exc:
+                raise InvalidDataset(f"cannot read {source}: {exc.strerror or exc}") from exc
+        if data is not None and len(data) <= SMALL_FILE:
             object_id = hash_bytes(data)
             final = self.blob_path(object_id)
             if final in self.stage or os.path.exists(final):
