@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casdb import trees
+from casdb import mediaindex, trees
 from casdb.encoding import encode
 from casdb.errors import AlreadyExists, InvalidDataset
 from casdb.ids import hash_bytes, short
@@ -140,6 +140,7 @@ def commit(
                     for tid, (lay, table) in frames.items()
                 )
             )
+        media = _media_index(repo, parent_commit, root.id, stored)
         now = time.time()
         obj = Commit(
             dataset=dataset,
@@ -151,6 +152,7 @@ def commit(
             time=int(now),
             tz_offset=time.localtime(now).tm_gmtoff // 60,
             message=message,
+            media=media,
         )
         commit_id = store.put(obj)
         store.publish()  # everything durable and visible before any ref points at it
@@ -177,6 +179,21 @@ def commit(
         tables=len(tables),
         seconds=time.monotonic() - started,
     )
+
+
+def _media_index(repo: Repository, parent: Commit | None, tree: str, stored: IngestResult) -> str:
+    """The media index of ``tree``: the parent's if the files are the same, else built anew."""
+    if parent is not None and parent.tree == tree and parent.media:
+        return parent.media
+    files = stored.files or {p: (e.id, e.size) for p, e in trees.walk(repo.store, tree)}
+    known = mediaindex.known_properties(repo.store, parent.media if parent else None)
+    missing = {blob for blob, _ in files.values()} - known.keys()
+    if missing:
+        memory = repo.statcache.probes()
+        known.update({blob: memory[blob] for blob in missing & memory.keys()})
+    media_id, probed = mediaindex.build(repo.store, files, known)
+    repo.statcache.remember_probes(probed)
+    return media_id
 
 
 def _stat(path) -> tuple[int, int, int]:

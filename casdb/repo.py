@@ -195,6 +195,11 @@ class Repository:
         """A table of a version as a DataFrame with audformat's dtypes, sorted by index."""
         return self.snapshot(dataset, version).table(table_id)
 
+    def media(self, dataset: str, version: str | None = None) -> pd.DataFrame:
+        """The media index of a version: file -> blob, bytes, format, sampling rate, channels,
+        bit depth, duration (like audb's dependencies)."""
+        return self.snapshot(dataset, version).media()
+
     def log(self, dataset: str, branch: str = "main", limit: int | None = None) -> list[LogEntry]:
         """History of a branch, newest first, with version tags and media changes per commit."""
         self._check_known(dataset)

@@ -86,3 +86,12 @@ class Snapshot:
                 raise NotFound(f"table {table_id!r} of {self.dataset} has no column {unknown[0]!r}")
             lay = TableLayout(lay.id, lay.kind, lay.levels, {c: lay.columns[c] for c in columns})
         return to_frame(self.arrow(table_id, columns), lay, self.label_sets(lay))
+
+    def media(self) -> pd.DataFrame:
+        """The media index: one row per file (blob, bytes, format, sampling rate, channels,
+        bit depth, duration in seconds), indexed by ``file``, like audb's dependency table."""
+        from casdb import mediaindex
+
+        if self.commit.media is None:
+            raise NotFound(f"{self.dataset} at {self.commit_id[:10]} has no media index")
+        return mediaindex.frame(self.store, self.commit.media)

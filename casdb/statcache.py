@@ -28,11 +28,14 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import blake3
 
 from casdb.atomic import atomic_write
+
+if TYPE_CHECKING:
+    from casdb.probe import MediaInfo
 
 RACY_SECONDS = 2
 _FORMAT = 3
@@ -136,6 +139,18 @@ class StatCache:
                 head = Head(None, None, head.tables)  # the listing is not trustworthy yet
             self._write(root, "body", {"files": files, "dirs": body.dirs})
         self._write(root, "head", {"listing": head.listing, "tree": head.tree, "tables": head.tables})
+
+    def probes(self) -> dict[str, MediaInfo]:
+        """Audio properties probed before, by blob id (the repository's probe memory)."""
+        from casdb.probe import MediaInfo
+
+        data = self._read("", "probes")
+        return {k: MediaInfo(*v) for k, v in data["probes"].items()} if data else {}
+
+    def remember_probes(self, probed: dict[str, MediaInfo]) -> None:
+        """Add to the probe memory."""
+        if probed:
+            self._write("", "probes", {"probes": {**self.probes(), **probed}})
 
     def clear(self) -> None:
         """Forget everything (after blobs were deleted from the store)."""

@@ -154,6 +154,11 @@ class ObjectStore:
         """The file holding a blob."""
         return self._path(BLOBS, object_id)
 
+    def blob_file(self, object_id: str) -> str:
+        """A file holding the blob's bytes now: its staged copy before publishing, else the blob."""
+        final = self.blob_path(object_id)
+        return self.stage.temp_path(final) or str(final)
+
     def has_blob(self, object_id: str) -> bool:
         return os.path.exists(f"{self.root}/{BLOBS}/{object_id[:2]}/{object_id[2:]}")
 

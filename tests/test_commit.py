@@ -306,3 +306,31 @@ def test_log_limit_and_table_changes(repo, source):
     latest = repo.log("synth", limit=1)
     assert len(latest) == 1 and latest[0].tables == ["emotion", "segments"]
     assert (latest[0].added, latest[0].changed, latest[0].removed) == (0, 0, 0)
+
+
+def test_media_index_probes_audio_and_other_files(repo, source):
+    (source / "docs").mkdir()
+    (source / "docs" / "readme.txt").write_text("not audio")
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(source / "audio" / "x.flac", np.zeros((4410, 2)), 44100, subtype="PCM_24")
+    repo.commit(source, dataset="synth", version="1")
+    media = repo.media("synth", "1")
+    assert len(media) == 14 and media.index.name == "file"
+    wav = media.loc[file_name(0)]
+    assert (wav["format"], wav["sampling_rate"], wav["channels"], wav["bit_depth"]) == ("wav", 8000, 1, 16)
+    assert wav["duration"] == pytest.approx(0.2)
+    assert wav["blob"] == hash_bytes((source / file_name(0)).read_bytes())
+    flac = media.loc["audio/x.flac"]
+    assert (flac["format"], flac["sampling_rate"], flac["channels"], flac["bit_depth"]) == ("flac", 44100, 2, 24)
+    assert flac["duration"] == pytest.approx(0.1)
+    txt = media.loc["docs/readme.txt"]
+    assert (txt["format"], txt["sampling_rate"], txt["duration"]) == ("txt", 0, 0.0)
+    # An unchanged tree shares the parent's index; a change re-probes only the new blob.
+    repo.commit(source, dataset="synth", version="2")
+    assert repo.get_commit(repo.resolve("synth", "2")).media == repo.get_commit(repo.resolve("synth", "1")).media
+    write_audio(source / file_name(1), 5, 0.5, 16000, 2)
+    repo.commit(source, dataset="synth", version="3")
+    row = repo.media("synth", "3").loc[file_name(1)]
+    assert (row["sampling_rate"], row["channels"], row["duration"]) == (16000, 2, 0.5)

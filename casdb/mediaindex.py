@@ -1,0 +1,92 @@
+"""The media index of a commit: one row per file with its blob and audio properties.
+
+    file (index)  blob  bytes  format  sampling_rate  channels  bit_depth  duration (s)
+
+It is stored as a table like any other (runs of column partitions), so two versions that share
+most files share most of its partitions. Properties are probed once per blob id: a new commit
+takes them from its parent's index and from the repository's probe memory, and probes only
+blobs seen for the first time (in parallel). Files that are not audio have sampling rate,
+channels, bit depth and duration 0, like audb's dependency table.
+
+Example:
+    >>> MEDIA_COLUMNS[:3]
+    ('blob', 'bytes', 'format')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from casdb.parallel import workers
+from casdb.probe import MediaInfo, probe_file
+from casdb.tables import load_arrow, store_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from casdb.store import ObjectStore
+
+MEDIA_COLUMNS = ("blob", "bytes", "format", "sampling_rate", "channels", "bit_depth", "duration")
+TABLE_NAME = "media"
+
+
+def known_properties(store: ObjectStore, media_id: str | None) -> dict[str, MediaInfo]:
+    """Blob id -> properties from an existing media index."""
+    if media_id is None:
+        return {}
+    table = load_arrow(store, store.get(media_id, "table"))
+    columns = [table.column(c).to_pylist() for c in MEDIA_COLUMNS]
+    return {
+        blob: MediaInfo(fmt, sr, ch, bd, dur)
+        for blob, _, fmt, sr, ch, bd, dur in zip(*columns, strict=True)
+    }
+
+
+def build(
+    store: ObjectStore, files: Mapping[str, tuple[str, int]], known: dict[str, MediaInfo]
+) -> tuple[str, dict[str, MediaInfo]]:
+    """Store the media index of ``files`` (path -> blob id, size); return its id and new probes.
+
+    ``known`` holds properties probed before; other blobs are probed from the store's bytes.
+    """
+    import pyarrow as pa
+
+    todo: dict[str, str] = {}
+    for path, (blob, _) in files.items():
+        if blob not in known and blob not in todo:
+            todo[blob] = path
+    probed: dict[str, MediaInfo] = {}
+    if todo:
+        with ThreadPoolExecutor(workers()) as pool:
+            infos = pool.map(lambda item: probe_file(store.blob_file(item[0]), item[1]), todo.items())
+            probed = dict(zip(todo, infos, strict=True))
+    props = {**known, **probed}
+    paths = sorted(files)
+    rows = [props[files[p][0]] for p in paths]
+    table = pa.table(
+        {
+            "file": pa.array(paths, pa.string()),
+            "blob": pa.array([files[p][0] for p in paths], pa.string()),
+            "bytes": pa.array([files[p][1] for p in paths], pa.int64()),
+            "format": pa.array([r.format for r in rows], pa.string()),
+            "sampling_rate": pa.array([r.sampling_rate for r in rows], pa.int64()),
+            "channels": pa.array([r.channels for r in rows], pa.int64()),
+            "bit_depth": pa.array([r.bit_depth for r in rows], pa.int64()),
+            "duration": pa.array([r.duration for r in rows], pa.float64()),
+        }
+    )
+    return store_table(store, TABLE_NAME, TABLE_NAME, table, ["file"]), probed
+
+
+def frame(store: ObjectStore, media_id: str) -> pd.DataFrame:
+    """The media index as a DataFrame indexed by ``file``."""
+    table = load_arrow(store, store.get(media_id, "table"))
+    return table.to_pandas().set_index("file")
+
+
+def arrow(store: ObjectStore, media_id: str) -> pa.Table:
+    """The media index as an Arrow table, sorted by file."""
+    return load_arrow(store, store.get(media_id, "table"))
