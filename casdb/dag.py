@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from casdb import trees
 from casdb.objects import Commit
+from casdb.rowdiff import TableDiff, diff_tables
 from casdb.store import ObjectStore
 
 
@@ -39,6 +40,8 @@ class TableChange:
     """``added``, ``removed`` or ``changed``."""
     old_rows: int | None
     new_rows: int | None
+    rows: TableDiff | None = None
+    """Rows added, removed and changed (when asked for, for changed tables)."""
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Diff:
     media: list[trees.Change] = field(default_factory=list)
     tables: dict[str, TableChange] = field(default_factory=dict)
     header_changed: bool = False
+    header: list[str] = field(default_factory=list)
+    """What changed in the header, as dotted keys (``schemes.emotion``, ``license``)."""
 
     @property
     def empty(self) -> bool:
@@ -58,8 +63,11 @@ class Diff:
         return sum(1 for c in self.media if c.kind == kind)
 
 
-def diff(store: ObjectStore, old: Commit | None, new: Commit) -> Diff:
-    """Media, tables and header changes from ``old`` (None: an empty dataset) to ``new``."""
+def diff(store: ObjectStore, old: Commit | None, new: Commit, rows: bool = False) -> Diff:
+    """Media, tables and header changes from ``old`` (None: an empty dataset) to ``new``.
+
+    With ``rows``, changed tables also get their row-level diff.
+    """
     result = Diff()
     result.media = list(trees.diff(store, old.tree if old else None, new.tree))
     old_tables = dict(old.tables) if old else {}
@@ -69,11 +77,36 @@ def diff(store: ObjectStore, old: Commit | None, new: Commit) -> Diff:
         if a == b:
             continue
         kind = "added" if a is None else "removed" if b is None else "changed"
+        ta = store.get(a, "table") if a else None
+        tb = store.get(b, "table") if b else None
+        row_diff = diff_tables(store, ta, tb) if rows and ta and tb else None
         result.tables[name] = TableChange(
-            name,
-            kind,
-            store.get(a, "table").rows if a else None,
-            store.get(b, "table").rows if b else None,
+            name, kind, ta.rows if ta else None, tb.rows if tb else None, row_diff
         )
     result.header_changed = old is None or old.header != new.header
+    if result.header_changed:
+        before = store.get(old.header, "header").data if old else {}
+        result.header = header_changes(before, store.get(new.header, "header").data)
     return result
+
+
+def header_changes(old: dict, new: dict, prefix: str = "", depth: int = 2) -> list[str]:
+    """Dotted keys that differ between two headers, down to ``depth`` levels.
+
+    Example:
+        >>> header_changes({"a": 1, "s": {"x": 1, "y": 2}}, {"a": 1, "s": {"x": 3}, "b": 0})
+        ['b (added)', 's.x', 's.y (removed)']
+    """
+    out = []
+    for key in list(old) + [k for k in new if k not in old]:
+        name = f"{prefix}{key}"
+        if key not in new:
+            out.append(f"{name} (removed)")
+        elif key not in old:
+            out.append(f"{name} (added)")
+        elif old[key] != new[key]:
+            if depth > 1 and isinstance(old[key], dict) and isinstance(new[key], dict):
+                out += header_changes(old[key], new[key], name + ".", depth - 1)
+            else:
+                out.append(name)
+    return sorted(out)

@@ -209,10 +209,14 @@ class Repository:
         return log_entries(self.store, head, self.refs.tags(dataset), limit)
 
     def diff(self, dataset: str, old: str, new: str) -> dag.Diff:
-        """Media, tables and header changes from version ``old`` to version ``new``."""
+        """Media, tables and header changes from version ``old`` to version ``new``.
+
+        Each changed table carries its row-level diff (``diff.tables[name].rows``): DataFrames
+        of the rows added and removed, and of the values changed (row, column, old, new).
+        """
         a = self.get_commit(self.resolve(dataset, old))
         b = self.get_commit(self.resolve(dataset, new))
-        return dag.diff(self.store, a, b)
+        return dag.diff(self.store, a, b, rows=True)
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -11,22 +11,51 @@ from casdb.cli.common import open_repo
 @click.argument("name")
 @click.argument("old")
 @click.argument("new")
-@click.option("--stat", is_flag=True, help="Only counts, not the paths.")
+@click.option("--stat", is_flag=True, help="Only counts, no paths or rows.")
+@click.option("--rows", "-n", default=10, show_default=True,
+              help="Show at most this many files and rows per section.")
 @click.pass_context
-def command(ctx: click.Context, name: str, old: str, new: str, stat: bool) -> None:
-    """Show what changed in dataset NAME from version OLD to version NEW."""
+def command(ctx: click.Context, name: str, old: str, new: str, stat: bool, rows: int) -> None:
+    """Show what changed in dataset NAME from version OLD to version NEW.
+
+    Files added, removed and changed; per table, rows added, removed and changed (with the
+    changed columns); and the header fields that changed.
+    """
     from casdb.units import plural
 
     d = open_repo(ctx).diff(name, old, new)
+    limit = 0 if stat else rows
     click.echo(f"files: {d.count('added')} added, {d.count('removed')} removed, "
                f"{d.count('changed')} changed")
-    if not stat:
-        marks = {"added": "+", "removed": "-", "changed": "~"}
-        for change in d.media:
-            click.echo(f"  {marks[change.kind]} {change.path}")
+    marks = {"added": "+", "removed": "-", "changed": "~"}
+    for change in d.media[:limit]:
+        click.echo(f"  {marks[change.kind]} {change.path}")
+    if len(d.media) > limit > 0:
+        click.echo(f"  ... {len(d.media) - limit} more")
     click.echo(f"tables: {plural(len(d.tables), 'table')} added, removed or changed")
     for t in d.tables.values():
-        rows = {"added": f"{t.new_rows} rows", "removed": f"{t.old_rows} rows",
-                "changed": f"{t.old_rows} -> {t.new_rows} rows"}[t.kind]
-        click.echo(f"  {t.kind:<8} {t.name}  ({rows})")
-    click.echo(f"header: {'changed' if d.header_changed else 'unchanged'}")
+        if t.kind != "changed" or t.rows is None:
+            n = t.new_rows if t.kind == "added" else t.old_rows
+            click.echo(f"  {t.kind} {t.name} ({plural(n or 0, 'row')})")
+            continue
+        r = t.rows
+        columns = ", ".join(f"{c}: {n}" for c, n in r.changed_columns().items())
+        click.echo(f"  changed {t.name} ({t.old_rows} -> {t.new_rows} rows): "
+                   f"+{len(r.added)} added, -{len(r.removed)} removed, "
+                   f"~{r.changed_rows} changed" + (f" ({columns})" if columns else ""))
+        for label in ("added", "removed"):
+            if r.__dict__[f"columns_{label}"]:
+                click.echo(f"    columns {label}: {', '.join(r.__dict__[f'columns_{label}'])}")
+        shown = 0
+        for mark, frame in (("+", r.added), ("-", r.removed)):
+            for key in frame.index[: max(limit - shown, 0)]:
+                click.echo(f"    {mark} {_key(key)}")
+                shown += 1
+        for key, row in r.changed.iloc[: max(limit - shown, 0)].iterrows():
+            click.echo(f"    ~ {_key(key)}  {row['column']}: {row['old']!r} -> {row['new']!r}")
+    header = ", ".join(d.header) if d.header else ("changed" if d.header_changed else "unchanged")
+    click.echo(f"header: {header}")
+
+
+def _key(key: object) -> str:
+    return " ".join(map(str, key)) if isinstance(key, tuple) else str(key)
