@@ -1,12 +1,14 @@
-"""A summary of one version for ``show``: header fields, tables and media, without loading data.
+"""A data card of one version for ``show``: header fields, tables, schemes, splits, raters and a
+media summary, read from the header, the table objects and the media index (no table data).
 
 Example:
-    >>> TableInfo("emotion", "filewise", 10, ["emotion"]).rows
+    >>> TableInfo("emotion", "filewise", 10, [("emotion", "emotion")]).rows
     10
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +29,22 @@ class TableInfo:
     name: str
     type: str
     rows: int
-    columns: list[str]
+    columns: list[tuple[str, str | None]]
+    """(column, scheme id or None)."""
+    split: str | None = None
+    media: str | None = None
+
+
+@dataclass
+class MediaSummary:
+    files: int = 0
+    bytes: int = 0
+    duration: float = 0.0
+    """Seconds of audio."""
+    formats: Counter = field(default_factory=Counter)
+    sampling_rates: Counter = field(default_factory=Counter)
+    channels: Counter = field(default_factory=Counter)
+    bit_depths: Counter = field(default_factory=Counter)
 
 
 @dataclass
@@ -40,13 +57,20 @@ class Summary:
     versions: list[str]
     header: dict[str, Any]
     tables: list[TableInfo] = field(default_factory=list)
-    media_files: int = 0
-    media_bytes: int = 0
+    media: MediaSummary = field(default_factory=MediaSummary)
 
     @property
     def fields(self) -> dict[str, Any]:
         """The descriptive header fields that are set."""
         return {k: self.header[k] for k in HEADER_FIELDS if self.header.get(k) not in (None, "", [])}
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.header.get("meta") or {}
+
+    def section(self, name: str) -> dict[str, Any]:
+        """``schemes``, ``raters``, ``splits``, ``media`` or ``attachments`` of the header."""
+        return self.header.get(name) or {}
 
 
 def summarize(repo: Repository, dataset: str, version: str | None = None) -> Summary:
@@ -56,10 +80,34 @@ def summarize(repo: Repository, dataset: str, version: str | None = None) -> Sum
     store = repo.store
     versions = sorted(v for v, c in repo.refs.tags(dataset).items() if c == cid)
     out = Summary(dataset, cid, commit, versions, store.get(commit.header, "header").data)
+    specs = {**(out.header.get("misc_tables") or {}), **(out.header.get("tables") or {})}
     for name, tid in commit.tables:
         table = store.get(tid, "table")
-        out.tables.append(TableInfo(name, table.type, table.rows, [c.name for c in table.columns]))
-    for entry in trees.entries(store, commit.tree):
-        out.media_files += entry.count
-        out.media_bytes += entry.size
+        spec = specs.get(name) or {}
+        schemes = {str(c): (s or {}).get("scheme_id") for c, s in (spec.get("columns") or {}).items()}
+        columns = [(c.name, schemes.get(c.name)) for c in table.columns]
+        out.tables.append(TableInfo(name, table.type, table.rows, columns,
+                                    spec.get("split_id"), spec.get("media_id")))
+    out.media = _media(repo, commit)
     return out
+
+
+def _media(repo: Repository, commit: Commit) -> MediaSummary:
+    m = MediaSummary()
+    if commit.media is None:  # no index: count files from the tree
+        for entry in trees.entries(repo.store, commit.tree):
+            m.files += entry.count
+            m.bytes += entry.size
+        return m
+    from casdb import mediaindex
+
+    table = mediaindex.arrow(repo.store, commit.media)
+    m.files = table.num_rows
+    m.bytes = sum(table.column("bytes").to_pylist())
+    m.duration = sum(table.column("duration").to_pylist())
+    audio = [sr > 0 for sr in table.column("sampling_rate").to_pylist()]
+    for key, counter in (("format", m.formats), ("sampling_rate", m.sampling_rates),
+                         ("channels", m.channels), ("bit_depth", m.bit_depths)):
+        values = table.column(key).to_pylist()
+        counter.update(v for v, a in zip(values, audio, strict=True) if a or key == "format")
+    return m

@@ -19,6 +19,15 @@ def human_size(n: float) -> str:
     return f"{n:.0f} B" if units[0] == "B" else f"{n:.1f} {units[0]}"
 
 
+def human_duration(seconds: float) -> str:
+    """``1 h 02 min``, ``3 min 20 s``, ``4.5 s``."""
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+    if seconds >= 60:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{seconds:.1f} s"
+
+
 def plural(n: int, noun: str) -> str:
     """``1 file``, ``2 files``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

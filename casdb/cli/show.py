@@ -11,21 +11,62 @@ from casdb.cli.common import open_repo, split_ref
 @click.argument("ref", metavar="NAME[@VERSION]")
 @click.pass_context
 def command(ctx: click.Context, ref: str) -> None:
-    """Show one version of a dataset: header fields, tables, media."""
+    """Show a data card of one version: header, tables, schemes, splits, raters, media."""
     from casdb.ids import short
     from casdb.summary import summarize
-    from casdb.units import human_size, local_time
+    from casdb.units import human_duration, human_size, local_time
 
     name, version = split_ref(ref)
     s = summarize(open_repo(ctx), name, version)
     label = ", ".join(s.versions) if s.versions else "unversioned"
-    click.echo(f"{s.dataset} {label}  (commit {short(s.commit_id)}, "
-               f"{local_time(s.commit.time, s.commit.tz_offset)}, {s.commit.author})")
+    click.secho(f"{s.dataset} {label}", bold=True, nl=False)
+    click.echo(f"  (commit {short(s.commit_id)}, {local_time(s.commit.time, s.commit.tz_offset)}, "
+               f"{s.commit.author})")
     for key, value in s.fields.items():
         text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        click.echo(f"  {key + ':':<14}{text.strip()}")
-    click.echo(f"tables ({len(s.tables)}):")
+        click.echo(f"  {key + ':':<14}{' '.join(text.split())}")
+    for key, value in s.meta.items():
+        click.echo(f"  {'meta.' + str(key) + ':':<14}{value}")
+
+    m = s.media
+    click.secho("media", bold=True)
+    click.echo(f"  {m.files} files, {human_size(m.bytes)}, {human_duration(m.duration)} of audio")
+    for title, counter in (("formats", m.formats), ("sampling rates", m.sampling_rates),
+                           ("channels", m.channels), ("bit depths", m.bit_depths)):
+        if counter:
+            parts = ", ".join(f"{k} ({n})" for k, n in sorted(counter.items(), key=str))
+            click.echo(f"  {title + ':':<16}{parts}")
+
+    click.secho(f"tables ({len(s.tables)})", bold=True)
     width = max((len(t.name) for t in s.tables), default=0)
     for t in s.tables:
-        click.echo(f"  {t.name:<{width}}  {t.type:<9}  {t.rows:>9} rows  {', '.join(t.columns)}")
-    click.echo(f"media: {s.media_files} files, {human_size(s.media_bytes)}")
+        extra = "".join(f", {k} {v}" for k, v in (("split", t.split), ("media", t.media)) if v)
+        click.echo(f"  {t.name:<{width}}  {t.type:<9} {t.rows:>9} rows{extra}")
+        for column, scheme in t.columns:
+            click.echo(f"  {'':<{width}}    {column}" + (f" [{scheme}]" if scheme else ""))
+
+    schemes = s.section("schemes")
+    if schemes:
+        click.secho(f"schemes ({len(schemes)})", bold=True)
+        for sid, spec in schemes.items():
+            spec = spec or {}
+            bits = [str(spec.get("dtype", "str"))]
+            labels = spec.get("labels")
+            if isinstance(labels, str):
+                bits.append(f"labels from table {labels}")
+            elif labels:
+                shown = list(labels)[:8]
+                more = f", ... ({len(labels)})" if len(labels) > 8 else ""
+                bits.append("labels " + ", ".join(map(str, shown)) + more)
+            if spec.get("minimum") is not None or spec.get("maximum") is not None:
+                bits.append(f"range [{spec.get('minimum', '')}, {spec.get('maximum', '')}]")
+            click.echo(f"  {sid}: {'; '.join(bits)}")
+    for section in ("splits", "raters", "attachments"):
+        items = s.section(section)
+        if items:
+            click.secho(f"{section} ({len(items)})", bold=True)
+            for key, spec in items.items():
+                spec = spec or {}
+                detail = spec.get("type") or spec.get("path") or ""
+                description = spec.get("description")
+                click.echo(f"  {key}: {detail}" + (f" - {description}" if description else ""))
