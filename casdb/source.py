@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +76,18 @@ def scan(root: str | Path) -> Source:
         tables[table_id] = (kind, found[0])
         skip |= {p.name for p in candidates}
     files = sorted(_walk(str(root), str(root), "", skip, _Access()), key=lambda f: f.path)
+    _check_attachments(header, root)
     return Source(root=root, header=header, tables=tables, files=files)
+
+
+def _check_attachments(header: dict, root: Path) -> None:
+    """Every attachment the header declares must be a file or folder inside the dataset."""
+    for aid, spec in (header.get("attachments") or {}).items():
+        path = (spec or {}).get("path") if isinstance(spec, dict) else None
+        if not isinstance(path, str) or not path or re.search(BAD_PATH, path):
+            raise InvalidDataset(f"db.yaml: attachment {aid!r} has no valid path ({path!r})")
+        if not (root / path).exists():
+            raise InvalidDataset(f"db.yaml: attachment {aid!r}: {path} is not in the folder")
 
 
 class _Access:

@@ -86,3 +86,21 @@ def test_fsck_reports_a_damaged_ref_and_checks_the_rest(cli, source, repo):
     assert result.exit_code == 7
     assert "damaged" in result.stderr and "1 problem found" in result.stderr
     assert "checked 0 objects" not in result.output
+
+
+def test_show_card_and_row_diff(cli, source):
+    from casdb.testing.synth import write_tables
+
+    cli("commit", str(source), "-d", "synth", "-v", "1")
+    write_tables(source, range(11), seed=1)
+    (source / "db.yaml").write_text((source / "db.yaml").read_text().replace("CC0-1.0", "MIT"))
+    cli("commit", str(source), "-d", "synth", "-v", "2")
+    show = cli("show", "synth@2").output
+    for text in ("license:      MIT", "12 files", "2.4 s of audio", "sampling rates: 8000 (12)",
+                 "emotion [emotion]", "labels anger, happiness, neutral, sadness",
+                 "labels from table speaker", "range [0.0, 1.0]", "train: train", "gold: human"):
+        assert text in show, text
+    diff = cli("diff", "synth", "1", "2").output
+    assert "changed emotion (12 -> 11 rows): +0 added, -1 removed, ~11 changed (emotion: 11)" in diff
+    assert "- audio/000/000011.wav" in diff and "header: license" in diff
+    assert "emotion: 'anger' -> 'happiness'" in diff

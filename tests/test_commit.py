@@ -170,6 +170,12 @@ def assert_unchanged(repo, before):
          "table 'segments', column 'start', row 1: 'soon' is not a valid time"),
         (lambda s: (s / "db.emotion.csv").write_bytes(EMO + b",anger,0.1,spk1\n"),
          "index 'file', row 1: value is missing"),
+        (lambda s: (s / "db.yaml").write_text((s / "db.yaml").read_text()
+                                              + "attachments:\n  doc: {path: docs/missing.pdf}\n"),
+         "attachment 'doc': docs/missing.pdf is not in the folder"),
+        (lambda s: (s / "db.yaml").write_text((s / "db.yaml").read_text()
+                                              + "attachments:\n  doc: {path: ../x}\n"),
+         "attachment 'doc' has no valid path"),
         (lambda s: (s / "link.wav").symlink_to("/etc/hostname"), "outside the dataset folder"),
         (lambda s: (s / "linkdir").symlink_to(s / "audio"), "symlink to a folder"),
         (lambda s: os.mkfifo(s / "pipe"), "neither a file nor a folder"),
