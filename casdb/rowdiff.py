@@ -79,6 +79,8 @@ def diff_tables(store: ObjectStore, old: Table, new: Table) -> TableDiff:
     changes: list[pd.DataFrame] = []
     unpaired_new: list[Run] = []
     decoded = 0
+    # Per changed column: the keys, old and new values of its changed rows, as Arrow pieces.
+    pieces: dict[str, tuple[list[list[pa.Array]], list[pa.Array], list[pa.Array]]] = {}
     for run in new.runs:
         match = by_index.get(run.columns[:n_index]) if [c.name for c in old.index] == levels else None
         if match is None or run.rows == 0:
@@ -93,13 +95,26 @@ def diff_tables(store: ObjectStore, old: Table, new: Table) -> TableDiff:
         if not differing:
             continue
         decoded += 1
-        keys = _index_frame(store, run, levels)
+        keys = None
         for column in differing:
             a = decode_column(store, match.columns[old_names.index(column)])
             b = decode_column(store, run.columns[new_names.index(column)])
-            mask = _differs(a, b)
-            if mask.any():
-                changes.append(_changes(keys[mask], column, a, b, mask))
+            positions = _differs(a, b).nonzero()[0]
+            if not len(positions):
+                continue
+            if keys is None:  # the index is read only for runs with a changed value
+                keys = [decode_column(store, pid) for pid in run.columns[:n_index]]
+            idx = pa.array(positions)
+            entry = pieces.setdefault(column, ([[] for _ in levels], [], []))
+            for level, array in zip(entry[0], keys, strict=True):
+                level.append(array.take(idx))
+            entry[1].append(a.take(idx))
+            entry[2].append(b.take(idx))
+    for column, (key_parts, olds, news) in pieces.items():
+        index = _index([pa.chunked_array(parts) for parts in key_parts], levels)
+        changes.append(pd.DataFrame(
+            {"column": column, "old": pa.chunked_array(olds).to_pandas().to_numpy(),
+             "new": pa.chunked_array(news).to_pandas().to_numpy()}, index=index))
     unpaired_old = [r for r in old.runs if id(r) not in paired_old and r.rows]
     decoded += len(unpaired_old) + len(unpaired_new)
     old_rows = _rows(store, old, unpaired_old, levels)
@@ -148,25 +163,13 @@ def _differs(a: pa.Array, b: pa.Array):
     return ~same.fill_null(False).to_numpy(zero_copy_only=False)
 
 
-def _index_frame(store: ObjectStore, run: Run, levels: list[str]) -> pd.Index:
+def _index(arrays: list, levels: list[str]) -> pd.Index:
     import pandas as pd
 
-    arrays = [decode_column(store, pid).to_pandas() for pid in run.columns[: len(levels)]]
+    columns = [array.to_pandas() for array in arrays]
     if len(levels) == 1:
-        return pd.Index(arrays[0], name=levels[0])
-    return pd.MultiIndex.from_arrays(arrays, names=levels)
-
-
-def _changes(keys: pd.Index, column: str, a: pa.Array, b: pa.Array, mask) -> pd.DataFrame:
-    import numpy as np
-    import pandas as pd
-
-    positions = np.flatnonzero(mask)
-    return pd.DataFrame(
-        {"column": column, "old": a.take(positions).to_pandas().to_numpy(),
-         "new": b.take(positions).to_pandas().to_numpy()},
-        index=keys,
-    )
+        return pd.Index(columns[0], name=levels[0])
+    return pd.MultiIndex.from_arrays(columns, names=levels)
 
 
 def _rows(store: ObjectStore, table: Table, runs: list[Run], levels: list[str]) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 Rows are sorted by index and cut into runs at content-defined boundaries: a row ends a run when
 the hash of its index key has its low bits set (``RUN_AVERAGE`` rows per run on average, at most
 four times that). Each column of a run is its own partition object, an Arrow IPC stream with
-fresh buffers. So the same rows always give the same ids, on any machine; inserting rows moves
+fresh buffers (text columns whose values repeat are dictionary-encoded). So the same rows always
+give the same ids, on any machine; inserting rows moves
 only the boundaries next to them; relabelling one column stores only that column's partitions
 again, and a diff can skip every partition whose id did not change.
 
@@ -110,6 +111,12 @@ def encode_column(chunked: pa.ChunkedArray, name: str) -> bytes:
 
     array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
     array = array.take(pa.array(np.arange(len(array)), type=pa.int64()))  # rebased, no slack
+    if pa.types.is_string(array.type) and len(array) >= 16:
+        encoded = array.dictionary_encode()
+        # Labels repeat: store each once and a small index per row (a rule of the content
+        # alone, so the same values always give the same bytes).
+        if len(encoded.dictionary) * 4 <= len(array):
+            array = encoded
     batch = pa.record_batch([array], names=[name])
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema) as writer:
@@ -122,8 +129,10 @@ def decode_column(store: ObjectStore, partition_id: str) -> pa.Array:
     import pyarrow as pa
 
     data = store.get(partition_id, "partition").arrow
-    batches = pa.ipc.open_stream(data).read_all()
-    return batches.column(0).combine_chunks()
+    array = pa.ipc.open_stream(data).read_all().column(0).combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    return array
 
 
 def load_arrow(

@@ -1,0 +1,202 @@
+"""Benchmark of the table layer (issue 3): a 1M-row filewise and a 2M-row segmented table.
+
+For each table: read + validate + store it (the table part of a commit), load it back into a
+pandas DataFrame with audformat dtypes, then make a second version (1% of one column relabelled,
+1% rows appended), store it, diff the two versions row by row, and count the bytes the second
+version adds. Load time is compared with pandas reading the same table from CSV and parquet.
+Media checks are not part of this benchmark (a million media files would dominate it).
+
+    .venv/bin/python benchmarks/bench_tables.py [--rows 1000000] [--segments 2000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from casdb.backends.local import LocalBackend
+from casdb.frames import to_frame
+from casdb.rowdiff import diff_tables
+from casdb.schema import layout
+from casdb.store import ObjectStore
+from casdb.tablefiles import read_table_file
+from casdb.tables import store_table
+
+EMOTIONS = ["anger", "boredom", "disgust", "fear", "happiness", "neutral", "sadness"]
+HEADER = {
+    "name": "bench",
+    "schemes": {
+        "emotion": {"dtype": "str", "labels": EMOTIONS},
+        "arousal": {"dtype": "float", "minimum": 0.0, "maximum": 1.0},
+        "speaker": {"dtype": "int"},
+        "confidence": {"dtype": "float"},
+    },
+    "tables": {
+        "files": {"type": "filewise", "columns": {
+            "emotion": {"scheme_id": "emotion"}, "arousal": {"scheme_id": "arousal"},
+            "speaker": {"scheme_id": "speaker"}}},
+        "segments": {"type": "segmented", "columns": {
+            "emotion": {"scheme_id": "emotion"}, "confidence": {"scheme_id": "confidence"}}},
+    },
+}
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor())
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
+
+
+def filewise(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"file": [f"audio/{i // 1000:04d}/{i:07d}.wav" for i in range(n)],
+         "emotion": rng.choice(EMOTIONS, n),
+         "arousal": rng.random(n).round(4),
+         "speaker": rng.integers(0, 1000, n)})
+
+
+def segmented(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    files = n // 4
+    starts = np.tile(np.arange(4) * 2.5, files)
+    return pd.DataFrame(
+        {"file": np.repeat([f"audio/{i // 1000:04d}/{i:07d}.wav" for i in range(files)], 4),
+         "start": pd.to_timedelta(starts, unit="s"),
+         "end": pd.to_timedelta(starts + 2.5, unit="s"),
+         "emotion": rng.choice(EMOTIONS, len(starts)),
+         "confidence": rng.random(len(starts)).round(3)})
+
+
+def second_version(df: pd.DataFrame, maker, rng: np.random.Generator) -> pd.DataFrame:
+    """1% of the emotion column relabelled, 1% rows appended (new files after the last one)."""
+    df = df.copy()
+    picks = rng.choice(len(df), len(df) // 100, replace=False)
+    df.loc[picks, "emotion"] = [EMOTIONS[(EMOTIONS.index(e) + 1) % len(EMOTIONS)]
+                                for e in df.loc[picks, "emotion"]]
+    extra = maker(len(df) // 100, rng)
+    last = len(df) if "start" not in df else len(df) // 4
+    offset = int(last)
+    extra["file"] = [f"audio/{(offset + i) // 1000:04d}/{offset + i:07d}.wav"
+                     for i in range(len(extra))] if "start" not in extra else np.repeat(
+        [f"audio/{(offset + i) // 1000:04d}/{offset + i:07d}.wav" for i in range(len(extra) // 4)], 4)
+    return pd.concat([df, extra], ignore_index=True)
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    out = df.copy()
+    for col in ("start", "end"):
+        if col in out:
+            out[col] = out[col].astype(str)
+    out.to_csv(path, index=False)
+
+
+def object_bytes(store: ObjectStore, ids: set[str]) -> int:
+    return sum(os.path.getsize(store._path("objects", i)) for i in ids)
+
+
+def table_ids(store: ObjectStore, table_id: str) -> set[str]:
+    table = store.get(table_id, "table")
+    return {table_id} | {p for run in table.runs for p in run.columns}
+
+
+def timed(fn, repeat: int = 1):
+    best, value = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        value = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, value
+
+
+def bench(name: str, table_id: str, df: pd.DataFrame, maker, rng, work: Path) -> dict:
+    lay = layout(HEADER, table_id)
+    store = ObjectStore(LocalBackend(work / f"repo-{table_id}"))
+    csv1, csv2 = work / f"db.{table_id}.v1.csv", work / f"db.{table_id}.v2.csv"
+    write_csv(df, csv1)
+    parquet = work / f"db.{table_id}.parquet"
+    index = list(lay.levels)
+    df.set_index(index).to_parquet(parquet)
+
+    def commit(path):
+        table = read_table_file(path, lay)
+        tid = store_table(store, table_id, lay.kind, table, index)
+        store.publish()
+        return tid
+
+    t_commit, v1 = timed(lambda: commit(csv1))
+    bytes_v1 = object_bytes(store, table_ids(store, v1))
+    t_load, loaded = timed(
+        lambda: to_frame(__import__("casdb.tables", fromlist=["x"]).load_arrow(
+            store, ObjectStore(store.backend).get(v1, "table")), lay), repeat=3)
+    assert len(loaded) == len(df)
+    t_csv, _ = timed(lambda: pd.read_csv(csv1), repeat=3)
+    t_parquet, _ = timed(lambda: pd.read_parquet(parquet), repeat=3)
+
+    df2 = second_version(df, maker, rng)
+    write_csv(df2, csv2)
+    before = table_ids(store, v1)
+    t_commit2, v2 = timed(lambda: commit(csv2))
+    added = object_bytes(store, table_ids(store, v2) - before)
+    fresh = ObjectStore(store.backend)
+    t_diff, d = timed(lambda: diff_tables(fresh, fresh.get(v1, "table"), fresh.get(v2, "table")))
+    return {
+        "table": name, "rows": len(df), "runs": len(store.get(v1, "table").runs),
+        "commit_s": t_commit, "load_s": t_load, "csv_s": t_csv, "parquet_s": t_parquet,
+        "table_mb": bytes_v1 / 1e6, "commit2_s": t_commit2, "diff_s": t_diff,
+        "added_rows": len(d.added), "changed_rows": d.changed_rows, "runs_decoded": d.runs_decoded,
+        "added_mb": added / 1e6, "added_pct": 100 * added / bytes_v1,
+        "csv_mb": os.path.getsize(csv1) / 1e6, "parquet_mb": os.path.getsize(parquet) / 1e6,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--segments", type=int, default=2_000_000)
+    ap.add_argument("--work", type=Path, default=None)
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="casdb-bench-tables-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    print(f"machine: {machine()}")
+    results = [
+        bench(f"filewise {args.rows:,}", "files", filewise(args.rows, rng), filewise, rng, work),
+        bench(f"segmented {args.segments:,}", "segments", segmented(args.segments, rng),
+              segmented, rng, work),
+    ]
+    for r in results:
+        print(f"\n{r['table']} rows ({r['runs']} runs; CSV {r['csv_mb']:.1f} MB, parquet "
+              f"{r['parquet_mb']:.1f} MB, casdb {r['table_mb']:.1f} MB)")
+        print(f"  commit (read CSV, validate, store)  {r['commit_s']:6.2f} s")
+        print(f"  load into pandas (audformat dtypes) {r['load_s']:6.2f} s   "
+              f"[pandas.read_csv {r['csv_s']:.2f} s, pandas.read_parquet {r['parquet_s']:.2f} s]")
+        print(f"  second version: commit             {r['commit2_s']:6.2f} s")
+        print(f"  row diff v1 -> v2                   {r['diff_s']:6.2f} s   "
+              f"({r['added_rows']} added, {r['changed_rows']} changed, "
+              f"{r['runs_decoded']} of {r['runs']} runs decoded)")
+        print(f"  bytes the second version adds       {r['added_mb']:6.2f} MB = "
+              f"{r['added_pct']:.1f}% of the first")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS {peak:.0f} MB")
+    targets = [
+        ("load under 1 s for 1M rows", results[0]["load_s"] < 1.0),
+        ("diff under 0.5 s", all(r["diff_s"] < 0.5 for r in results)),
+        ("second version adds under 10%", all(r["added_pct"] < 10 for r in results)),
+    ]
+    for label, ok in targets:
+        print(f"target: {label}: {'PASS' if ok else 'FAIL'}")
+    if args.work is None:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
