@@ -30,6 +30,8 @@ from typing import BinaryIO
 from casdb.errors import storage_error
 
 TMP_PREFIX = ".tmp-"
+FSYNC_EACH = 64
+"""A stage of up to this many files fsyncs each; a bigger one syncs the file system once."""
 
 
 def temp_name(directory: Path) -> Path:
@@ -213,7 +215,15 @@ class Stage:
         placed = 0
         folders: set[Path] = set()
         try:
-            sync_filesystem(self.tmp_dir)
+            if len(files) <= FSYNC_EACH:
+                for tmp in files.values():  # a few files: flush just them
+                    fd = os.open(tmp, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+            else:  # many: one flush of the file system beats one per file
+                sync_filesystem(self.tmp_dir)
             for final, tmp in files.items():
                 if self.mode is not None:
                     os.chmod(tmp, self.mode)

@@ -81,6 +81,7 @@ def diff_tables(store: ObjectStore, old: Table, new: Table) -> TableDiff:
     decoded = 0
     # Per changed column: the keys, old and new values of its changed rows, as Arrow pieces.
     pieces: dict[str, tuple[list[list[pa.Array]], list[pa.Array], list[pa.Array]]] = {}
+    work = []
     for run in new.runs:
         match = by_index.get(run.columns[:n_index]) if [c.name for c in old.index] == levels else None
         if match is None or run.rows == 0:
@@ -92,18 +93,28 @@ def diff_tables(store: ObjectStore, old: Table, new: Table) -> TableDiff:
             c for c in common
             if run.columns[new_names.index(c)] != match.columns[old_names.index(c)]
         ]
-        if not differing:
-            continue
+        if differing:
+            work.append((run, match, differing))
+    # Fetch every partition the comparison needs at once, in parallel.
+    fetched = store.get_partitions([
+        pid for run, match, differing in work
+        for pid in (*run.columns[:n_index],
+                    *(match.columns[old_names.index(c)] for c in differing),
+                    *(run.columns[new_names.index(c)] for c in differing))
+    ])
+    for run, match, differing in work:
         decoded += 1
         keys = None
         for column in differing:
-            a = decode_column(store, match.columns[old_names.index(column)])
-            b = decode_column(store, run.columns[new_names.index(column)])
+            a_id = match.columns[old_names.index(column)]
+            b_id = run.columns[new_names.index(column)]
+            a = decode_column(store, a_id, fetched[a_id])
+            b = decode_column(store, b_id, fetched[b_id])
             positions = _differs(a, b).nonzero()[0]
             if not len(positions):
                 continue
             if keys is None:  # the index is read only for runs with a changed value
-                keys = [decode_column(store, pid) for pid in run.columns[:n_index]]
+                keys = [decode_column(store, pid, fetched[pid]) for pid in run.columns[:n_index]]
             idx = pa.array(positions)
             entry = pieces.setdefault(column, ([[] for _ in levels], [], []))
             for level, array in zip(entry[0], keys, strict=True):

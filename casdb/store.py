@@ -121,6 +121,23 @@ class ObjectStore:
                 )
         return obj
 
+    def get_partition(self, object_id: str) -> bytes:
+        """The Arrow bytes of a partition, verified; not kept in the object cache (they are big)."""
+        obj = encoding.decode(self.get_raw(object_id), "partition")
+        return obj.arrow
+
+    def get_partitions(self, ids: list[str]) -> dict[str, bytes]:
+        """:meth:`get_partition` for many ids, fetched in parallel."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from casdb.parallel import workers
+
+        unique = list(dict.fromkeys(ids))
+        if len(unique) < 4:
+            return {i: self.get_partition(i) for i in unique}
+        with ThreadPoolExecutor(workers()) as pool:
+            return dict(zip(unique, pool.map(self.get_partition, unique), strict=True))
+
     def get_raw(self, object_id: str) -> bytes:
         """The canonical bytes of an object, verified against its id."""
         final = self._path(OBJECTS, object_id)

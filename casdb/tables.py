@@ -116,7 +116,7 @@ def encode_column(chunked: pa.ChunkedArray, name: str) -> bytes:
         # Labels repeat: store each once and a small index per row (a rule of the content
         # alone, so the same values always give the same bytes).
         if len(encoded.dictionary) * 4 <= len(array):
-            array = encoded
+            array = _narrow(encoded)
     batch = pa.record_batch([array], names=[name])
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema) as writer:
@@ -124,11 +124,21 @@ def encode_column(chunked: pa.ChunkedArray, name: str) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def decode_column(store: ObjectStore, partition_id: str) -> pa.Array:
-    """The Arrow array of one partition."""
+def _narrow(encoded: pa.DictionaryArray) -> pa.DictionaryArray:
+    """The smallest index type for the dictionary (one byte per row for up to 127 labels)."""
     import pyarrow as pa
 
-    data = store.get(partition_id, "partition").arrow
+    size = len(encoded.dictionary)
+    index_type = pa.int8() if size <= 127 else pa.int16() if size <= 32767 else pa.int32()
+    return pa.DictionaryArray.from_arrays(encoded.indices.cast(index_type), encoded.dictionary)
+
+
+def decode_column(store: ObjectStore, partition_id: str, data: bytes | None = None) -> pa.Array:
+    """The Arrow array of one partition (``data``: its bytes, if already fetched)."""
+    import pyarrow as pa
+
+    if data is None:
+        data = store.get_partition(partition_id)
     array = pa.ipc.open_stream(data).read_all().column(0).combine_chunks()
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
@@ -149,8 +159,9 @@ def load_arrow(
     chosen = table.runs if runs is None else runs
     if not chosen:  # no rows wanted: the first run still tells the types
         return load_arrow(store, table, columns, table.runs[:1]).slice(0, 0)
+    ids = [run.columns[pos] for run in chosen for pos in positions]
+    fetched = store.get_partitions(ids)  # in parallel: decompressing and verifying release the GIL
     arrays: list[list[pa.Array]] = [[] for _ in positions]
-    for run in chosen:
-        for slot, pos in enumerate(positions):
-            arrays[slot].append(decode_column(store, run.columns[pos]))
+    for i, pid in enumerate(ids):
+        arrays[i % len(positions)].append(decode_column(store, pid, fetched[pid]))
     return pa.table([pa.chunked_array(parts) for parts in arrays], names=wanted)
