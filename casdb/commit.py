@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,11 +112,13 @@ def commit(
     folder = str(src.root)
     cached = repo.statcache.head(folder)
     known = cached.tables.get(key) if key else None
-    frames = None
+    checking = None
+    pool = ThreadPoolExecutor(1)
     if known is None or parent_commit is None or dict(parent_commit.tables) != known:
-        # Tables changed (or nothing to compare with): read and check them all, before storing.
-        frames = read_tables(src)
-        _check_media(src, frames)
+        # Tables changed (or nothing to compare with): read and check them all. This runs while
+        # the media are copied (imports and parsing use the CPU, copies the disk); copies are
+        # only staged, so a bad table stops the commit before anything is published.
+        checking = pool.submit(_read_and_check, src)
     try:
         store.put(Header(src.header))
         listing = listing_digest(src.files)
@@ -124,10 +127,15 @@ def commit(
             stored, root = IngestResult(), trees.Built(*cached.tree)  # nothing changed on disk
         else:
             body = repo.statcache.load(folder)
-            stored = ingest(store, body.files, src.files, progress=progress)
+
+            def failed() -> bool:
+                return checking is not None and checking.done() and checking.exception() is not None
+
+            stored = ingest(store, body.files, src.files, progress=progress, abort=failed)
             dirs: dict[str, tuple[str, int, int]] = {}
             root = trees.build(store, stored.files, known=body.dirs, seen=dirs)
             body = FolderCache(stored.stats, dirs)
+        frames = checking.result() if checking is not None else None
         if frames is None and _removes_files(store, parent_commit, root.id):
             frames = read_tables(src)  # files went away: check the tables' references again
             _check_media(src, frames)
@@ -159,6 +167,8 @@ def commit(
     except BaseException:
         store.discard()
         raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     tree = (root.id, root.size, root.count)
     head_cache = Head(listing, tree, {key: dict(tables)} if key else {})
     repo.statcache.save(folder, head_cache, body, started_ns)
@@ -206,6 +216,12 @@ def _removes_files(store, parent: Commit | None, tree_id: str) -> bool:
     if parent is None:
         return True
     return any(change.new is None for change in trees.diff(store, parent.tree, tree_id))
+
+
+def _read_and_check(src: Source) -> dict[str, tuple[TableLayout, pa.Table]]:
+    frames = read_tables(src)
+    _check_media(src, frames)
+    return frames
 
 
 def read_tables(src: Source) -> dict[str, tuple[TableLayout, pa.Table]]:

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -46,11 +47,13 @@ def ingest(
     files: list[SourceFile],
     *,
     progress: bool | None = None,
+    abort: Callable[[], bool] | None = None,
 ) -> IngestResult:
     """Stage every file as a blob, reading only files whose stat differs from ``known``.
 
     ``known`` is the stat cache of the folder (path -> size, mtime_ns, inode, blob id). The blobs
     become durable with ``store.publish()``; save ``result.stats`` as the new cache after that.
+    ``abort`` is polled while files are copied: when it returns True, the rest is skipped.
     """
     result = IngestResult()
     todo: list[SourceFile] = []
@@ -67,7 +70,11 @@ def ingest(
         futures = {pool.submit(store.put_file, f.abspath, f.size): f for f in todo}
         pending = set(futures)
         while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+            if abort is not None and abort():
+                for other in pending:
+                    other.cancel()
+                break
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
             for future in done:
                 f = futures[future]
                 if future.exception() is not None:

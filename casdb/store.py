@@ -212,6 +212,7 @@ class ObjectStore:
             self._copy(source, tmp)
             hasher = new_hasher(size or 0)
             hasher.update_mmap(tmp)
+            _start_writeback(tmp)
         except BaseException:
             _unlink(tmp)
             raise
@@ -311,6 +312,17 @@ def _copy_hash(src: BinaryIO, dst: BinaryIO | None, hasher) -> None:
             hasher.update(view[:n])
         if dst is not None:
             dst.write(view[:n])
+
+
+def _start_writeback(path: str) -> None:
+    """Start writing a staged copy to disk now, so the sync before publishing has less to do."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass  # only a hint
+    finally:
+        os.close(fd)
 
 
 def _unlink(path: str) -> None:
