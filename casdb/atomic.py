@@ -161,7 +161,7 @@ class Stage:
         >>> import tempfile, pathlib
         >>> d = pathlib.Path(tempfile.mkdtemp())
         >>> stage = Stage(d)
-        >>> stage.add_bytes(b"x", d / "a")
+        >>> stage.add_bytes(b"x", str(d / "a"))
         True
         >>> (d / "a").exists(), stage.publish(), (d / "a").read_bytes()
         (False, 1, b'x')
@@ -170,17 +170,17 @@ class Stage:
     def __init__(self, tmp_dir: Path, mode: int | None = None) -> None:
         self.tmp_dir = Path(tmp_dir)
         self.mode = mode
-        self._files: dict[Path, str] = {}  # final path -> temporary path
+        self._files: dict[str, str] = {}  # final path -> temporary path
         self._lock = threading.Lock()
 
-    def __contains__(self, final: Path) -> bool:
+    def __contains__(self, final: str) -> bool:
         return final in self._files
 
     def temp(self) -> str:
         """A fresh temporary path in ``tmp_dir`` (the caller writes it, then calls :meth:`add`)."""
         return str(temp_name(self.tmp_dir))
 
-    def add(self, tmp: str, final: Path) -> bool:
+    def add(self, tmp: str, final: str) -> bool:
         """Schedule ``tmp`` to become ``final``; False (and ``tmp`` removed) if already scheduled."""
         with self._lock:
             if final in self._files:
@@ -189,7 +189,7 @@ class Stage:
             self._files[final] = tmp
             return True
 
-    def add_bytes(self, data: bytes | bytearray | memoryview, final: Path) -> bool:
+    def add_bytes(self, data: bytes | bytearray | memoryview, final: str) -> bool:
         """Write ``data`` to a temporary file scheduled to become ``final``."""
         if final in self._files:
             return False
@@ -202,7 +202,7 @@ class Stage:
             raise storage_error(exc, str(final)) from exc
         return self.add(tmp, final)
 
-    def temp_path(self, final: Path) -> str | None:
+    def temp_path(self, final: str) -> str | None:
         """Where a scheduled file can be read before it is published."""
         return self._files.get(final)
 
@@ -230,12 +230,12 @@ class Stage:
                 try:
                     os.link(tmp, final)
                     placed += 1
-                    folders.add(final.parent)
+                    folders.add(os.path.dirname(final))
                 except FileExistsError:
                     pass
                 os.unlink(tmp)
             for folder in sorted(folders):
-                fsync_dir(folder)
+                fsync_dir(Path(folder))
         except OSError as exc:
             for tmp in files.values():
                 _unlink(tmp)

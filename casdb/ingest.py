@@ -66,32 +66,60 @@ def ingest(
         else:
             todo.append(f)
     total = sum(f.size for f in todo)
+    batches = iter(_batches(todo))
     with Progress("storing", total, len(todo), progress) as bar, ThreadPoolExecutor(workers()) as pool:
-        futures = {pool.submit(store.put_file, f.abspath, f.size): f for f in todo}
-        pending = set(futures)
+        # A bounded window of batches in flight: memory stays flat for 100k files.
+        pending = {pool.submit(_store_batch, store, b) for b in _take(batches, 2 * workers())}
         while pending:
             if abort is not None and abort():
-                for other in pending:
-                    other.cancel()
                 break
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
             for future in done:
-                f = futures[future]
-                if future.exception() is not None:
-                    for other in pending:
-                        other.cancel()
-                    raise future.exception()
-                blob, new = future.result()
-                out[f.path] = (blob, f.size)
-                if _unchanged(f):
-                    stats[f.path] = (f.size, f.mtime_ns, f.ino, blob)
-                result.hashed_files += 1
-                result.hashed_bytes += f.size
-                if new:
-                    result.new_files += 1
-                    result.new_bytes += f.size
-                bar.advance(f.size)
+                for f, blob, new, unchanged in future.result():  # re-raises a worker's error
+                    out[f.path] = (blob, f.size)
+                    if unchanged:
+                        stats[f.path] = (f.size, f.mtime_ns, f.ino, blob)
+                    result.hashed_files += 1
+                    result.hashed_bytes += f.size
+                    if new:
+                        result.new_files += 1
+                        result.new_bytes += f.size
+                    bar.advance(f.size)
+                pending |= {pool.submit(_store_batch, store, b) for b in _take(batches, 1)}
+        for future in pending:
+            future.cancel()
     return result
+
+
+def _batches(files: list[SourceFile], count: int = 64, size: int = 16 << 20):
+    """Files grouped into tasks of up to ``count`` files or ``size`` bytes."""
+    batch: list[SourceFile] = []
+    total = 0
+    for f in files:
+        batch.append(f)
+        total += f.size
+        if len(batch) >= count or total >= size:
+            yield batch
+            batch, total = [], 0
+    if batch:
+        yield batch
+
+
+def _take(iterator, n: int) -> list:
+    out = []
+    for item in iterator:
+        out.append(item)
+        if len(out) >= n:
+            break
+    return out
+
+
+def _store_batch(store: ObjectStore, batch: list[SourceFile]) -> list[tuple]:
+    out = []
+    for f in batch:
+        blob, new = store.put_file(f.abspath, f.size)
+        out.append((f, blob, new, _unchanged(f)))
+    return out
 
 
 def _unchanged(f: SourceFile) -> bool:

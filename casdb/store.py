@@ -75,12 +75,13 @@ class ObjectStore:
         self._reflink = True
         self._copy_range = True
 
-    def _path(self, top: str, object_id: str) -> Path:
-        return Path(f"{self.root}/{top}/{object_id[:2]}/{object_id[2:]}")
+    def _path(self, top: str, object_id: str) -> str:
+        # Plain strings, not Paths: a commit of 100k files keeps 100k of them in the stage.
+        return f"{self.root}/{top}/{object_id[:2]}/{object_id[2:]}"
 
-    def _schedule(self, final: Path) -> None:
+    def _schedule(self, final: str) -> None:
         self.backend.make_dir(self.backend.tmp)
-        self.backend.make_dir(final.parent)
+        self.backend.make_dir(Path(os.path.dirname(final)))
 
     # -- structural objects -------------------------------------------------------------------
 
@@ -169,12 +170,12 @@ class ObjectStore:
 
     def blob_path(self, object_id: str) -> Path:
         """The file holding a blob."""
-        return self._path(BLOBS, object_id)
+        return Path(self._path(BLOBS, object_id))
 
     def blob_file(self, object_id: str) -> str:
         """A file holding the blob's bytes now: its staged copy before publishing, else the blob."""
-        final = self.blob_path(object_id)
-        return self.stage.temp_path(final) or str(final)
+        final = self._path(BLOBS, object_id)
+        return self.stage.temp_path(final) or final
 
     def has_blob(self, object_id: str) -> bool:
         return os.path.exists(f"{self.root}/{BLOBS}/{object_id[:2]}/{object_id[2:]}")
@@ -201,7 +202,7 @@ class ObjectStore:
                 raise InvalidDataset(f"cannot read {source}: {exc.strerror or exc}") from exc
         if data is not None and len(data) <= SMALL_FILE:
             object_id = hash_bytes(data)
-            final = self.blob_path(object_id)
+            final = self._path(BLOBS, object_id)
             if final in self.stage or os.path.exists(final):
                 return object_id, False
             self._schedule(final)
@@ -217,7 +218,7 @@ class ObjectStore:
             _unlink(tmp)
             raise
         object_id = hasher.hexdigest()
-        final = self.blob_path(object_id)
+        final = self._path(BLOBS, object_id)
         if os.path.exists(final):
             _unlink(tmp)
             return object_id, False
