@@ -60,9 +60,15 @@ def build(
             todo[blob] = path
     probed: dict[str, MediaInfo] = {}
     if todo:
+        items = list(todo.items())
+        chunks = [items[i : i + 256] for i in range(0, len(items), 256)]  # few tasks, little memory
+
+        def probe_chunk(chunk: list[tuple[str, str]]) -> list[MediaInfo]:
+            return [probe_file(store.blob_file(blob), path) for blob, path in chunk]
+
         with ThreadPoolExecutor(workers()) as pool:
-            infos = pool.map(lambda item: probe_file(store.blob_file(item[0]), item[1]), todo.items())
-            probed = dict(zip(todo, infos, strict=True))
+            for chunk, infos in zip(chunks, pool.map(probe_chunk, chunks), strict=True):
+                probed.update(zip((blob for blob, _ in chunk), infos, strict=True))
     props = {**known, **probed}
     paths = sorted(files)
     rows = [props[files[p][0]] for p in paths]
