@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
@@ -26,16 +27,24 @@ def main() -> None:
     casdb("init")
     casdb("commit", str(src), "--dataset", "mydb", "--version", "1.0.0", "-m", "first release")
 
-    # Version 2: five new recordings, one re-recorded, relabelled tables.
+    # Version 2: five new recordings, one re-recorded, three labels fixed.
     for i in range(40, 45):
         write_audio(src / file_name(i), i, 1.0, 16000, 1)
     write_audio(src / file_name(3), 999, 1.0, 16000, 1)
-    write_tables(src, range(45), seed=1)
-    casdb("commit", str(src), "--dataset", "mydb", "--version", "2.0.0", "-m", "five more files")
+    write_tables(src, range(45))
+    table = src / "db.emotion.csv"
+    with open(table, newline="") as f:
+        rows = list(csv.reader(f))
+    for i in (2, 7, 11):
+        rows[i][1] = "neutral"  # the emotion column
+    with open(table, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    casdb("commit", str(src), "--dataset", "mydb", "--version", "2.0.0", "-m",
+          "five more files, three labels fixed")
 
     casdb("ls")
     casdb("log", "mydb")
-    casdb("diff", "mydb", "1.0.0", "2.0.0", "--stat")
+    casdb("diff", "mydb", "1.0.0", "2.0.0", "--rows", "6")
     casdb("show", "mydb@2.0.0")
     casdb("fsck")
     if "--keep" not in sys.argv:
