@@ -178,6 +178,8 @@ def _index(arrays: list, levels: list[str]) -> pd.Index:
     import pandas as pd
 
     columns = [array.to_pandas() for array in arrays]
+    columns = [c if str(c.dtype).startswith(("timedelta", "datetime")) else c.astype(object)
+               for c in columns]
     if len(levels) == 1:
         return pd.Index(columns[0], name=levels[0])
     return pd.MultiIndex.from_arrays(columns, names=levels)
@@ -187,7 +189,10 @@ def _rows(store: ObjectStore, table: Table, runs: list[Run], levels: list[str]) 
     from casdb.tables import load_arrow
 
     frame = load_arrow(store, table, None, runs).to_pandas()
-    return frame.set_index(levels)
+    # Plain object keys: pandas matches Arrow-backed strings in a slow Python loop.
+    keys = {level: frame[level].astype(object) for level in levels
+            if not str(frame[level].dtype).startswith(("timedelta", "datetime"))}
+    return frame.assign(**keys).set_index(levels)
 
 
 def _empty_index(levels: list[str]) -> Any:
