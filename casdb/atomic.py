@@ -215,6 +215,9 @@ class Stage:
         placed = 0
         folders: set[Path] = set()
         try:
+            if self.mode is not None:  # before the flush, so the mode is as durable as the bytes
+                for tmp in files.values():
+                    os.chmod(tmp, self.mode)
             if len(files) <= FSYNC_EACH:
                 for tmp in files.values():  # a few files: flush just them
                     fd = os.open(tmp, os.O_RDONLY)
@@ -225,8 +228,6 @@ class Stage:
             else:  # many: one flush of the file system beats one per file
                 sync_filesystem(self.tmp_dir)
             for final, tmp in files.items():
-                if self.mode is not None:
-                    os.chmod(tmp, self.mode)
                 try:
                     os.link(tmp, final)
                     placed += 1

@@ -231,8 +231,9 @@ def read_tables(src: Source) -> dict[str, tuple[TableLayout, pa.Table]]:
     for tid in load_order(src.header):
         lay = layout(src.header, tid)
         table = read_table_file(src.tables[tid][1], lay, label_sets)
-        if lay.kind == "misc" and len(lay.levels) == 1:
-            label_sets[tid] = table.column(0).to_pylist()
+        if lay.kind == "misc":
+            # Only a one-level index can hold labels (as in audformat).
+            label_sets[tid] = table.column(0).to_pylist() if len(lay.levels) == 1 else None
         out[tid] = (lay, table)
     return out
 

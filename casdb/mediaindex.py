@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from casdb.parallel import workers
-from casdb.probe import MediaInfo, probe_file
+from casdb.probe import MediaInfo, extension, probe_file
 from casdb.tables import load_arrow, store_table
 
 if TYPE_CHECKING:
@@ -77,7 +77,9 @@ def build(
             "file": pa.array(paths, pa.string()),
             "blob": pa.array([files[p][0] for p in paths], pa.string()),
             "bytes": pa.array([files[p][1] for p in paths], pa.int64()),
-            "format": pa.array([r.format for r in rows], pa.string()),
+            # The format of a file that is not audio is its extension, which the bytes don't tell.
+            "format": pa.array([r.format if r.sampling_rate else extension(p)
+                                for p, r in zip(paths, rows, strict=True)], pa.string()),
             "sampling_rate": pa.array([r.sampling_rate for r in rows], pa.int64()),
             "channels": pa.array([r.channels for r in rows], pa.int64()),
             "bit_depth": pa.array([r.bit_depth for r in rows], pa.int64()),

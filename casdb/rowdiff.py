@@ -161,11 +161,13 @@ def _differs(a: pa.Array, b: pa.Array):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if a.type != b.type:
+    if a.type != b.type:  # the column's type changed (e.g. all-missing before): compare values
         try:
-            b = b.cast(a.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return np.ones(len(a), dtype=bool)
+            b = b.cast(a.type) if not pa.types.is_null(a.type) else b
+            a = a.cast(b.type) if pa.types.is_null(a.type) else a
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            left, right = a.to_pylist(), b.to_pylist()
+            return np.array([x != y for x, y in zip(left, right, strict=True)], dtype=bool)
     equal = pc.equal(a, b)
     both_null = pc.and_(pc.is_null(a), pc.is_null(b))
     same = pc.or_kleene(equal, both_null)

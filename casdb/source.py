@@ -74,7 +74,7 @@ def scan(root: str | Path) -> Source:
                 f"nor db.{table_id}.csv is in {root}"
             )
         tables[table_id] = (kind, found[0])
-        skip |= {p.name for p in candidates}
+        skip |= {p.name for p in candidates} | {f"db.{table_id}.pkl"}  # audformat's cache
     files = sorted(_walk(str(root), str(root), "", skip, _Access()), key=lambda f: f.path)
     _check_attachments(header, root)
     return Source(root=root, header=header, tables=tables, files=files)

@@ -264,6 +264,9 @@ def _check_values(column: pa.ChunkedArray, spec: ColumnSpec, where: str, label_s
 
     if spec.labelled:
         labels = spec.labels if spec.labels is not None else label_sets.get(spec.labels_table)
+        if labels is None and spec.labels_table in label_sets:
+            raise InvalidDataset(f"{where}: labels come from misc table {spec.labels_table!r}, "
+                                 "whose index has more than one level")
         if labels is None:
             raise InvalidDataset(f"{where}: labels come from unknown misc table {spec.labels_table!r}")
         try:

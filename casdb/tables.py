@@ -157,6 +157,10 @@ def load_arrow(
     ]
     positions = [names.index(n) for n in wanted]
     chosen = table.runs if runs is None else runs
+    if not table.runs:
+        from casdb.errors import IntegrityError
+
+        raise IntegrityError(f"table {table.name!r} has no runs (written by an old casdb?)")
     if not chosen:  # no rows wanted: the first run still tells the types
         return load_arrow(store, table, columns, table.runs[:1]).slice(0, 0)
     ids = [run.columns[pos] for run in chosen for pos in positions]

@@ -340,3 +340,22 @@ def test_media_index_probes_audio_and_other_files(repo, source):
     repo.commit(source, dataset="synth", version="3")
     row = repo.media("synth", "3").loc[file_name(1)]
     assert (row["sampling_rate"], row["channels"], row["duration"]) == (16000, 2, 0.5)
+
+
+def test_same_bytes_different_extensions_and_pickle_caches(repo, source):
+    (source / "notes.txt").write_text("same")
+    (source / "notes.md").write_text("same")
+    (source / "db.emotion.pkl").write_bytes(b"audformat's cache")
+    repo.commit(source, dataset="synth", version="1")
+    media = repo.media("synth", "1")
+    assert media.loc["notes.txt", "format"] == "txt" and media.loc["notes.md", "format"] == "md"
+    assert "db.emotion.pkl" not in media.index
+
+
+def test_labels_from_a_misc_table_with_two_levels(repo, source):
+    text = (source / "db.yaml").read_text().replace("levels: {speaker: str}",
+                                                     "levels: {speaker: str, session: str}")
+    (source / "db.yaml").write_text(text)
+    (source / "db.speaker.csv").write_text("speaker,session,age,gender\nspk0,a,20,female\n")
+    with pytest.raises(InvalidDataset, match="whose index has more than one level"):
+        repo.commit(source, dataset="synth")

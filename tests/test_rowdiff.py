@@ -103,3 +103,14 @@ def test_segmented_index_and_column_changes(tmp_path):
     assert d.columns_added == ["y"]
     assert d.changed_columns() == {"x": 1}
     assert d.changed.index[0] == ("b", pd.Timedelta(0), pd.NaT) or d.changed.index[0][0] == "b"
+
+
+def test_a_column_that_was_all_missing(tmp_path):
+    store = ObjectStore(LocalBackend(tmp_path))
+    files = [f"f{i}.wav" for i in range(5)]
+    old = pa.table({"file": files, "note": pa.nulls(5)})
+    new = pa.table({"file": files, "note": pa.array([None, None, "x", None, None], pa.string())})
+    a = store.get(store_table(store, "t", "filewise", old, ["file"]), "table")
+    b = store.get(store_table(store, "t", "filewise", new, ["file"]), "table")
+    d = diff_tables(store, a, b)
+    assert d.changed.index.tolist() == ["f2.wav"] and d.changed["new"].tolist() == ["x"]

@@ -12,7 +12,7 @@ from casdb.cli.common import open_repo
 @click.argument("old")
 @click.argument("new")
 @click.option("--stat", is_flag=True, help="Only counts, no paths or rows.")
-@click.option("--rows", "-n", default=10, show_default=True,
+@click.option("--rows", "-n", default=10, show_default=True, type=click.IntRange(min=0),
               help="Show at most this many files and rows per section.")
 @click.pass_context
 def command(ctx: click.Context, name: str, old: str, new: str, stat: bool, rows: int) -> None:
@@ -53,6 +53,10 @@ def command(ctx: click.Context, name: str, old: str, new: str, stat: bool, rows:
                 shown += 1
         for key, row in r.changed.iloc[: max(limit - shown, 0)].iterrows():
             click.echo(f"    ~ {_key(key)}  {row['column']}: {row['old']!r} -> {row['new']!r}")
+            shown += 1
+        hidden = len(r.added) + len(r.removed) + len(r.changed) - shown
+        if hidden > 0 and limit > 0:
+            click.echo(f"    ... {hidden} more")
     header = ", ".join(d.header) if d.header else ("changed" if d.header_changed else "unchanged")
     click.echo(f"header: {header}")
 

@@ -13,6 +13,7 @@ from casdb.cli.common import open_repo, split_ref
 def command(ctx: click.Context, ref: str) -> None:
     """Show a data card of one version: header, tables, schemes, splits, raters, media."""
     from casdb.ids import short
+    from casdb.schema import scheme_dtype
     from casdb.summary import summarize
     from casdb.units import human_duration, human_size, local_time
 
@@ -50,7 +51,7 @@ def command(ctx: click.Context, ref: str) -> None:
         click.secho(f"schemes ({len(schemes)})", bold=True)
         for sid, spec in schemes.items():
             spec = spec or {}
-            bits = [str(spec.get("dtype", "str"))]
+            bits = [scheme_dtype(spec, s.header)]
             labels = spec.get("labels")
             if isinstance(labels, str):
                 bits.append(f"labels from table {labels}")
