@@ -48,6 +48,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
@@ -57,12 +58,13 @@ PROJECT = Path(__file__).resolve().parent.parent
 HOUR_AGO = 3600
 CHUNK = 1 << 20
 MB = 1_000_000
+WORK_DIR = "/"  # children run here, so that no casdb/ in the caller's folder shadows the one tested
 
 
 # -- machine -------------------------------------------------------------------------------------
 
 
-def machine_info(data_dir: Path) -> dict:
+def machine_info(data_dir: Path, rev: str | None = None) -> dict:
     cpu = platform.processor() or "?"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -91,7 +93,7 @@ def machine_info(data_dir: Path) -> dict:
         "blake3": getattr(blake3, "__version__", "?"),
         "data_dir": str(data_dir),
         "fs": fs_type(data_dir),
-        "casdb_rev": casdb_revision(),
+        "casdb_rev": rev or casdb_revision(),
     }
 
 
@@ -120,6 +122,19 @@ def casdb_revision() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "?"
     return f"{head}+dirty:{sources_digest()}" if dirty else head
+
+
+def export_revision(rev: str, data: Path) -> tuple[str, Path]:
+    """Export casdb/ at git revision ``rev`` to ``data/casdb-<sha>`` (once); return (sha, folder)."""
+    sha = subprocess.run(["git", "-C", str(PROJECT), "rev-parse", "--short", f"{rev}^{{commit}}"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    folder = data / f"casdb-{sha}"
+    if not (folder / "casdb" / "__init__.py").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(PROJECT), "archive", sha, "casdb"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return sha, folder
 
 
 def sources_digest() -> str:
@@ -280,12 +295,27 @@ def check_wav(path: Path, frames: int, sr: int, channels: int) -> None:
 # -- measurements ----------------------------------------------------------------------------------
 
 
+GNU_TIME = "/usr/bin/time"
+
+
 def run_timed(cmd: list[str], log: Path | None = None) -> dict:
-    """Run ``cmd``; wall time, the child's own peak RSS and CPU seconds (``os.wait4``)."""
+    """Run ``cmd``; wall time, and the child's own peak RSS and CPU seconds.
+
+    Peak RSS comes from ``/usr/bin/time`` when present: ``os.wait4`` on a child spawned from
+    this (large) process reports at least this process's RSS, because Linux carries the parent's
+    high-water mark over the exec. Without GNU time the figure is an upper bound.
+    """
+    stats = None
+    if os.access(GNU_TIME, os.X_OK):
+        fd, stats = tempfile.mkstemp(prefix="bench-time-")
+        os.close(fd)
+        cmd_run = [GNU_TIME, "-f", "%M %U %S", "-o", stats, *cmd]
+    else:
+        cmd_run = cmd
     out = open(log, "wb") if log else subprocess.DEVNULL
     try:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd_run, stdout=out, stderr=subprocess.STDOUT, cwd=WORK_DIR,
                                 env={**os.environ, "CASDB_AUTHOR": "bench"})
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
@@ -296,7 +326,13 @@ def run_timed(cmd: list[str], log: Path | None = None) -> dict:
     if proc.returncode != 0:
         text = log.read_text(errors="replace")[-3000:] if log else ""
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{text}")
-    return {"seconds": wall, "peak_rss": ru.ru_maxrss * 1024, "cpu": ru.ru_utime + ru.ru_stime}
+    if stats:
+        fields = Path(stats).read_text().split()[-3:]
+        os.unlink(stats)
+        return {"seconds": wall, "peak_rss": int(fields[0]) * 1024,
+                "cpu": float(fields[1]) + float(fields[2]), "rss_from": "GNU time"}
+    return {"seconds": wall, "peak_rss": ru.ru_maxrss * 1024, "cpu": ru.ru_utime + ru.ru_stime,
+            "rss_from": "wait4 (upper bound)"}
 
 
 def ref_cp(src: Path, dst: Path, cold: bool, repeat: int = 3) -> dict:
@@ -320,10 +356,13 @@ def ref_cp(src: Path, dst: Path, cold: bool, repeat: int = 3) -> dict:
 
 
 def ref_hash(src: Path, cold: bool, threads: int, repeat: int = 3) -> dict:
-    """Best of ``repeat`` runs of blake3 over every file of ``src``."""
-    runs = [hash_once(src, cold, threads) for _ in range(repeat)]
+    """blake3 over every file of ``src``: best of ``repeat`` runs, on ``threads`` threads and on
+    one (for many small files one thread wins: the GIL, not hashing, is the limit)."""
+    runs = [hash_once(src, cold, t) for t in sorted({threads, 1}) for _ in range(repeat)]
     best = min(runs, key=lambda r: r["seconds"])
-    best["runs"] = repeat
+    best["runs"] = len(runs)
+    best["all"] = {r["tool"]: round(min(x["seconds"] for x in runs if x["tool"] == r["tool"]), 3)
+                   for r in runs}
     return best
 
 
@@ -334,28 +373,37 @@ def hash_once(src: Path, cold: bool, threads: int) -> dict:
         t0 = time.perf_counter()
         # b3sum hashes many files in one call; split the list so the command line stays short.
         for i in range(0, len(files), 2000):
-            subprocess.run(["b3sum", "--no-names", *map(str, files[i : i + 2000])],
-                           check=True, stdout=subprocess.DEVNULL)
-        return {"seconds": time.perf_counter() - t0, "tool": "b3sum"}
+            subprocess.run(["b3sum", "--no-names", "--num-threads", str(threads),
+                            *map(str, files[i : i + 2000])], check=True, stdout=subprocess.DEVNULL)
+        return {"seconds": time.perf_counter() - t0, "tool": f"b3sum, {threads} threads"}
+    import threading
+
     import blake3
 
+    local = threading.local()
+
     def one(path: Path) -> str:
+        if not hasattr(local, "buf"):  # one 1 MiB buffer per thread, not per file
+            local.buf = bytearray(CHUNK)
+            local.view = memoryview(local.buf)
         h = blake3.blake3()
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
         with open(path, "rb", buffering=0) as f:
-            while n := f.readinto(buf):
-                h.update(view[:n])
+            while n := f.readinto(local.buf):
+                h.update(local.view[:n])
         return h.hexdigest()
+
+    def batch(paths: list[Path]) -> list[str]:
+        return [one(p) for p in paths]
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(one, files, chunksize=64))
-    return {"seconds": time.perf_counter() - t0, "tool": f"python blake3, {threads} threads"}
+        list(pool.map(batch, [files[i : i + 64] for i in range(0, len(files), 64)]))
+    return {"seconds": time.perf_counter() - t0,
+            "tool": f"python blake3, {threads} thread{'s' if threads > 1 else ''}"}
 
 
 SUMMARY_RE = re.compile(
-    r"committed .*?: (\d+) files \((.*?)\), (\d+) tables; (\d+) new files \((.*?)\), "
+    r"committed .*?: (\d+) files? \((.*?)\), (\d+) tables?; (\d+) new files? \((.*?)\), "
     r"(\d+) read, in ([\d.]+) s"
 )
 
@@ -374,12 +422,15 @@ def commit(casdb: list[str], repo: Path, src: Path, version: str, log_dir: Path,
     r["load"] = load
     # New bytes, measured from the store (blob bytes + object bytes added by this commit).
     total = dir_bytes(repo / "blobs") + dir_bytes(repo / "objects")
-    r["new_bytes"] = total - repo_bytes.get(repo, 0)
-    repo_bytes[repo] = total
+    objects = len(all_files(repo / "objects"))
+    before, before_objects = repo_bytes.get(repo, (0, 0))
+    r["new_bytes"] = total - before
+    r["new_objects"] = objects - before_objects
+    repo_bytes[repo] = (total, objects)
     return r
 
 
-repo_bytes: dict[Path, int] = {}
+repo_bytes: dict[Path, tuple[int, int]] = {}
 
 
 def dir_bytes(path: Path) -> int:
@@ -414,7 +465,7 @@ def bench_large(args, casdb, work: Path, logs: Path) -> dict:
     repo = work / "repo-large"
     rm_rf(repo)
     subprocess.run([*casdb, "init", str(repo)], check=True, stdout=subprocess.DEVNULL)
-    repo_bytes[repo] = dir_bytes(repo)
+    repo_bytes[repo] = (0, 0)
     res["v1"] = commit(casdb, repo, src, "1.0.0", logs, args.cold)
     print(f"  v1 first commit  {res['v1']['seconds']:7.2f} s  {res['v1']['summary']}", flush=True)
 
@@ -467,7 +518,7 @@ def bench_small(args, casdb, work: Path, logs: Path) -> dict:
     repo = work / "repo-small"
     rm_rf(repo)
     subprocess.run([*casdb, "init", str(repo)], check=True, stdout=subprocess.DEVNULL)
-    repo_bytes[repo] = dir_bytes(repo)
+    repo_bytes[repo] = (0, 0)
     res["v1"] = commit(casdb, repo, src, "1.0.0", logs, args.cold)
     print(f"  v1 first commit  {res['v1']['seconds']:7.2f} s  {res['v1']['summary']}", flush=True)
     res["v2"] = commit(casdb, repo, src, "2.0.0", logs, args.cold)
@@ -494,7 +545,8 @@ def report(machine: dict, args, large: dict | None, small: dict | None, startup_
     def row(label, r, s):
         cp, h = s["cp"]["seconds"], s["hash"]["seconds"]
         rows.append((label, r["seconds"], r["seconds"] / cp, r["seconds"] / h,
-                     r.get("read_files", "?"), r["new_bytes"], r["peak_rss"], r["cpu"]))
+                     r.get("read_files", "?"), r["new_bytes"], r["new_objects"], r["peak_rss"],
+                     r["cpu"]))
 
     if large:
         row(f"large v1: first commit ({large['files']} files, {human(large['bytes'])})", large["v1"], large)
@@ -511,10 +563,10 @@ def report(machine: dict, args, large: dict | None, small: dict | None, startup_
                   f"blake3 alone {s['hash']['seconds']:.2f} s ({s['hash']['tool']})")
     print("\n== commits ==")
     print(f"  {'step':52} {'wall s':>7} {'/cp -r':>7} {'/hash':>7} {'read':>7} "
-          f"{'new bytes':>10} {'peak RSS':>9} {'cpu s':>6}")
-    for label, sec, rcp, rh, read, nb, rss, cpu in rows:
+          f"{'new bytes':>10} {'new obj':>7} {'peak RSS':>9} {'cpu s':>6}")
+    for label, sec, rcp, rh, read, nb, nobj, rss, cpu in rows:
         print(f"  {label:52} {sec:7.2f} {rcp:7.2f} {rh:7.2f} {read!s:>7} {human(nb):>10} "
-              f"{human(rss):>9} {cpu:6.1f}")
+              f"{nobj:7d} {human(rss):>9} {cpu:6.1f}")
 
     targets = []
     if large:
@@ -537,7 +589,7 @@ def report(machine: dict, args, large: dict | None, small: dict | None, startup_
         targets.append((f"no-change re-commit of {small['files']} files under 2 s",
                         f"{v2['seconds']:.2f} s wall ({v2.get('internal_seconds', '?')} s inside commit)",
                         v2["seconds"] < 2.0))
-    peaks = [r[6] for r in rows]
+    peaks = [r[7] for r in rows]
     targets.append(("peak memory under 500 MB", f"max peak RSS {human(max(peaks))}",
                     max(peaks) < 500 * MB))
     print("\n== targets ==")
@@ -560,6 +612,8 @@ def main() -> None:
     ap.add_argument("--small-sampling-rate", type=int, default=16000)
     ap.add_argument("--casdb", default=str(Path(sys.executable).parent / "casdb"),
                     help="casdb executable (default: the one beside this python)")
+    ap.add_argument("--rev", help="benchmark casdb as of this git revision (exported to the data "
+                    "dir) instead of the working tree, which may change during a run")
     ap.add_argument("--threads", type=int, default=min(32, 4 * (os.cpu_count() or 1)),
                     help="threads for the blake3 reference (default: as many as casdb uses)")
     ap.add_argument("--cold", action="store_true", help="drop the page cache before each timed step")
@@ -571,10 +625,23 @@ def main() -> None:
     casdb = [args.casdb]
     casdb_python = Path(args.casdb).read_text(errors="replace").splitlines()[0][2:].strip() \
         if Path(args.casdb).is_file() else sys.executable
-    machine = machine_info(args.data)
+    rev = None
+    if args.rev:
+        rev, snapshot = export_revision(args.rev, args.data)
+        # Children import casdb from the snapshot (PYTHONPATH comes before the editable install).
+        os.environ["PYTHONPATH"] = str(snapshot)
+        # -P: do not put the current folder first on sys.path (it may hold another casdb/).
+        casdb = [casdb_python, "-P", "-c", "import sys; sys.argv[0] = 'casdb'; "
+                 "from casdb.cli import main; sys.exit(main())"]
+    machine = machine_info(args.data, rev)
+    machine["casdb_from"] = subprocess.run(
+        [casdb_python, "-P", "-c", "import casdb, os; print(os.path.dirname(casdb.__file__))"],
+        capture_output=True, text=True, check=True, cwd=args.data).stdout.strip()
     print(f"casdb {machine['casdb_rev']} on {machine['cpu']}, {machine['cores']} cores, "
           f"{machine['ram_gib']} GiB, python {machine['python']}, {machine['fs']}", flush=True)
-    work = args.data / "run"
+    # One work folder per run, so that two runs on the same --data do not delete each other's
+    # copies (the generated sources are shared, read-only).
+    work = args.data / f"run-{os.getpid()}"
     logs = work / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     digest = sources_digest()
@@ -584,14 +651,16 @@ def main() -> None:
     large = bench_large(args, casdb, work, logs) if args.files else None
     small = bench_small(args, casdb, work, logs) if args.small_files else None
     out = report(machine, args, large, small, startup_s)
-    if sources_digest() != digest:
+    if not args.rev and sources_digest() != digest:
         print("\nWARNING: casdb/ sources changed during the run; the figures mix two versions.")
     out.update(machine=machine, args={k: str(v) for k, v in vars(args).items()},
                startup_seconds=startup_s, large=large, small=small,
                total_seconds=time.time() - started)
-    path = args.json or work / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path = args.json or args.data / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(out, indent=2, default=str))
     print(f"\nresults: {path}")
+    if not args.keep:
+        rm_rf(work)  # logs included; --keep keeps them
 
 
 if __name__ == "__main__":
