@@ -22,18 +22,25 @@ Small set: ``--small-files`` WAV files (default 100k, 0.2 s, 16 kHz mono, ~6.4 K
 first commit and a no-change re-commit (plus the same references).
 
 Each commit runs ``casdb --repo R commit SRC --dataset bench --version V`` as a child process;
-wall time includes interpreter start-up and imports. Peak RSS and CPU time are the child's own
-(``os.wait4``). Caches are warm unless ``--cold`` (which drops the page cache before each timed
-step; needs root). ``sync`` is run, untimed, before every timed step so that no step pays for
-the write-back of an earlier one.
+wall time includes interpreter start-up and imports. Peak RSS and CPU time are the child's own,
+from ``/usr/bin/time`` (``os.wait4`` alone would report at least this script's RSS, which Linux
+carries over the exec). References are the best of 3 runs; each commit is run once. Caches are
+warm unless ``--cold`` (which drops the page cache before each timed step; needs root, and
+affects everything else on the machine). ``sync`` is run, untimed, before every timed step so
+that no step pays for the write-back of an earlier one.
+
+``--rev REV`` benchmarks casdb as of a git revision (exported to the data dir and put first on
+the children's ``PYTHONPATH``) instead of the working tree, which another engineer may be
+changing during a run; the output names the folder casdb was imported from.
 
 The stat cache: casdb does not trust a file modified within 2 s of the commit start (the
 "racy git" rule), so the benchmark sets the mtime of every source file it generates or changes to
 an hour ago, as a folder that was not just written would have.
 
 Generated sources are cached under ``--data`` (default /tmp/casdb-bench) and reused; each run
-works on a hard-link copy of them (files the benchmark changes are unlinked and replaced, never
-written in place, so the cache stays intact).
+works in its own ``run-<pid>`` folder on a hard-link copy of them (files the benchmark changes are
+unlinked and replaced, never written in place, so the cache stays intact). Results go to
+``--json`` (default ``<data>/results-<time>.json``).
 """
 
 from __future__ import annotations
