@@ -235,8 +235,11 @@ class Stage:
                 except FileExistsError:
                     pass
                 os.unlink(tmp)
-            for folder in sorted(folders):
-                fsync_dir(Path(folder))
+            if len(folders) <= FSYNC_EACH:
+                for folder in sorted(folders):
+                    fsync_dir(Path(folder))
+            else:  # names in many folders: one flush instead of a journal commit per folder
+                sync_filesystem(self.tmp_dir)
         except OSError as exc:
             for tmp in files.values():
                 _unlink(tmp)

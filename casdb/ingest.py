@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from casdb.parallel import workers
@@ -73,7 +73,7 @@ def ingest(
         while pending:
             if abort is not None and abort():
                 break
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:
                 for f, blob, new, unchanged in future.result():  # re-raises a worker's error
                     out[f.path] = (blob, f.size)
