@@ -13,8 +13,6 @@ import re
 
 import blake3
 
-from casdb.errors import InvalidInput
-
 ID_HEX_LENGTH = 64
 SHORT_LENGTH = 10
 _ID_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -41,13 +39,6 @@ def is_id(text: str) -> bool:
 def is_prefix(text: str) -> bool:
     """Whether ``text`` could abbreviate an id (4 to 64 lowercase hex digits)."""
     return bool(_PREFIX_RE.match(text))
-
-
-def check_id(text: str) -> str:
-    """Return ``text`` if it is a full id, else raise ``InvalidInput``."""
-    if not is_id(text):
-        raise InvalidInput(f"not an object id: {text!r}")
-    return text
 
 
 def short(object_id: str) -> str:

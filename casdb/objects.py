@@ -137,5 +137,3 @@ class Commit:
     media: str | None = None
     """The media index table (path, blob, bytes, audio properties), when present."""
 
-
-OBJECT_TYPES = ("tree", "header", "table", "partition", "commit")
