@@ -102,7 +102,8 @@ def commit(
     started_ns = time.time_ns()
     src = scan(source)
     store = repo.store
-    header_id = hash_bytes(encode(Header(src.header)))
+    header_bytes = encode(Header(src.header))  # encoded once: hashed now, stored below
+    header_id = hash_bytes(header_bytes)
     parent_commit = store.get(parent, "commit") if parent else None
     key = tables_key(
         header_id,
@@ -120,7 +121,7 @@ def commit(
         # only staged, so a bad table stops the commit before anything is published.
         checking = pool.submit(_read_and_check, src)
     try:
-        store.put(Header(src.header))
+        store.put_raw(header_bytes)
         listing = listing_digest(src.files)
         body = None
         if cached.listing == listing and cached.tree and store.has(cached.tree[0]):

@@ -51,10 +51,6 @@ class Source:
     files: list[SourceFile] = field(default_factory=list)
     """Every file but db.yaml and the table files, sorted by path."""
 
-    @property
-    def size(self) -> int:
-        return sum(f.size for f in self.files)
-
 
 def scan(root: str | Path) -> Source:
     """Read the header, find the table files and list the media and attachment files."""

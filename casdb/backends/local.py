@@ -55,17 +55,11 @@ class LocalBackend:
         except FileNotFoundError as exc:
             raise NotFound(f"no {key} in {self.root}") from exc
 
-    def put(
-        self, key: str, data: bytes, *, exclusive: bool = False, sync_dir: bool = True,
-        mode: int | None = None,
-    ) -> bool:
+    def put(self, key: str, data: bytes, *, exclusive: bool = False) -> bool:
         path = self.path(key)
         self.make_dir(path.parent)
         self.make_dir(self.tmp)
-        return atomic_write(
-            path, data, exclusive=exclusive, tmp_dir=self.tmp, mode=mode,
-            sync_dir=sync_dir,
-        )
+        return atomic_write(path, data, exclusive=exclusive, tmp_dir=self.tmp)
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
