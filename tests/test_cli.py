@@ -104,3 +104,11 @@ def test_show_card_and_row_diff(cli, source):
     assert "changed emotion (12 -> 11 rows): +0 added, -1 removed, ~11 changed (emotion: 11)" in diff
     assert "- audio/000/000011.wav" in diff and "header: license" in diff
     assert "emotion: 'anger' -> 'happiness'" in diff
+
+
+def test_init_refuses_a_folder_with_files(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    result = run_casdb("init", str(tmp_path / "x"))
+    assert result.returncode == 2 and "not an empty folder" in result.stderr
+    assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
