@@ -24,12 +24,15 @@ from casdb.errors import (
 )
 
 if TYPE_CHECKING:
+    from casdb.api import checkout, load
+    from casdb.dataset import Dataset
     from casdb.repo import Repository
 
 __all__ = [
     "AlreadyExists",
     "BackendError",
     "Conflict",
+    "Dataset",
     "Error",
     "IntegrityError",
     "InvalidDataset",
@@ -37,13 +40,22 @@ __all__ = [
     "NotFound",
     "Repository",
     "StorageError",
+    "checkout",
+    "load",
 ]
+
+_LAZY = {
+    "Repository": "casdb.repo",
+    "Dataset": "casdb.dataset",
+    "load": "casdb.api",
+    "checkout": "casdb.api",
+}
 
 
 def __getattr__(name: str) -> object:
     # Lazy, so that importing casdb (and `casdb --help`) does not import the storage stack.
-    if name == "Repository":
-        from casdb.repo import Repository
+    if name in _LAZY:
+        import importlib
 
-        return Repository
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'casdb' has no attribute {name!r}")

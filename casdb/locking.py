@@ -21,9 +21,10 @@ from casdb.errors import Conflict, storage_error
 
 
 class FileLock:
-    """An exclusive lock on ``path``, waiting up to ``timeout`` seconds (then ``Conflict``)."""
+    """An exclusive lock on ``path``, waiting up to ``timeout`` seconds (then ``Conflict``);
+    ``timeout=None`` waits as long as it takes (a checkout waiting for another to finish)."""
 
-    def __init__(self, path: Path, timeout: float = 60.0) -> None:
+    def __init__(self, path: Path, timeout: float | None = 60.0) -> None:
         self.path = Path(path)
         self.timeout = timeout
         self._fd: int | None = None
@@ -34,6 +35,14 @@ class FileLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise storage_error(exc, str(self.path)) from exc
+        if self.timeout is None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+            return self
         deadline = time.monotonic() + self.timeout
         while True:
             try:

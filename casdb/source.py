@@ -60,7 +60,7 @@ def scan(root: str | Path) -> Source:
     root = root.resolve()
     header = parse_header(root / "db.yaml")
     tables: dict[str, tuple[str, Path]] = {}
-    skip = {"db.yaml"}
+    skip = {"db.yaml", ".casdb"}  # .casdb: what a checkout keeps about itself
     for table_id, kind in table_specs(header).items():
         candidates = [root / f"db.{table_id}.{ext}" for ext in TABLE_FORMATS]
         found = [p for p in candidates if p.is_file()]

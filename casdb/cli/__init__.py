@@ -21,6 +21,8 @@ COMMANDS = {
     "show": "casdb.cli.show",
     "diff": "casdb.cli.diff",
     "fsck": "casdb.cli.fsck",
+    "checkout": "casdb.cli.checkout",
+    "cache": "casdb.cli.cache",
 }
 HELP = {
     "init": "Create an empty repository.",
@@ -30,6 +32,8 @@ HELP = {
     "show": "Show one version: header, tables, media.",
     "diff": "Show what changed between two versions.",
     "fsck": "Verify every stored object; list unreachable ones.",
+    "checkout": "Write a version as an audformat folder (or into the cache).",
+    "cache": "List or verify the checkout cache.",
 }
 
 

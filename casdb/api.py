@@ -1,0 +1,133 @@
+"""The porcelain: :func:`load` a version into the cache, :func:`checkout` one into a folder.
+
+Example:
+    >>> import tempfile
+    >>> from casdb.repo import Repository
+    >>> from casdb.testing.synth import make_dataset
+    >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+    >>> _ = repo.commit(make_dataset(tempfile.mkdtemp(), files=2, duration=0.1), dataset="d",
+    ...                 version="1.0.0")
+    >>> cache = tempfile.mkdtemp()
+    >>> ds = load("d", repo=repo, cache_root=cache, only_metadata=True)
+    >>> ds.root.relative_to(cache).as_posix(), ds["emotion"].get().shape
+    ('d/1.0.0/original', (2, 3))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from casdb import cache
+from casdb.dataset import Dataset
+from casdb.errors import BackendError, InvalidInput, NotFound
+from casdb.linking import check_mode
+from casdb.names import check_dataset, version_key
+from casdb.selection import Request
+
+if TYPE_CHECKING:
+    from casdb.checkout import Checkout
+    from casdb.repo import Repository
+
+REPO_ENV = "CASDB_REPO"
+DEFAULT_REPO = "~/.casdb/repo"
+
+
+def open_repository(repo: Repository | str | Path | None = None) -> Repository:
+    """A repository object: the one given, one at a path or URL, or ``$CASDB_REPO`` / default."""
+    from casdb.repo import Repository
+
+    if isinstance(repo, Repository):
+        return repo
+    return Repository(repo if repo is not None else os.environ.get(REPO_ENV, DEFAULT_REPO))
+
+
+def load(
+    name: str,
+    version: str | None = None,
+    *,
+    repo: Repository | str | Path | None = None,
+    flavour: object | None = None,
+    tables: str | Sequence[str] | None = None,
+    media: str | Sequence[str] | None = None,
+    only_metadata: bool = False,
+    cache_root: str | Path | None = None,
+    full_path: bool = True,
+    link: str = "auto",
+    progress: bool | None = None,
+) -> Dataset:
+    """Load a version of dataset ``name`` through the cache and return it.
+
+    ``version`` is a version tag, a branch, or a commit id prefix; None means the latest
+    version (the highest tag). ``tables`` (ids), ``media`` (a regular expression searched in
+    each path, or a list of paths) and ``only_metadata`` narrow what is fetched; asking later
+    for more of the same version adds what is missing. ``link`` forces how media are placed
+    (``reflink``, ``hardlink`` or ``copy``; ``auto`` picks the best the file systems allow).
+    A version already in the cache loads without the repository.
+    """
+    request = Request.make(tables, media, only_metadata)
+    check_mode(link)
+    if flavour is not None:
+        raise InvalidInput("flavours (converted media) are not supported yet")
+    check_dataset(name)
+    root = cache.cache_root(cache_root)
+    if version is not None:
+        ready = _cached(root, name, version, request)
+        if ready is not None:
+            return _opened(ready, request, full_path)
+    try:
+        repository = open_repository(repo)
+    except (NotFound, BackendError):
+        if version is None:  # offline: the latest version in the cache
+            ready = _cached(root, name, None, request)
+            if ready is not None:
+                return _opened(ready, request, full_path)
+        raise
+    out = checkout(repository, name, version, request=request, cache_root=root, link=link,
+                   progress=progress)
+    return _opened(out.path, request, full_path)
+
+
+def _opened(path: Path, request: Request, full_path: bool) -> Dataset:
+    ds = Dataset(path, request, full_path=full_path)
+    ds.selection  # noqa: B018 (applies the request now: an unknown table fails here, not later)
+    return ds
+
+
+def checkout(
+    repo: Repository | str | Path | None,
+    name: str,
+    version: str | None = None,
+    dest: str | Path | None = None,
+    *,
+    request: Request | None = None,
+    cache_root: str | Path | None = None,
+    link: str = "auto",
+    progress: bool | None = None,
+) -> Checkout:
+    """Write a version as an audformat folder to ``dest`` (or to the cache) and return it."""
+    from casdb.checkout import checkout as run
+
+    return run(open_repository(repo), name, version, request or Request(),
+               root=cache_root, dest=dest, link=link, progress=progress)
+
+
+def _cached(root: Path, name: str, version: str | None, request: Request) -> Path | None:
+    """A cache folder that already serves ``request`` (of the latest cached version if None)."""
+    if version is not None:
+        path = cache.folder(root, name, version)
+        state = cache.read_state(path)
+        if state is not None and state.covers(request.key()):
+            cache.touch_used(path)
+            return path
+        return None
+    found = [e for e in cache.entries(root, name)
+             if e.state is not None and e.state.flavour == cache.ORIGINAL
+             and e.state.covers(request.key())]
+    if not found:
+        return None
+    best = max(found, key=lambda e: version_key(e.state.version))
+    cache.touch_used(best.path)
+    return best.path

@@ -1,0 +1,147 @@
+"""The checkout cache: where checked-out versions live, and what each folder holds.
+
+    <cache>/<dataset>/<version>/<flavour-id>/     an audformat folder: db.yaml, tables, media
+        .casdb/state.json                         what is in place (written last)
+        .casdb/header                             the version's full header (casdb encoding)
+        .casdb/media.parquet                      the version's media index (file -> blob, ...)
+        .casdb/lock                               taken while the folder is being written
+
+The cache root is ``cache_root=``, else ``$CASDB_CACHE``, else ``$XDG_CACHE_HOME/casdb``, else
+``~/.cache/casdb``. A version is named by its tag, or ``commit-<id>`` when it has none. The
+flavour id of the original media is ``original``.
+
+``state.json`` is replaced atomically after everything it lists is in place, so a folder never
+claims more than it holds: an interrupted checkout leaves the previous state (or none) and is
+resumed by the next one.
+
+Example:
+    >>> import tempfile
+    >>> root = cache_root(tempfile.mkdtemp())
+    >>> folder(root, "emodb", "1.0.0").relative_to(root).as_posix()
+    'emodb/1.0.0/original'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from casdb.atomic import atomic_write
+from casdb.errors import InvalidInput
+from casdb.names import check_dataset
+
+ENV = "CASDB_CACHE"
+ORIGINAL = "original"
+META = ".casdb"
+STATE = "state.json"
+FORMAT = 1
+
+
+def cache_root(root: str | Path | None = None) -> Path:
+    """The cache root: the argument, ``$CASDB_CACHE``, or the user's cache folder."""
+    if root is None:
+        root = os.environ.get(ENV)
+    if root is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+        root = os.path.join(base, "casdb")
+    return Path(root).expanduser().absolute()
+
+
+def folder(root: Path, dataset: str, version: str, flavour: str = ORIGINAL) -> Path:
+    """The cache folder of one version in one flavour."""
+    check_dataset(dataset)
+    if not version or "/" in version or version in (".", "..") or version.startswith("."):
+        raise InvalidInput(f"invalid version {version!r}")
+    return root / dataset / version / flavour
+
+
+@dataclass
+class State:
+    """What a checked-out folder holds."""
+
+    dataset: str
+    version: str
+    commit: str
+    flavour: str = ORIGINAL
+    tables: dict[str, str] = field(default_factory=dict)
+    """Table id -> ``all`` (every row) or ``media`` (only the rows of :attr:`rows`)."""
+    media: list[str] | None = field(default_factory=list)
+    """Media files in place, sorted; None: every media file of the version."""
+    rows: list[str] = field(default_factory=list)
+    """Files whose rows the ``media`` tables hold (a superset of :attr:`media`)."""
+    requests: list[str] = field(default_factory=list)
+    """Keys of the requests this folder has served (:meth:`Request.key`)."""
+    files: dict[str, str] = field(default_factory=dict)
+    """Metadata file (db.yaml, tables) -> blake3 of what was written, for ``cache verify``."""
+    complete: bool = False
+    """Every table with every row, and every media file."""
+    link: dict[str, int] = field(default_factory=dict)
+    """How media were placed: method -> number of files."""
+
+    def covers(self, request_key: str) -> bool:
+        return self.complete or request_key in self.requests
+
+    def to_json(self) -> bytes:
+        return json.dumps({"format": FORMAT, **asdict(self)}, indent=1).encode() + b"\n"
+
+
+def read_state(path: Path) -> State | None:
+    """The state of a checked-out folder; None when absent or unreadable (then rebuilt)."""
+    try:
+        data = json.loads((path / META / STATE).read_bytes())
+        if data.pop("format") != FORMAT:
+            return None
+        return State(**data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def write_state(path: Path, state: State) -> None:
+    """Replace the state atomically (the last step of a checkout)."""
+    atomic_write(path / META / STATE, state.to_json(), tmp_dir=path / META)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A folder in the cache."""
+
+    path: Path
+    state: State | None
+    used: float
+    """When the folder was last loaded (seconds since the epoch)."""
+
+
+def entries(root: Path, dataset: str | None = None) -> Iterator[Entry]:
+    """Every checked-out folder under ``root`` (of one dataset, if given), sorted by path."""
+    if not root.is_dir():
+        return
+    for ds in sorted(root.iterdir()) if dataset is None else [root / dataset]:
+        if not ds.is_dir() or ds.name.startswith("."):
+            continue
+        for version in sorted(ds.iterdir()):
+            if not version.is_dir():
+                continue
+            for flavour in sorted(version.iterdir()):
+                if flavour.is_dir() and (flavour / META).is_dir():
+                    yield Entry(flavour, read_state(flavour), last_used(flavour))
+
+
+def last_used(path: Path) -> float:
+    try:
+        return os.stat(path / META / "used").st_mtime
+    except OSError:
+        try:
+            return os.stat(path / META).st_mtime
+        except OSError:
+            return 0.0
+
+
+def touch_used(path: Path) -> None:
+    """Record a load (for least-recently-used eviction); best effort on a read-only cache."""
+    try:
+        (path / META / "used").touch()
+    except OSError:
+        pass

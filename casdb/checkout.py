@@ -1,0 +1,316 @@
+"""Materialising a version as a self-contained audformat folder: db.yaml, tables and media.
+
+A checkout writes, into a cache folder or a destination the user names:
+
+- the media, placed from the store by reflink, hardlink or copy (:mod:`casdb.linking`);
+- one ``db.<table>.parquet`` per table (audformat reads them; rows sorted by index);
+- ``db.yaml``, the version's header, listing only the tables present;
+- ``.casdb/``: the state, the full header and the media index, so that the folder can be
+  loaded and verified later without the repository.
+
+Order matters: media first, then tables, then db.yaml, then the state. A checkout that stops
+half-way (killed, disk full) leaves a folder whose state still describes what was complete
+before; the next checkout finds the files already in place and adds the rest. Checkouts of the
+same folder take its lock in turn, and one that finds its request served returns at once, so
+several processes loading the same version write it once.
+
+A partial checkout (some tables, some media, or metadata only) can be widened later: the folder
+then holds the union of what was asked, and the tables the rows of every media file asked for.
+
+Example:
+    >>> import tempfile
+    >>> from casdb.repo import Repository
+    >>> from casdb.selection import Request
+    >>> from casdb.testing.synth import make_dataset
+    >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+    >>> _ = repo.commit(make_dataset(tempfile.mkdtemp(), files=2, duration=0.1), dataset="d",
+    ...                 version="1.0.0")
+    >>> out = checkout(repo, "d", "1.0.0", Request(), root=tempfile.mkdtemp())
+    >>> sorted(p.name for p in out.path.iterdir() if p.suffix != ".wav")[:3]
+    ['.casdb', 'audio', 'db.emotion.parquet']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from casdb import cache, encoding
+from casdb.atomic import atomic_write
+from casdb.errors import AlreadyExists, Conflict, storage_error
+from casdb.header import table_specs
+from casdb.ids import hash_bytes
+from casdb.linking import Linker
+from casdb.locking import FileLock
+from casdb.names import version_key
+from casdb.objects import Header
+from casdb.parallel import workers
+from casdb.progress import Progress
+from casdb.selection import Request, Selection, attachment_paths, is_attachment, select
+from casdb.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from casdb.repo import Repository
+
+HEADER = "header"
+MEDIA = "media.parquet"
+_BATCH = 64
+
+
+@dataclass
+class Checkout:
+    """The outcome of a checkout: the folder, its state, and what this call wrote."""
+
+    path: Path
+    state: cache.State
+    placed: int = 0
+    """Media and attachment files placed by this call (0 when the folder was ready)."""
+    placed_bytes: int = 0
+    tables_written: list[str] = field(default_factory=list)
+
+
+def version_name(repo: Repository, dataset: str, version: str | None) -> tuple[str, str]:
+    """``(folder name, commit id)`` of a version: its tag, or ``commit-<id>`` if untagged.
+
+    ``None`` means the latest version: the highest tag (natural order), else the ``main`` head.
+    """
+    repo._check_known(dataset)
+    tags = repo.refs.tags(dataset)
+    if version is None:
+        if tags:
+            latest = max(tags, key=version_key)
+            return latest, tags[latest]
+        commit_id = repo.resolve(dataset)
+    else:
+        commit_id = repo.resolve(dataset, version)
+        if tags.get(version) == commit_id:
+            return version, commit_id
+    named = [t for t, c in tags.items() if c == commit_id]
+    if named:
+        return max(named, key=version_key), commit_id
+    return f"commit-{commit_id[:16]}", commit_id
+
+
+def checkout(
+    repo: Repository,
+    dataset: str,
+    version: str | None,
+    request: Request,
+    *,
+    root: str | Path | None = None,
+    dest: str | Path | None = None,
+    link: str = "auto",
+    progress: bool | None = None,
+) -> Checkout:
+    """Check out a version into the cache under ``root`` (or into ``dest``) and return it.
+
+    ``dest`` must be absent, empty, or a folder an earlier checkout of the same version left.
+    """
+    name, commit_id = version_name(repo, dataset, version)
+    if dest is not None:
+        path = Path(dest).expanduser().absolute()
+        _check_dest(path)
+    else:
+        path = cache.folder(cache.cache_root(root), dataset, name)
+    meta = path / cache.META
+    try:
+        (meta / "tmp").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, str(path)) from exc
+    with FileLock(meta / "lock", timeout=None):
+        state = cache.read_state(path)
+        if state is not None and state.commit != commit_id:
+            raise Conflict(
+                f"{path} holds commit {state.commit[:12]} of {state.dataset} {state.version}, "
+                f"not {commit_id[:12]} (another repository?): remove it or use another cache"
+            )
+        if state is not None and state.covers(request.key()):
+            from casdb.dataset import Dataset
+
+            Dataset(path, request).selection  # noqa: B018 (checks the request against the folder)
+            cache.touch_used(path)
+            return Checkout(path, state)
+        snap = Snapshot(repo.store, dataset, commit_id)
+        writable = dest is not None and link == "copy"  # the user asked for files to edit
+        out = _write(snap, name, request, path, state, link, progress, writable=writable)
+    cache.touch_used(path)
+    return out
+
+
+def _check_dest(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise AlreadyExists(f"{path} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not (path / cache.META).is_dir():
+        raise AlreadyExists(f"{path} exists and is not empty")
+
+
+def _write(
+    snap: Snapshot,
+    name: str,
+    request: Request,
+    path: Path,
+    state: cache.State | None,
+    link: str,
+    progress: bool | None,
+    writable: bool,
+) -> Checkout:
+    from casdb import mediaindex
+
+    meta = path / cache.META
+    header = snap.header
+    index = mediaindex.arrow(snap.store, snap.commit.media)
+    if not (meta / MEDIA).exists():
+        _write_parquet(index, meta / MEDIA, meta)
+    if not (meta / HEADER).exists():
+        atomic_write(meta / HEADER, encoding.encode(Header(header)), tmp_dir=meta)
+    paths = index.column("file").to_pylist()
+    blobs = dict(zip(paths, index.column("blob").to_pylist(), strict=True))
+    sizes = dict(zip(paths, index.column("bytes").to_pylist(), strict=True))
+    attachments = attachment_paths(header)
+    media = [p for p in paths if not is_attachment(p, attachments)]
+
+    def file_column(table: str) -> Iterable[str]:
+        return snap.arrow(table, []).column("file").unique().to_pylist()
+
+    sel = select(header, media, file_column, request, snap.dataset)
+    old = state or cache.State(snap.dataset, name, snap.commit_id)
+    new = _merge(old, sel, header)
+
+    # 1. media (and attachments), 2. tables, 3. db.yaml, 4. the state.
+    wanted = media if new.media is None else new.media
+    have = set(media) if old.media is None else set(old.media)
+    todo = [p for p in wanted if p not in have]
+    todo += [p for p in paths if is_attachment(p, attachments)]
+    linker = Linker(link, tmp_dir=meta / "tmp", writable=writable)
+    placed, placed_bytes = _place_all(snap, path, todo, blobs, sizes, linker, progress)
+    for method, count in linker.used.items():
+        new.link[method] = new.link.get(method, 0) + count
+
+    written = []
+    for table in new.tables:
+        target = path / f"db.{table}.parquet"
+        if (old.tables.get(table) == new.tables[table] and target.exists()
+                and (new.tables[table] == "all" or old.rows == new.rows)):
+            continue
+        rows = set(new.rows) if new.tables[table] == "media" else None
+        new.files[target.name] = write_table(snap, table, rows, target, meta)
+        written.append(table)
+    text = header_yaml(header, set(new.tables))
+    if new.files.get("db.yaml") != hash_bytes(text) or not (path / "db.yaml").exists():
+        atomic_write(path / "db.yaml", text, tmp_dir=meta)
+        new.files["db.yaml"] = hash_bytes(text)
+    new.requests = [*[k for k in old.requests if k != request.key()], request.key()][-100:]
+    specs = table_specs(header)
+    new.complete = new.media is None and all(new.tables.get(t) == "all" for t in specs)
+    cache.write_state(path, new)
+    return Checkout(path, new, placed, placed_bytes, written)
+
+
+def _merge(old: cache.State, sel: Selection, header: dict) -> cache.State:
+    specs = table_specs(header)
+    tables = dict(old.tables)
+    for table in sel.tables:
+        mode = "media" if sel.filtered and specs[table] != "misc" else "all"
+        if tables.get(table) != "all":
+            tables[table] = mode
+    order = {t: i for i, t in enumerate(specs)}
+    tables = dict(sorted(tables.items(), key=lambda kv: order.get(kv[0], len(order))))
+    rows = old.rows
+    if sel.filtered:
+        rows = sorted(set(old.rows) | set(sel.media or ()))
+    media = old.media
+    if sel.fetch and media is not None:
+        media = None if sel.media is None else sorted(set(media) | set(sel.media))
+    return cache.State(
+        old.dataset, old.version, old.commit, old.flavour, tables, media, rows,
+        list(old.requests), dict(old.files), old.complete, dict(old.link),
+    )
+
+
+def _place_all(
+    snap: Snapshot,
+    path: Path,
+    todo: list[str],
+    blobs: dict[str, str],
+    sizes: dict[str, int],
+    linker: Linker,
+    progress: bool | None,
+) -> tuple[int, int]:
+    """Place the files ``todo`` that are not in place yet; return (files, bytes) placed."""
+    store = snap.store
+    for folder in sorted({os.path.dirname(p) for p in todo}):
+        if folder:
+            try:
+                os.makedirs(path / folder, exist_ok=True)
+            except OSError as exc:
+                raise storage_error(exc, str(path / folder)) from exc
+    root = str(path)
+    missing = []
+    for p in todo:
+        try:
+            st = os.lstat(f"{root}/{p}")
+        except FileNotFoundError:
+            missing.append(p)
+            continue
+        if st.st_size != sizes[p]:  # a torn file from elsewhere: replace it
+            os.unlink(f"{root}/{p}")
+            missing.append(p)
+    total = sum(sizes[p] for p in missing)
+    with Progress("checkout", total, len(missing), enabled=progress) as bar:
+
+        def place(batch: list[str]) -> None:
+            for p in batch:
+                linker.place(store.blob_path(blobs[p]), f"{root}/{p}")
+                bar.advance(sizes[p])
+
+        batches = [missing[i : i + _BATCH] for i in range(0, len(missing), _BATCH)]
+        if len(batches) <= 1:
+            for batch in batches:
+                place(batch)
+        else:
+            with ThreadPoolExecutor(workers()) as pool:
+                for _ in pool.map(place, batches):
+                    pass
+    return len(missing), total
+
+
+def write_table(snap: Snapshot, table: str, rows: set[str] | None, target: Path, meta: Path) -> str:
+    """Write one table as audformat parquet; return the blake3 of the file."""
+    import pyarrow as pa
+
+    df = snap.table(table)
+    if rows is not None:
+        files = df.index.get_level_values("file")
+        df = df[files.isin(rows)]
+    arrow = pa.Table.from_pandas(df.reset_index(), preserve_index=False)
+    return _write_parquet(arrow, target, meta)
+
+
+def _write_parquet(table: pa.Table, target: Path, meta: Path) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    data = sink.getvalue().to_pybytes()
+    atomic_write(target, data, tmp_dir=meta)
+    return hash_bytes(data)
+
+
+def header_yaml(header: dict, tables: set[str]) -> bytes:
+    """db.yaml of the folder: the version's header, listing the tables present."""
+    import yaml
+
+    data = dict(header)
+    for section in ("tables", "misc_tables"):
+        if section in data:
+            data[section] = {k: v for k, v in (data[section] or {}).items() if k in tables}
+            if not data[section]:
+                del data[section]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()

@@ -1,0 +1,74 @@
+"""casdb cache ls | verify"""
+
+from __future__ import annotations
+
+import click
+
+CACHE_OPTION = click.option(
+    "--cache", "cache_root", envvar="CASDB_CACHE", metavar="PATH",
+    help="Cache root (or set CASDB_CACHE); default ~/.cache/casdb.",
+)
+
+
+@click.group("cache")
+def command() -> None:
+    """Inspect and verify the checkout cache."""
+
+
+@command.command("ls")
+@click.argument("dataset", required=False)
+@CACHE_OPTION
+def ls(dataset: str | None, cache_root: str | None) -> None:
+    """List the checked-out versions in the cache."""
+    import time
+
+    from casdb.cache import cache_root as resolve
+    from casdb.cachecheck import summaries
+    from casdb.units import human_size
+
+    root = resolve(cache_root)
+    rows = list(summaries(root, dataset))
+    if not rows:
+        click.echo(f"the cache {root} is empty", err=True)
+        return
+    click.echo(f"{'DATASET':<16} {'VERSION':<12} {'FLAVOUR':<10} {'TABLES':>6} {'FILES':>8} "
+               f"{'SIZE':>9}  {'STATUS':<8} LAST USED")
+    for s in rows:
+        used = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.used)) if s.used else "-"
+        click.echo(f"{s.dataset:<16} {s.version:<12} {s.flavour:<10} {s.tables:>6} {s.files:>8} "
+                   f"{human_size(s.bytes):>9}  {'complete' if s.complete else 'partial':<8} {used}")
+    click.echo(f"cache root: {root}", err=True)
+
+
+@command.command("verify")
+@click.argument("dataset", required=False)
+@CACHE_OPTION
+@click.option("--no-repair", is_flag=True, help="Only report; do not repair from the repository.")
+@click.pass_context
+def verify(ctx: click.Context, dataset: str | None, cache_root: str | None, no_repair: bool) -> None:
+    """Re-hash cached files against the store; repair what was modified or removed."""
+    from casdb.cache import cache_root as resolve
+    from casdb.cachecheck import verify as run
+    from casdb.cli.common import open_repo
+    from casdb.errors import Error, IntegrityError
+
+    repo = None
+    if not no_repair:
+        try:
+            repo = open_repo(ctx)
+        except Error as exc:
+            click.echo(f"casdb: warning: cannot repair: {exc}", err=True)
+    reports = run(resolve(cache_root), repo, dataset, repair=not no_repair)
+    broken = 0
+    for r in reports:
+        for item in r.repaired:
+            click.echo(f"repaired {r.path}/{item}")
+        for item in r.broken:
+            click.echo(f"BROKEN   {r.path}: {item}")
+        broken += len(r.broken)
+    checked = sum(r.checked for r in reports)
+    repaired = sum(len(r.repaired) for r in reports)
+    click.echo(f"verified {len(reports)} folders, {checked} files: {repaired} repaired, "
+               f"{broken} broken", err=True)
+    if broken:
+        raise IntegrityError(f"{broken} cached files are broken")

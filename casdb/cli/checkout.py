@@ -1,0 +1,46 @@
+"""casdb checkout NAME[@VERSION] [DEST]"""
+
+from __future__ import annotations
+
+import click
+
+from casdb.cli.common import open_repo, split_ref
+from casdb.linking import MODES
+
+
+@click.command("checkout")
+@click.argument("ref", metavar="NAME[@VERSION]")
+@click.argument("dest", required=False, type=click.Path(file_okay=False))
+@click.option("--tables", metavar="T,...", help="Only these tables (and the media they use).")
+@click.option("--media", metavar="REGEX", help="Only media whose path matches (and their rows).")
+@click.option("--only-metadata", is_flag=True, help="Header and tables only, no media.")
+@click.option("--cache", "cache_root", envvar="CASDB_CACHE", metavar="PATH",
+              help="Cache root (or set CASDB_CACHE); default ~/.cache/casdb.")
+@click.option("--link", type=click.Choice(MODES), default="auto", show_default=True,
+              help="How media are placed from the store.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
+@click.pass_context
+def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
+            media: str | None, only_metadata: bool, cache_root: str | None, link: str,
+            progress: bool | None) -> None:
+    """Write a version as an audformat folder to DEST, or into the cache.
+
+    The folder's path is printed as the last line, so that `cd "$(casdb checkout emodb)"` works.
+    """
+    from casdb.checkout import checkout
+    from casdb.selection import Request
+    from casdb.units import human_size, plural
+
+    name, version = split_ref(ref)
+    table_ids = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
+    request = Request.make(table_ids, media, only_metadata)
+    out = checkout(open_repo(ctx), name, version, request, root=cache_root, dest=dest,
+                   link=link, progress=progress)
+    how = ", ".join(f"{n} by {m}" for m, n in sorted(out.state.link.items())) or "none"
+    if out.placed or out.tables_written:
+        click.echo(f"checked out {out.state.dataset} {out.state.version}: "
+                   f"{plural(out.placed, 'file')} placed ({human_size(out.placed_bytes)}; "
+                   f"in all {how}), {plural(len(out.tables_written), 'table')} written", err=True)
+    else:
+        click.echo(f"{out.state.dataset} {out.state.version} is checked out already", err=True)
+    click.echo(str(out.path))

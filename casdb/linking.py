@@ -1,0 +1,166 @@
+"""Placing stored bytes at a path: reflink, hardlink or copy, chosen automatically or forced.
+
+A checkout does not need a second copy of the media: the store already holds the exact bytes of
+every file as a read-only blob. In order of preference, a file is placed by
+
+- ``reflink``: a copy-on-write clone (btrfs, XFS, APFS-like file systems): no bytes copied, and
+  the clone is an independent file;
+- ``hardlink``: a second name for the blob itself; blobs are read-only, so an edit cannot slip
+  into the store by accident (``casdb cache verify`` catches a deliberate one);
+- ``copy``: the bytes are copied (in the kernel, ``copy_file_range``), e.g. when the cache lives
+  on another file system than the repository.
+
+``auto`` tries them in that order and remembers what the file system refused. Every file is
+placed atomically: a clone or copy is written to a temporary name first, so a file under its
+final name is always complete.
+
+Example:
+    >>> import os, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "blob").write_bytes(b"RIFF")
+    >>> linker = Linker("auto", tmp_dir=d)
+    >>> linker.place(d / "blob", d / "a.wav") in ("reflink", "hardlink")
+    True
+    >>> (d / "a.wav").read_bytes()
+    b'RIFF'
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import threading
+from pathlib import Path
+
+from casdb.atomic import temp_name
+from casdb.errors import InvalidInput, NotFound, storage_error
+
+MODES = ("auto", "reflink", "hardlink", "copy")
+READ_ONLY = 0o444
+_FICLONE = 0x40049409
+_NO_REFLINK = (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM)
+_NO_HARDLINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
+
+
+def check_mode(mode: str) -> str:
+    """Return ``mode`` if it is one of :data:`MODES`, else raise ``InvalidInput``."""
+    if mode not in MODES:
+        raise InvalidInput(f"unknown link mode {mode!r}: use one of {', '.join(MODES)}")
+    return mode
+
+
+class Linker:
+    """Places files by the best method the file systems allow (thread-safe).
+
+    ``mode`` is ``auto`` or a method to force; a forced method the file system refuses is a
+    ``StorageError``. ``writable`` leaves copies writable (a checkout the user will edit);
+    hardlinks always stay read-only, because they share their bytes with the store.
+    """
+
+    def __init__(self, mode: str = "auto", *, tmp_dir: Path, writable: bool = False) -> None:
+        self.mode = check_mode(mode)
+        self.tmp_dir = Path(tmp_dir)
+        self.writable = writable
+        self._reflink = mode in ("auto", "reflink")
+        self._hardlink = mode in ("auto", "hardlink") and not writable
+        self.used: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def place(self, source: str | Path, dest: str | Path) -> str:
+        """Put the bytes of ``source`` at ``dest`` (which must not exist); return the method."""
+        method = self._place(str(source), str(dest))
+        with self._lock:
+            self.used[method] = self.used.get(method, 0) + 1
+        return method
+
+    def _place(self, source: str, dest: str) -> str:
+        if self._reflink:
+            if self._clone(source, dest):
+                return "reflink"
+            if self.mode == "reflink":
+                raise storage_error(OSError(errno.EOPNOTSUPP, "the file system cannot reflink"),
+                                    dest)
+        if self._hardlink:
+            try:
+                os.link(source, dest)
+                return "hardlink"
+            except FileNotFoundError as exc:
+                if not os.path.exists(source):
+                    raise NotFound(f"{source} is missing") from exc
+                raise storage_error(exc, dest) from exc
+            except OSError as exc:
+                if exc.errno not in _NO_HARDLINK or self.mode == "hardlink":
+                    raise storage_error(exc, dest) from exc
+                self._hardlink = False  # another file system: copy from now on
+        self._copy(source, dest)
+        return "copy"
+
+    def _clone(self, source: str, dest: str) -> bool:
+        tmp = temp_name(self.tmp_dir)
+        try:
+            with open(source, "rb") as src, open(tmp, "xb") as dst:
+                fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+        except FileNotFoundError as exc:
+            _unlink(tmp)
+            if not os.path.exists(source):
+                raise NotFound(f"{source} is missing") from exc
+            raise storage_error(exc, dest) from exc
+        except OSError as exc:
+            _unlink(tmp)
+            if exc.errno in _NO_REFLINK:
+                self._reflink = False
+                return False
+            raise storage_error(exc, dest) from exc
+        self._finish(tmp, dest)
+        return True
+
+    def _copy(self, source: str, dest: str) -> None:
+        tmp = temp_name(self.tmp_dir)
+        try:
+            with open(source, "rb") as src, open(tmp, "xb") as dst:
+                try:
+                    while os.copy_file_range(src.fileno(), dst.fileno(), 1 << 30):
+                        pass
+                except OSError as exc:
+                    if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                        raise
+                    src.seek(0)
+                    dst.seek(0)
+                    dst.truncate()
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+        except FileNotFoundError as exc:
+            _unlink(tmp)
+            if not os.path.exists(source):
+                raise NotFound(f"{source} is missing") from exc
+            raise storage_error(exc, dest) from exc
+        except OSError as exc:
+            _unlink(tmp)
+            raise storage_error(exc, dest) from exc
+        self._finish(tmp, dest)
+
+    def _finish(self, tmp: str, dest: str) -> None:
+        try:
+            if not self.writable:
+                os.chmod(tmp, READ_ONLY)
+            os.replace(tmp, dest)
+        except OSError as exc:
+            _unlink(tmp)
+            raise storage_error(exc, dest) from exc
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name the same file (a hardlink of the other)."""
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _unlink(path: str | Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
