@@ -28,7 +28,7 @@ from casdb.names import check_dataset, version_key
 from casdb.selection import Request
 
 if TYPE_CHECKING:
-    from casdb.checkout import Checkout
+    from casdb.materialise import Checkout
     from casdb.repo import Repository
 
 REPO_ENV = "CASDB_REPO"
@@ -108,7 +108,7 @@ def checkout(
     progress: bool | None = None,
 ) -> Checkout:
     """Write a version as an audformat folder to ``dest`` (or to the cache) and return it."""
-    from casdb.checkout import checkout as run
+    from casdb.materialise import checkout as run
 
     return run(open_repository(repo), name, version, request or Request(),
                root=cache_root, dest=dest, link=link, progress=progress)

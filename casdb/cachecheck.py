@@ -200,7 +200,7 @@ def _repair_media(path: Path, state: cache.State, repo: Repository,
 
 
 def _check_metadata(path: Path, state: cache.State, repo: Repository | None, report: Report) -> None:
-    from casdb.checkout import header_yaml, write_table
+    from casdb.materialise import header_yaml, write_table
     from casdb.snapshot import Snapshot
 
     snap = None

@@ -264,12 +264,13 @@ class TableView:
             mapping = misc[field].to_dict()
             if layout(self.dataset.full_header, labels).columns[field].scheme_id is not None:
                 dtype = misc[field].dtype
-        elif isinstance(labels, dict) and any(isinstance(v, dict) for v in labels.values()):
+        elif isinstance(labels, dict) and any(labels.values()):
             fields = sorted({k for v in labels.values() if isinstance(v, dict) for k in v})
-            if field not in fields:
+            if fields and field not in fields:
                 raise InvalidInput(f"cannot map {column!r} to {field!r}: expected one of "
                                    f"{', '.join(fields)}")
-            mapping = {k: (v.get(field) if isinstance(v, dict) else None) for k, v in labels.items()}
+            mapping = {k: (v.get(field, float("nan")) if isinstance(v, dict) else v)
+                       for k, v in labels.items()}
         else:
             raise InvalidInput(f"scheme {spec.scheme_id!r} provides no mapping for its labels")
         out = values.map(mapping)

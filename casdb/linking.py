@@ -58,8 +58,18 @@ class Linker:
     hardlinks always stay read-only, because they share their bytes with the store.
     """
 
-    def __init__(self, mode: str = "auto", *, tmp_dir: Path, writable: bool = False) -> None:
+    def __init__(
+        self,
+        mode: str = "auto",
+        *,
+        tmp_dir: Path,
+        writable: bool = False,
+        reuse: dict[str, str] | None = None,
+    ) -> None:
         self.mode = check_mode(mode)
+        self.reuse = reuse or {}
+        """Source -> a read-only copy of it already on the destination's file system (another
+        cached version): linked instead of copied again."""
         self.tmp_dir = Path(tmp_dir)
         self.writable = writable
         self._reflink = mode in ("auto", "reflink")
@@ -93,6 +103,13 @@ class Linker:
                 if exc.errno not in _NO_HARDLINK or self.mode == "hardlink":
                     raise storage_error(exc, dest) from exc
                 self._hardlink = False  # another file system: copy from now on
+        earlier = self.reuse.get(source)
+        if earlier is not None and not self.writable:
+            try:
+                os.link(earlier, dest)
+                return "reused"
+            except OSError:
+                pass  # gone or on another file system: copy
         self._copy(source, dest)
         return "copy"
 

@@ -27,7 +27,7 @@ def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
 
     The folder's path is printed as the last line, so that `cd "$(casdb checkout emodb)"` works.
     """
-    from casdb.checkout import checkout
+    from casdb.materialise import checkout
     from casdb.selection import Request
     from casdb.units import human_size, plural
 

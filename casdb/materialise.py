@@ -187,7 +187,8 @@ def _write(
     have = set(media) if old.media is None else set(old.media)
     todo = [p for p in wanted if p not in have]
     todo += [p for p in paths if is_attachment(p, attachments)]
-    linker = Linker(link, tmp_dir=meta / "tmp", writable=writable)
+    reuse = _copies_nearby(snap, path, todo, blobs, link) if not writable else {}
+    linker = Linker(link, tmp_dir=meta / "tmp", writable=writable, reuse=reuse)
     placed, placed_bytes = _place_all(snap, path, todo, blobs, sizes, linker, progress)
     for method, count in linker.used.items():
         new.link[method] = new.link.get(method, 0) + count
@@ -231,6 +232,40 @@ def _merge(old: cache.State, sel: Selection, header: dict) -> cache.State:
         old.dataset, old.version, old.commit, old.flavour, tables, media, rows,
         list(old.requests), dict(old.files), old.complete, dict(old.link),
     )
+
+
+def _copies_nearby(
+    snap: Snapshot, path: Path, todo: list[str], blobs: dict[str, str], link: str
+) -> dict[str, str]:
+    """Blob path -> a copy of it in another cached version of the dataset, when files would be
+    copied (the store is on another file system, or copies are forced): switching versions
+    then links what the cache already holds instead of copying it again."""
+    if not todo or link in ("reflink", "hardlink"):
+        return {}
+    try:
+        same_device = os.stat(snap.store.blob_path(blobs[todo[0]]).parent).st_dev == os.stat(
+            path).st_dev
+    except OSError:
+        same_device = False
+    if same_device and link != "copy":
+        return {}
+    import pyarrow.parquet as pq
+
+    wanted = {blobs[p] for p in todo}
+    out: dict[str, str] = {}
+    for entry in cache.entries(path.parent.parent.parent, snap.dataset):
+        if entry.path == path or entry.state is None or entry.path.name != path.name:
+            continue
+        try:
+            index = pq.read_table(entry.path / cache.META / MEDIA, columns=["file", "blob"])
+        except OSError:
+            continue
+        present = None if entry.state.media is None else set(entry.state.media)
+        for file, blob in zip(*(index.column(c).to_pylist() for c in ("file", "blob")),
+                              strict=True):
+            if blob in wanted and (present is None or file in present):
+                out.setdefault(str(snap.store.blob_path(blob)), str(entry.path / file))
+    return out
 
 
 def _place_all(
