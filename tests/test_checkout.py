@@ -19,6 +19,7 @@ import casdb
 from casdb import cache
 from casdb.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StorageError
 from casdb.repo import Repository
+from casdb.selection import Request
 from casdb.testing.synth import make_dataset, write_audio, write_tables
 from tests.conftest import age
 
@@ -288,7 +289,7 @@ def test_conflicting_cache_folder(two_versions, tmp_path):
                  version="1.0.0")
     with pytest.raises(Conflict, match="another repository"):
         casdb.checkout(other, "synth", "1.0.0", cache_root=tmp_path / "cache",
-                       request=casdb.api.Request(tables=("segments",)))
+                       request=Request(tables=("segments",)))
 
 
 LOADER = textwrap.dedent("""
@@ -315,26 +316,36 @@ def test_concurrent_loads_write_once(two_versions, tmp_path):
 
 @pytest.mark.slow
 def test_interrupted_load_resumes(repo, tmp_path):
+    from casdb.cachecheck import verify
+
     src = make_dataset(tmp_path / "src", files=300, duration=1.0, sampling_rate=48000, channels=2)
     repo.commit(src, dataset="synth", version="1.0.0")
     folder = tmp_path / "cache" / "synth" / "1.0.0" / "original"
-    for delay in (0.3, 0.6, 0.9, 1.2):
+    audio = folder / "audio" / "000"
+    mid_copy = 0
+    for when in ("copying", 0.3, 0.9, 1.2):
         shutil.rmtree(tmp_path / "cache", ignore_errors=True)
         proc = subprocess.Popen([sys.executable, "-c", LOADER, str(repo.path),
                                  str(tmp_path / "cache"), "copy"], stdout=subprocess.PIPE)
-        time.sleep(delay)
+        if when == "copying":  # kill as soon as the first media are in place
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not (audio.is_dir() and os.listdir(audio)):
+                time.sleep(0.002)
+        else:
+            time.sleep(when)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         state = cache.read_state(folder)
         assert state is None or state.complete  # never a partial folder claiming to be done
         placed = len(media_on_disk(folder)) if folder.exists() else 0
-        out = casdb.api.checkout(repo, "synth", "1.0.0", cache_root=tmp_path / "cache",
+        mid_copy += 0 < placed < 300
+        out = casdb.checkout(repo, "synth", "1.0.0", cache_root=tmp_path / "cache",
                                  link="copy")
         assert out.state.complete and out.placed == (0 if state else 300 - placed)
-        from casdb.cachecheck import verify
-
         assert all(r.ok and not r.repaired for r in verify(tmp_path / "cache", repo))
-        assert not list((folder / ".casdb" / "tmp").iterdir()) or state is None
+        ds = casdb.load("synth", "1.0.0", repo=repo, cache_root=tmp_path / "cache")
+        assert len(ds.files) == 300 and len(ds["emotion"].get()) == 300
+    assert mid_copy >= 1  # at least the first kill landed while media were being placed
 
 
 # -- destination folders ----------------------------------------------------------------------
