@@ -93,6 +93,8 @@ class Report:
     repaired: list[str] = field(default_factory=list)
     broken: list[str] = field(default_factory=list)
     """Problems left: ``path: reason`` (no repository to repair from, or a corrupt store)."""
+    incomplete: bool = False
+    """A checkout that never finished (no state): nothing to verify; the next load finishes it."""
 
     @property
     def ok(self) -> bool:
@@ -106,7 +108,7 @@ def verify(root: Path, repo: Repository | None, dataset: str | None = None,
     for entry in cache.entries(root, dataset):
         report = Report(entry.path)
         if entry.state is None:
-            report.broken.append(f"{entry.path}: incomplete checkout (load it again to finish)")
+            report.incomplete = True
         else:
             _verify_folder(entry.path, entry.state, repo if repair else None, report)
         reports.append(report)

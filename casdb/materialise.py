@@ -118,29 +118,64 @@ def checkout(
         _check_dest(path)
     else:
         path = cache.folder(cache.cache_root(root), dataset, name)
+    ready = _ready(path, commit_id, request)
+    if ready is not None:
+        return ready
+    # Check the request against the version before anything is created.
+    ver = _Version(Snapshot(repo.store, dataset, commit_id))
+    sel = select(ver.header, ver.media, ver.file_column, request, dataset)
     meta = path / cache.META
     try:
         (meta / "tmp").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise storage_error(exc, str(path)) from exc
     with FileLock(meta / "lock", timeout=None):
-        state = cache.read_state(path)
-        if state is not None and state.commit != commit_id:
-            raise Conflict(
-                f"{path} holds commit {state.commit[:12]} of {state.dataset} {state.version}, "
-                f"not {commit_id[:12]} (another repository?): remove it or use another cache"
-            )
-        if state is not None and state.covers(request.key()):
-            from casdb.dataset import Dataset
-
-            Dataset(path, request).selection  # noqa: B018 (checks the request against the folder)
-            cache.touch_used(path)
-            return Checkout(path, state)
-        snap = Snapshot(repo.store, dataset, commit_id)
+        ready = _ready(path, commit_id, request)  # another process may have finished it
+        if ready is not None:
+            return ready
         writable = dest is not None and link == "copy"  # the user asked for files to edit
-        out = _write(snap, name, request, path, state, link, progress, writable=writable)
+        out = _write(ver, sel, name, request, path, cache.read_state(path), link, progress,
+                     writable=writable)
     cache.touch_used(path)
     return out
+
+
+def _ready(path: Path, commit_id: str, request: Request) -> Checkout | None:
+    """The folder, if it serves ``request`` already (the request is checked against it)."""
+    state = cache.read_state(path)
+    if state is None:
+        return None
+    if state.commit != commit_id:
+        raise Conflict(
+            f"{path} holds commit {state.commit[:12]} of {state.dataset} {state.version}, "
+            f"not {commit_id[:12]} (another repository?): remove it or use another cache"
+        )
+    if not state.covers(request.key()):
+        return None
+    from casdb.dataset import Dataset
+
+    Dataset(path, request).selection  # noqa: B018 (an unknown table fails here)
+    cache.touch_used(path)
+    return Checkout(path, state)
+
+
+class _Version:
+    """What a checkout needs of a version: its header and media index, read once."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        from casdb import mediaindex
+
+        self.snap = snap
+        self.header = snap.header
+        self.index = mediaindex.arrow(snap.store, snap.commit.media)
+        self.paths = self.index.column("file").to_pylist()
+        self.blobs = dict(zip(self.paths, self.index.column("blob").to_pylist(), strict=True))
+        self.sizes = dict(zip(self.paths, self.index.column("bytes").to_pylist(), strict=True))
+        self.attachments = attachment_paths(self.header)
+        self.media = [p for p in self.paths if not is_attachment(p, self.attachments)]
+
+    def file_column(self, table: str) -> Iterable[str]:
+        return self.snap.arrow(table, []).column("file").unique().to_pylist()
 
 
 def _check_dest(path: Path) -> None:
@@ -151,7 +186,8 @@ def _check_dest(path: Path) -> None:
 
 
 def _write(
-    snap: Snapshot,
+    ver: _Version,
+    sel: Selection,
     name: str,
     request: Request,
     path: Path,
@@ -160,25 +196,13 @@ def _write(
     progress: bool | None,
     writable: bool,
 ) -> Checkout:
-    from casdb import mediaindex
-
     meta = path / cache.META
-    header = snap.header
-    index = mediaindex.arrow(snap.store, snap.commit.media)
+    snap, header, paths, media = ver.snap, ver.header, ver.paths, ver.media
+    blobs, sizes, attachments = ver.blobs, ver.sizes, ver.attachments
     if not (meta / MEDIA).exists():
-        _write_parquet(index, meta / MEDIA, meta)
+        _write_parquet(ver.index, meta / MEDIA, meta)
     if not (meta / HEADER).exists():
         atomic_write(meta / HEADER, encoding.encode(Header(header)), tmp_dir=meta)
-    paths = index.column("file").to_pylist()
-    blobs = dict(zip(paths, index.column("blob").to_pylist(), strict=True))
-    sizes = dict(zip(paths, index.column("bytes").to_pylist(), strict=True))
-    attachments = attachment_paths(header)
-    media = [p for p in paths if not is_attachment(p, attachments)]
-
-    def file_column(table: str) -> Iterable[str]:
-        return snap.arrow(table, []).column("file").unique().to_pylist()
-
-    sel = select(header, media, file_column, request, snap.dataset)
     old = state or cache.State(snap.dataset, name, snap.commit_id)
     new = _merge(old, sel, header)
 

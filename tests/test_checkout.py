@@ -87,6 +87,7 @@ def test_latest_version_and_unknown_names(two_versions):
         load(two_versions, "1.0.0", media="(")
     with pytest.raises(InvalidInput, match="unknown link mode"):
         load(two_versions, "1.0.0", link="symlink")
+    assert not (two_versions.path.parent / "cache" / "synth" / "1.0.0").exists()  # none created
     # Once the version is cached, requests are still checked against it.
     load(two_versions, "1.0.0")
     with pytest.raises(NotFound, match="no table 'emotions'"):

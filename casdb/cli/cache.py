@@ -61,6 +61,8 @@ def verify(ctx: click.Context, dataset: str | None, cache_root: str | None, no_r
     reports = run(resolve(cache_root), repo, dataset, repair=not no_repair)
     broken = 0
     for r in reports:
+        if r.incomplete:
+            click.echo(f"skipped  {r.path}: an unfinished checkout (the next load finishes it)")
         for item in r.repaired:
             click.echo(f"repaired {r.path}/{item}")
         for item in r.broken:
