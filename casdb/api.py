@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from casdb import cache
 from casdb.dataset import Dataset
-from casdb.errors import BackendError, InvalidInput, NotFound
+from casdb.errors import BackendError, NotFound
+from casdb.flavour import Flavour
 from casdb.linking import check_mode
 from casdb.names import check_dataset, version_key
 from casdb.selection import Request
@@ -49,7 +50,7 @@ def load(
     version: str | None = None,
     *,
     repo: Repository | str | Path | None = None,
-    flavour: object | None = None,
+    flavour: Flavour | dict | None = None,
     tables: str | Sequence[str] | None = None,
     media: str | Sequence[str] | None = None,
     only_metadata: bool = False,
@@ -69,24 +70,23 @@ def load(
     """
     request = Request.make(tables, media, only_metadata)
     check_mode(link)
-    if flavour is not None:
-        raise InvalidInput("flavours (converted media) are not supported yet")
+    flavour = Flavour.of(flavour)
     check_dataset(name)
     root = cache.cache_root(cache_root)
     if version is not None:
-        ready = _cached(root, name, version, request)
+        ready = _cached(root, name, version, request, flavour)
         if ready is not None:
             return _opened(ready, request, full_path)
     try:
         repository = open_repository(repo)
     except (NotFound, BackendError):
         if version is None:  # offline: the latest version in the cache
-            ready = _cached(root, name, None, request)
+            ready = _cached(root, name, None, request, flavour)
             if ready is not None:
                 return _opened(ready, request, full_path)
         raise
     out = checkout(repository, name, version, request=request, cache_root=root, link=link,
-                   progress=progress)
+                   progress=progress, flavour=flavour)
     return _opened(out.path, request, full_path)
 
 
@@ -106,25 +106,29 @@ def checkout(
     cache_root: str | Path | None = None,
     link: str = "auto",
     progress: bool | None = None,
+    flavour: Flavour | dict | None = None,
 ) -> Checkout:
     """Write a version as an audformat folder to ``dest`` (or to the cache) and return it."""
     from casdb.materialise import checkout as run
 
     return run(open_repository(repo), name, version, request or Request(),
-               root=cache_root, dest=dest, link=link, progress=progress)
+               root=cache_root, dest=dest, link=link, progress=progress,
+               flavour=Flavour.of(flavour))
 
 
-def _cached(root: Path, name: str, version: str | None, request: Request) -> Path | None:
+def _cached(
+    root: Path, name: str, version: str | None, request: Request, flavour: Flavour
+) -> Path | None:
     """A cache folder that already serves ``request`` (of the latest cached version if None)."""
     if version is not None:
-        path = cache.folder(root, name, version)
+        path = cache.folder(root, name, version, flavour.id)
         state = cache.read_state(path)
         if state is not None and state.covers(request.key()):
             cache.touch_used(path)
             return path
         return None
     found = [e for e in cache.entries(root, name)
-             if e.state is not None and e.state.flavour == cache.ORIGINAL
+             if e.state is not None and e.state.flavour == flavour.id
              and e.state.covers(request.key())]
     if not found:
         return None

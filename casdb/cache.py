@@ -80,6 +80,8 @@ class State:
     """Every table with every row, and every media file."""
     link: dict[str, int] = field(default_factory=dict)
     """How media were placed: method -> number of files."""
+    conversion: dict = field(default_factory=dict)
+    """The flavour's settings (:meth:`casdb.flavour.Flavour.as_dict`); empty for the original."""
 
     def covers(self, request_key: str) -> bool:
         return self.complete or request_key in self.requests

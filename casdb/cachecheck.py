@@ -1,8 +1,9 @@
 """Checking the cache: what each folder holds (``casdb cache ls``) and whether its files are
 intact (``casdb cache verify``), repairing from the repository what was modified or removed.
 
-Media are re-hashed and compared with the blob ids of the version's media index; metadata files
-(db.yaml and tables) with the hashes recorded when they were written. A media file that is a
+Media are re-hashed and compared with the blob ids of the version's media index (converted
+files of a flavour with the cache's converted copy); metadata files (db.yaml and tables) with the
+hashes recorded when they were written. A media file that is a
 hardlink of the store's blob is the blob: it is hashed once, and if it is corrupt the store is
 too, which a cache repair cannot fix (``casdb fsck`` reports it) — it is reported, not hidden.
 
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from casdb import cache
 from casdb.ids import hash_bytes, new_hasher
@@ -55,32 +56,48 @@ def summaries(root: Path, dataset: str | None = None) -> Iterator[Summary]:
         if state is None:
             continue
         present = _present(entry.path, state)
+        size = sum(_size(entry.path / f.local) if f.converted else f.size for f in present)
         yield Summary(entry.path, state.dataset, state.version, state.flavour, len(state.tables),
-                      len(present), sum(present.values()), state.complete, entry.used, state.link)
+                      len(present), size, state.complete, entry.used, state.link)
 
 
-def _media(path: Path) -> dict[str, tuple[str, int]]:
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+class _File(NamedTuple):
+    """A file of a version, as a checked-out folder names it."""
+
+    file: str
+    """Path in the version."""
+    local: str
+    """Path in the folder (a flavour may change the extension)."""
+    blob: str
+    size: int
+    """Bytes of the source blob."""
+    converted: bool
+
+
+def _present(path: Path, state: cache.State) -> list[_File]:
+    """Files a folder's state says are in place."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path / cache.META / "media.parquet", columns=["file", "blob", "bytes"])
-    return {
-        f: (b, n) for f, b, n in zip(*(table.column(c).to_pylist() for c in ("file", "blob", "bytes")),
-                                     strict=True)
-    }
-
-
-def _present(path: Path, state: cache.State, index: dict | None = None) -> dict[str, int]:
-    """Files a folder's state says are in place -> bytes."""
     from casdb import encoding
 
-    index = index if index is not None else _media(path)
+    media = path / cache.META / "media.parquet"
+    table = pq.read_table(media)
+    columns = {c: table.column(c).to_pylist() for c in table.column_names}
+    files = columns["file"]
+    rows = zip(files, columns.get("local", files), columns["blob"], columns["bytes"],
+               columns.get("converted", [False] * len(files)), strict=True)
     header = encoding.decode((path / cache.META / "header").read_bytes(), "header").data
     attachments = attachment_paths(header)
     wanted = set(state.media) if state.media is not None else None
-    return {
-        p: size for p, (_, size) in index.items()
-        if is_attachment(p, attachments) or wanted is None or p in wanted
-    }
+    return [_File(*row) for row in rows
+            if is_attachment(row[0], attachments) or wanted is None or row[0] in wanted]
 
 
 @dataclass
@@ -110,56 +127,75 @@ def verify(root: Path, repo: Repository | None, dataset: str | None = None,
         if entry.state is None:
             report.incomplete = True
         else:
-            _verify_folder(entry.path, entry.state, repo if repair else None, report)
+            _verify_folder(root, entry.path, entry.state, repo if repair else None, report)
         reports.append(report)
     return reports
 
 
-def _verify_folder(path: Path, state: cache.State, repo: Repository | None, report: Report) -> None:
+def _verify_folder(root: Path, path: Path, state: cache.State, repo: Repository | None,
+                   report: Report) -> None:
     from casdb.locking import FileLock
 
     with FileLock(path / cache.META / "lock", timeout=None):
-        index = _media(path)
-        present = _present(path, state, index)
-        blob_of = {p: index[p][0] for p in present}
-        bad = _check_media(path, blob_of, repo, report)
+        present = _present(path, state)
+        bad = _check_media(root, path, state, present, repo)
         report.checked += len(present)
-        if bad and repo is None:
-            report.broken += [f"{p}: {why} (no repository to repair from)" for p, why in bad]
-        elif bad:
-            _repair_media(path, state, repo, bad, blob_of, report)
+        _repair_media(root, path, state, repo, bad, report)
         _check_metadata(path, state, repo, report)
 
 
-def _check_media(path: Path, blob_of: dict[str, str], repo: Repository | None,
-                 report: Report) -> list[tuple[str, str]]:
-    """Media files that are missing or differ from their blob: ``[(path, reason)]``."""
-    bad: list[tuple[str, str]] = []
-    hashed: dict[tuple[int, int], str] = {}  # (dev, inode) -> id: a hardlinked blob once
+def _source(root: Path, state: cache.State, f: _File, repo: Repository | None) -> Path | None:
+    """Where the right bytes of ``f`` are: the converted copy, or the store's blob."""
+    from casdb.flavoured import derived_path
 
-    def check(item: tuple[str, str]) -> tuple[str, str] | None:
-        rel, blob = item
-        full = path / rel
+    if f.converted:
+        return derived_path(root, state.flavour, f.blob)
+    return repo.store.blob_path(f.blob) if repo is not None else None
+
+
+def _check_media(root: Path, path: Path, state: cache.State, present: list[_File],
+                 repo: Repository | None) -> list[tuple[_File, str]]:
+    """Files that are missing or differ from their source: ``[(file, reason)]``."""
+    hashed: dict[tuple[int, int], str] = {}  # (dev, inode) -> id: a hardlinked file once
+
+    def digest(p: Path) -> str | None:
+        try:
+            st = os.stat(p)
+        except OSError:
+            return None
+        key = (st.st_dev, st.st_ino)
+        if key not in hashed:
+            hashed[key] = _hash_file(p, st.st_size)
+        return hashed[key]
+
+    def check(f: _File) -> tuple[_File, str] | None:
+        full = path / f.local
         try:
             st = os.stat(full)
         except FileNotFoundError:
-            return rel, "missing"
-        key = (st.st_dev, st.st_ino)
-        digest = hashed.get(key)
-        if digest is None:
-            digest = _hash_file(full, st.st_size)
-            hashed[key] = digest
-        if digest == blob:
+            return f, "missing"
+        expected = f.blob
+        if f.converted:
+            expected = digest(_source(root, state, f, repo))
+            if expected is None:
+                return f, "not verifiable: its converted copy is gone (load it again)"
+        if digest(full) == expected:
             return None
-        if repo is not None and _is_blob(repo, blob, st):
-            return rel, "corrupt in the store too (run casdb fsck)"
-        return rel, "modified"
+        if not f.converted and repo is not None and _is_blob(repo, f.blob, st):
+            return f, "corrupt in the store too (run casdb fsck)"
+        if f.converted and _same(full, _source(root, state, f, repo)):
+            return f, "corrupt in the cache's converted copy (remove it and load again)"
+        return f, "modified"
 
     with ThreadPoolExecutor(workers()) as pool:
-        for problem in pool.map(check, sorted(blob_of.items())):
-            if problem is not None:
-                bad.append(problem)
-    return bad
+        return [problem for problem in pool.map(check, present) if problem is not None]
+
+
+def _same(a: Path, b: Path | None) -> bool:
+    try:
+        return b is not None and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _is_blob(repo: Repository, blob: str, st: os.stat_result) -> bool:
@@ -177,31 +213,35 @@ def _hash_file(path: Path, size: int) -> str:
     return hasher.hexdigest()
 
 
-def _repair_media(path: Path, state: cache.State, repo: Repository,
-                  bad: list[tuple[str, str]], blob_of: dict[str, str], report: Report) -> None:
+def _repair_media(root: Path, path: Path, state: cache.State, repo: Repository | None,
+                  bad: list[tuple[_File, str]], report: Report) -> None:
     from casdb.errors import Error
     from casdb.linking import Linker
 
     linker = Linker("auto", tmp_dir=path / cache.META / "tmp")
-    for rel, why in bad:
-        if why.startswith("corrupt in the store"):
-            report.broken.append(f"{rel}: {why}")
+    for f, why in bad:
+        source = _source(root, state, f, repo)
+        if why != "missing" and why != "modified" or source is None:
+            extra = "" if source is not None else " (no repository to repair from)"
+            report.broken.append(f"{f.local}: {why}{extra}")
             continue
-        blob = blob_of[rel]
-        full = path / rel
+        full = path / f.local
         try:
-            repo.store.verify_blob(blob)
+            if not f.converted:
+                repo.store.verify_blob(f.blob)
             if full.exists():
                 full.unlink()
             full.parent.mkdir(parents=True, exist_ok=True)
-            linker.place(repo.store.blob_path(blob), full)
+            linker.place(source, full)
         except (Error, OSError) as exc:
-            report.broken.append(f"{rel}: {why}, and the repair failed: {exc}")
+            report.broken.append(f"{f.local}: {why}, and the repair failed: {exc}")
             continue
-        report.repaired.append(f"{rel} ({why})")
+        report.repaired.append(f"{f.local} ({why})")
 
 
 def _check_metadata(path: Path, state: cache.State, repo: Repository | None, report: Report) -> None:
+    from casdb.flavour import Flavour
+    from casdb.flavoured import flavoured_header
     from casdb.materialise import header_yaml, write_table
     from casdb.snapshot import Snapshot
 
@@ -220,16 +260,18 @@ def _check_metadata(path: Path, state: cache.State, repo: Repository | None, rep
             report.broken.append(f"{name}: {why} (no repository to repair from)")
             continue
         snap = snap or Snapshot(repo.store, state.dataset, state.commit)
+        flavour = Flavour.of(state.conversion or None)
         if name == "db.yaml":
             from casdb.atomic import atomic_write
 
-            text = header_yaml(snap.header, set(state.tables))
+            text = header_yaml(flavoured_header(snap.header, flavour), set(state.tables))
             atomic_write(path / name, text, tmp_dir=path / cache.META)
             digest = hash_bytes(text)
         else:
             table = name[len("db."):-len(".parquet")]
             rows = set(state.rows) if state.tables.get(table) == "media" else None
-            digest = write_table(snap, table, rows, path / name, path / cache.META)
+            renamed = {f.file: f.local for f in _present(path, state) if f.file != f.local}
+            digest = write_table(snap, table, rows, path / name, path / cache.META, renamed)
         changed |= digest != expected
         state.files[name] = digest
         report.repaired.append(f"{name} ({why})")

@@ -103,10 +103,20 @@ class Dataset:
 
     @cached_property
     def _media_index(self) -> list[str]:
+        return list(self._local)
+
+    @cached_property
+    def _local(self) -> dict[str, str]:
+        """Media path -> path in the folder (a flavour may change the extension)."""
         import pyarrow.parquet as pq
 
-        table = pq.read_table(self.root / cache.META / "media.parquet", columns=["file"])
-        return table.column("file").to_pylist()
+        path = self.root / cache.META / "media.parquet"
+        names = pq.read_schema(path).names
+        columns = ["file", "local"] if "local" in names else ["file"]
+        table = pq.read_table(path, columns=columns)
+        files = table.column("file").to_pylist()
+        local = table.column(columns[-1]).to_pylist()
+        return dict(zip(files, local, strict=True))
 
     @cached_property
     def selection(self) -> Selection:
@@ -118,7 +128,8 @@ class Dataset:
         import pyarrow.parquet as pq
 
         files = pq.read_table(self._table_path(table), columns=["file"]).column("file")
-        return files.unique().to_pylist()
+        original = {v: k for k, v in self._local.items()}
+        return [original.get(f, f) for f in files.unique().to_pylist()]
 
     def _table_path(self, table: str) -> Path:
         path = self.root / f"db.{table}.parquet"
@@ -147,8 +158,9 @@ class Dataset:
         if files is None:
             attachments = attachment_paths(self.full_header)
             files = [p for p in self._media_index if not is_attachment(p, attachments)]
+        files = sorted(self._local[f] for f in files)
         if not self.full_path:
-            return list(files)
+            return files
         return [os.path.join(self.root, f) for f in files]
 
     # -- tables -------------------------------------------------------------------------------
@@ -187,7 +199,8 @@ class Dataset:
             return df
         sel = self.selection
         if sel.filtered:
-            df = df[df.index.get_level_values("file").isin(set(sel.media or ()))]
+            keep = {self._local[f] for f in sel.media or ()}
+            df = df[df.index.get_level_values("file").isin(keep)]
         if self.full_path:
             df = _expand_paths(df, str(self.root) + os.sep)
         return df

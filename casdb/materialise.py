@@ -42,6 +42,15 @@ from typing import TYPE_CHECKING
 from casdb import cache, encoding
 from casdb.atomic import atomic_write
 from casdb.errors import AlreadyExists, Conflict, storage_error
+from casdb.flavour import Flavour
+from casdb.flavoured import (
+    check_channels,
+    convert_missing,
+    derived_path,
+    flavoured_header,
+    local_paths,
+    plan,
+)
 from casdb.header import table_specs
 from casdb.ids import hash_bytes
 from casdb.linking import Linker
@@ -73,6 +82,8 @@ class Checkout:
     """Media and attachment files placed by this call (0 when the folder was ready)."""
     placed_bytes: int = 0
     tables_written: list[str] = field(default_factory=list)
+    converted: int = 0
+    """Files converted to the flavour by this call (others were converted before)."""
 
 
 def version_name(repo: Repository, dataset: str, version: str | None) -> tuple[str, str]:
@@ -107,23 +118,28 @@ def checkout(
     dest: str | Path | None = None,
     link: str = "auto",
     progress: bool | None = None,
+    flavour: Flavour | None = None,
 ) -> Checkout:
     """Check out a version into the cache under ``root`` (or into ``dest``) and return it.
 
     ``dest`` must be absent, empty, or a folder an earlier checkout of the same version left.
+    With a ``flavour``, audio is converted (once per source file and flavour, kept in the cache).
     """
+    flavour = flavour or Flavour()
     name, commit_id = version_name(repo, dataset, version)
+    root = cache.cache_root(root)
     if dest is not None:
         path = Path(dest).expanduser().absolute()
         _check_dest(path)
     else:
-        path = cache.folder(cache.cache_root(root), dataset, name)
+        path = cache.folder(root, dataset, name, flavour.id)
     ready = _ready(path, commit_id, request)
     if ready is not None:
         return ready
-    # Check the request against the version before anything is created.
-    ver = _Version(Snapshot(repo.store, dataset, commit_id))
+    # Check the request and the flavour against the version before anything is created.
+    ver = _Version(Snapshot(repo.store, dataset, commit_id), flavour, root)
     sel = select(ver.header, ver.media, ver.file_column, request, dataset)
+    check_channels(flavour, ver.index, ver.media if sel.media is None else sel.media)
     meta = path / cache.META
     try:
         (meta / "tmp").mkdir(parents=True, exist_ok=True)
@@ -160,19 +176,34 @@ def _ready(path: Path, commit_id: str, request: Request) -> Checkout | None:
 
 
 class _Version:
-    """What a checkout needs of a version: its header and media index, read once."""
+    """What a checkout needs of a version in a flavour: header, media index, targets, read once."""
 
-    def __init__(self, snap: Snapshot) -> None:
+    def __init__(self, snap: Snapshot, flavour: Flavour, root: Path) -> None:
+        import pyarrow as pa
+
         from casdb import mediaindex
 
         self.snap = snap
+        self.flavour = flavour
+        self.root = root
         self.header = snap.header
-        self.index = mediaindex.arrow(snap.store, snap.commit.media)
-        self.paths = self.index.column("file").to_pylist()
-        self.blobs = dict(zip(self.paths, self.index.column("blob").to_pylist(), strict=True))
-        self.sizes = dict(zip(self.paths, self.index.column("bytes").to_pylist(), strict=True))
+        index = mediaindex.arrow(snap.store, snap.commit.media)
+        self.paths = index.column("file").to_pylist()
+        self.blobs = dict(zip(self.paths, index.column("blob").to_pylist(), strict=True))
+        self.sizes = dict(zip(self.paths, index.column("bytes").to_pylist(), strict=True))
         self.attachments = attachment_paths(self.header)
         self.media = [p for p in self.paths if not is_attachment(p, self.attachments)]
+        self.targets = plan(index, self.media, flavour)
+        self.local = local_paths(self.paths, self.targets)
+        self.index = index.append_column("local", pa.array(
+            [self.local[p] for p in self.paths], pa.string())).append_column(
+            "converted", pa.array([p in self.targets for p in self.paths], pa.bool_()))
+
+    def source(self, path: str) -> str:
+        """The file whose bytes ``path`` gets: a converted file, or the store's blob."""
+        if path in self.targets:
+            return str(derived_path(self.root, self.flavour.id, self.blobs[path]))
+        return str(self.snap.store.blob_path(self.blobs[path]))
 
     def file_column(self, table: str) -> Iterable[str]:
         return self.snap.arrow(table, []).column("file").unique().to_pylist()
@@ -197,23 +228,29 @@ def _write(
     writable: bool,
 ) -> Checkout:
     meta = path / cache.META
-    snap, header, paths, media = ver.snap, ver.header, ver.paths, ver.media
-    blobs, sizes, attachments = ver.blobs, ver.sizes, ver.attachments
+    snap, paths, media = ver.snap, ver.paths, ver.media
+    blobs, attachments = ver.blobs, ver.attachments
+    header = flavoured_header(ver.header, ver.flavour)
     if not (meta / MEDIA).exists():
         _write_parquet(ver.index, meta / MEDIA, meta)
     if not (meta / HEADER).exists():
         atomic_write(meta / HEADER, encoding.encode(Header(header)), tmp_dir=meta)
-    old = state or cache.State(snap.dataset, name, snap.commit_id)
+    old = state or cache.State(snap.dataset, name, snap.commit_id, ver.flavour.id,
+                               conversion=ver.flavour.as_dict())
     new = _merge(old, sel, header)
 
-    # 1. media (and attachments), 2. tables, 3. db.yaml, 4. the state.
+    # 0. conversions, 1. media (and attachments), 2. tables, 3. db.yaml, 4. the state.
     wanted = media if new.media is None else new.media
     have = set(media) if old.media is None else set(old.media)
     todo = [p for p in wanted if p not in have]
     todo += [p for p in paths if is_attachment(p, attachments)]
+    convert = [(p, blobs[p], str(snap.store.blob_path(blobs[p])), ver.sizes[p], ver.targets[p])
+               for p in todo if p in ver.targets]
+    converted = convert_missing(ver.root, ver.flavour, convert, progress)
     reuse = _copies_nearby(snap, path, todo, blobs, link) if not writable else {}
     linker = Linker(link, tmp_dir=meta / "tmp", writable=writable, reuse=reuse)
-    placed, placed_bytes = _place_all(snap, path, todo, blobs, sizes, linker, progress)
+    placed, placed_bytes = _place_all(path, [(ver.local[p], ver.source(p)) for p in todo],
+                                      linker, progress)
     for method, count in linker.used.items():
         new.link[method] = new.link.get(method, 0) + count
 
@@ -224,7 +261,8 @@ def _write(
                 and (new.tables[table] == "all" or old.rows == new.rows)):
             continue
         rows = set(new.rows) if new.tables[table] == "media" else None
-        new.files[target.name] = write_table(snap, table, rows, target, meta)
+        renamed = {p: ver.local[p] for p in ver.targets if ver.local[p] != p}
+        new.files[target.name] = write_table(snap, table, rows, target, meta, renamed)
         written.append(table)
     text = header_yaml(header, set(new.tables))
     if new.files.get("db.yaml") != hash_bytes(text) or not (path / "db.yaml").exists():
@@ -234,7 +272,7 @@ def _write(
     specs = table_specs(header)
     new.complete = new.media is None and all(new.tables.get(t) == "all" for t in specs)
     cache.write_state(path, new)
-    return Checkout(path, new, placed, placed_bytes, written)
+    return Checkout(path, new, placed, placed_bytes, written, converted)
 
 
 def _merge(old: cache.State, sel: Selection, header: dict) -> cache.State:
@@ -254,7 +292,7 @@ def _merge(old: cache.State, sel: Selection, header: dict) -> cache.State:
         media = None if sel.media is None else sorted(set(media) | set(sel.media))
     return cache.State(
         old.dataset, old.version, old.commit, old.flavour, tables, media, rows,
-        list(old.requests), dict(old.files), old.complete, dict(old.link),
+        list(old.requests), dict(old.files), old.complete, dict(old.link), dict(old.conversion),
     )
 
 
@@ -293,17 +331,10 @@ def _copies_nearby(
 
 
 def _place_all(
-    snap: Snapshot,
-    path: Path,
-    todo: list[str],
-    blobs: dict[str, str],
-    sizes: dict[str, int],
-    linker: Linker,
-    progress: bool | None,
+    path: Path, todo: list[tuple[str, str]], linker: Linker, progress: bool | None
 ) -> tuple[int, int]:
-    """Place the files ``todo`` that are not in place yet; return (files, bytes) placed."""
-    store = snap.store
-    for folder in sorted({os.path.dirname(p) for p in todo}):
+    """Place ``(path in the folder, source file)`` pairs not in place yet; return (files, bytes)."""
+    for folder in sorted({os.path.dirname(p) for p, _ in todo}):
         if folder:
             try:
                 os.makedirs(path / folder, exist_ok=True)
@@ -311,22 +342,23 @@ def _place_all(
                 raise storage_error(exc, str(path / folder)) from exc
     root = str(path)
     missing = []
-    for p in todo:
+    for p, source in todo:
         try:
             st = os.lstat(f"{root}/{p}")
         except FileNotFoundError:
-            missing.append(p)
+            missing.append((p, source, os.stat(source).st_size))
             continue
-        if st.st_size != sizes[p]:  # a torn file from elsewhere: replace it
+        size = os.stat(source).st_size
+        if st.st_size != size:  # a torn file from elsewhere: replace it
             os.unlink(f"{root}/{p}")
-            missing.append(p)
-    total = sum(sizes[p] for p in missing)
+            missing.append((p, source, size))
+    total = sum(size for *_, size in missing)
     with Progress("checkout", total, len(missing), enabled=progress) as bar:
 
-        def place(batch: list[str]) -> None:
-            for p in batch:
-                linker.place(store.blob_path(blobs[p]), f"{root}/{p}")
-                bar.advance(sizes[p])
+        def place(batch: list[tuple[str, str, int]]) -> None:
+            for p, source, size in batch:
+                linker.place(source, f"{root}/{p}")
+                bar.advance(size)
 
         batches = [missing[i : i + _BATCH] for i in range(0, len(missing), _BATCH)]
         if len(batches) <= 1:
@@ -339,14 +371,24 @@ def _place_all(
     return len(missing), total
 
 
-def write_table(snap: Snapshot, table: str, rows: set[str] | None, target: Path, meta: Path) -> str:
-    """Write one table as audformat parquet; return the blake3 of the file."""
+def write_table(
+    snap: Snapshot,
+    table: str,
+    rows: set[str] | None,
+    target: Path,
+    meta: Path,
+    renamed: dict[str, str] | None = None,
+) -> str:
+    """Write one table as audformat parquet (only ``rows``' files, if given; files ``renamed``
+    by a flavour); return the blake3 of the file."""
     import pyarrow as pa
 
     df = snap.table(table)
     if rows is not None:
         files = df.index.get_level_values("file")
         df = df[files.isin(rows)]
+    if renamed and "file" in df.index.names:
+        df = df.set_axis(rename_files(df.index, renamed), axis=0)
     arrow = pa.Table.from_pandas(df.reset_index(), preserve_index=False)
     return _write_parquet(arrow, target, meta)
 
@@ -360,6 +402,18 @@ def _write_parquet(table: pa.Table, target: Path, meta: Path) -> str:
     data = sink.getvalue().to_pybytes()
     atomic_write(target, data, tmp_dir=meta)
     return hash_bytes(data)
+
+
+def rename_files(index, renamed: dict[str, str]):
+    """An index with its ``file`` values renamed (a filewise or segmented index)."""
+    import pandas as pd
+
+    if isinstance(index, pd.MultiIndex):
+        level = index.names.index("file")
+        values = index.levels[level]
+        return index.set_levels(values.map(lambda f: renamed.get(f, f)), level=level,
+                                verify_integrity=False)
+    return index.map(lambda f: renamed.get(f, f)).astype(index.dtype).rename(index.name)
 
 
 def header_yaml(header: dict, tables: set[str]) -> bytes:

@@ -1,0 +1,153 @@
+"""A checkout in a flavour: which files to convert, where converted files live, and the header.
+
+Converted files are kept in the cache once per (source blob, flavour), whatever version or
+dataset asked for them:
+
+    <cache>/.derived/<flavour-id>/ab/cdef...     the source blob's bytes in the flavour
+
+and a version's folder links them under their (possibly renamed) paths. Only files not converted
+yet are converted, on every core (:mod:`casdb.convert`). A file that fails names itself in the
+error; every other file converted in the same run is kept, so a rerun converts only what is
+still missing.
+
+Example:
+    >>> derived_path(Path("/c"), "16000hz", "ab" * 32).as_posix()[:22]
+    '/c/.derived/16000hz/ab'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from casdb.atomic import temp_name
+from casdb.errors import InvalidDataset, InvalidInput, storage_error
+from casdb.flavour import Flavour, Target, local_path
+from casdb.progress import Progress
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+DERIVED = ".derived"
+
+
+def derived_path(root: Path, flavour_id: str, blob: str) -> Path:
+    return root / DERIVED / flavour_id / blob[:2] / blob[2:]
+
+
+def plan(index: pa.Table, media: Sequence[str], flavour: Flavour) -> dict[str, Target]:
+    """Media files that need converting -> their target (files not listed are linked)."""
+    if flavour.is_original:
+        return {}
+    wanted = set(media)
+    columns = [index.column(c).to_pylist()
+               for c in ("file", "format", "sampling_rate", "channels", "bit_depth")]
+    out = {}
+    for path, fmt, rate, channels, depth in zip(*columns, strict=True):
+        if path in wanted:
+            target = flavour.target(fmt, rate, channels, depth)
+            if target is not None:
+                out[path] = target
+    return out
+
+
+def local_paths(paths: Sequence[str], targets: dict[str, Target]) -> dict[str, str]:
+    """Path in the folder of every file; ``InvalidInput`` if two would share a name."""
+    out = {p: local_path(p, targets.get(p)) for p in paths}
+    if len(set(out.values())) != len(out):
+        seen: dict[str, str] = {}
+        for p, local in out.items():
+            if local in seen:
+                raise InvalidInput(f"the flavour would write {seen[local]} and {p} to the same "
+                                   f"file {local}")
+            seen[local] = p
+    return out
+
+
+def check_channels(flavour: Flavour, index: pa.Table, media: Sequence[str]) -> None:
+    """A channel index must exist in at least one audio file of the selection."""
+    if not flavour.channels:
+        return
+    wanted = set(media)
+    most = max((c for f, c in zip(index.column("file").to_pylist(),
+                                  index.column("channels").to_pylist(), strict=True)
+                if f in wanted), default=0)
+    if most and max(flavour.channels) >= most:
+        raise InvalidInput(f"channel {max(flavour.channels)} is out of range: the files have at "
+                           f"most {most} channel{'s' if most > 1 else ''} (indices from 0)")
+
+
+def convert_missing(
+    root: Path,
+    flavour: Flavour,
+    todo: Sequence[tuple[str, str, str, int, Target]],
+    progress: bool | None,
+) -> int:
+    """Convert ``(path, blob, source file, size, target)`` not yet in the derived store.
+
+    Returns the number converted. Raises ``InvalidDataset`` naming the files that failed, after
+    keeping every file that succeeded.
+    """
+    from casdb.convert import Task, convert_many
+
+    tasks, seen = [], set()
+    for path, blob, source, size, target in todo:
+        final = derived_path(root, flavour.id, blob)
+        if blob in seen or final.exists():
+            continue
+        seen.add(blob)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, str(final.parent)) from exc
+        tmp = temp_name(final.parent)
+        tasks.append(Task(path, source, str(tmp) + "." + target.format, target, size))
+    blob_of = {p: b for p, b, *_ in todo}
+    failed = []
+    done = 0
+    with Progress("converting", sum(t.size for t in tasks), len(tasks), enabled=progress) as bar:
+        for task, error in convert_many(tasks):
+            bar.advance(task.size)
+            if error is not None:
+                failed.append(f"{task.key}: {error}")
+                continue
+            final = derived_path(root, flavour.id, blob_of[task.key])
+            try:
+                os.chmod(task.dest, 0o444)
+                os.replace(task.dest, final)
+            except OSError as exc:
+                raise storage_error(exc, str(final)) from exc
+            done += 1
+    if failed:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise InvalidDataset(f"cannot convert {failed[0]}{more}; the other files are converted "
+                             "and kept")
+    return done
+
+
+def flavoured_header(header: dict, flavour: Flavour) -> dict:
+    """The header of a flavoured folder: audio media entries state the flavour's format."""
+    if flavour.is_original:
+        return header
+    out = dict(header)
+    media = {}
+    for media_id, spec in (header.get("media") or {}).items():
+        spec = dict(spec or {})
+        if spec.get("type", "audio") in ("audio", "video"):
+            if flavour.format:
+                spec["format"] = flavour.format
+            if flavour.sampling_rate:
+                spec["sampling_rate"] = flavour.sampling_rate
+            if flavour.mixdown:
+                spec["channels"] = 1
+            elif flavour.channels:
+                spec["channels"] = len(flavour.channels)
+            if flavour.bit_depth:
+                spec["bit_depth"] = flavour.bit_depth
+            spec["flavour"] = flavour.as_dict()
+        media[media_id] = spec
+    if media:
+        out["media"] = media
+    return out
