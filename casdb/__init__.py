@@ -26,6 +26,7 @@ from casdb.errors import (
 if TYPE_CHECKING:
     from casdb.api import checkout, load
     from casdb.dataset import Dataset
+    from casdb.flavour import Flavour
     from casdb.repo import Repository
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "Conflict",
     "Dataset",
     "Error",
+    "Flavour",
     "IntegrityError",
     "InvalidDataset",
     "InvalidInput",
@@ -47,6 +49,7 @@ __all__ = [
 _LAZY = {
     "Repository": "casdb.repo",
     "Dataset": "casdb.dataset",
+    "Flavour": "casdb.flavour",
     "load": "casdb.api",
     "checkout": "casdb.api",
 }

@@ -104,8 +104,11 @@ def convert_many(tasks: Sequence[Task], workers: int | None = None) -> Iterator[
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["casdb.convert", "numpy", "soundfile", "soxr"])
+    # fork: workers start at once, and a script calling casdb.load without an
+    # ``if __name__ == "__main__"`` guard works (spawn and forkserver re-run the script). The
+    # parent's threads are idle here (thread pools are closed before conversions start).
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     chunk = max(1, min(16, len(tasks) // (workers * 4)))
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         for key, error in pool.map(_work, tasks, chunksize=chunk):

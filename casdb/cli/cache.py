@@ -31,11 +31,11 @@ def ls(dataset: str | None, cache_root: str | None) -> None:
     if not rows:
         click.echo(f"the cache {root} is empty", err=True)
         return
-    click.echo(f"{'DATASET':<16} {'VERSION':<12} {'FLAVOUR':<10} {'TABLES':>6} {'FILES':>8} "
+    click.echo(f"{'DATASET':<16} {'VERSION':<12} {'FLAVOUR':<18} {'TABLES':>6} {'FILES':>8} "
                f"{'SIZE':>9}  {'STATUS':<8} LAST USED")
     for s in rows:
         used = time.strftime("%Y-%m-%d %H:%M", time.localtime(s.used)) if s.used else "-"
-        click.echo(f"{s.dataset:<16} {s.version:<12} {s.flavour:<10} {s.tables:>6} {s.files:>8} "
+        click.echo(f"{s.dataset:<16} {s.version:<12} {s.flavour:<18} {s.tables:>6} {s.files:>8} "
                    f"{human_size(s.bytes):>9}  {'complete' if s.complete else 'partial':<8} {used}")
     click.echo(f"cache root: {root}", err=True)
 

@@ -18,15 +18,23 @@ from casdb.linking import MODES
               help="Cache root (or set CASDB_CACHE); default ~/.cache/casdb.")
 @click.option("--link", type=click.Choice(MODES), default="auto", show_default=True,
               help="How media are placed from the store.")
+@click.option("--sampling-rate", type=int, metavar="HZ", help="Resample audio to this rate.")
+@click.option("--channels", metavar="C[,C...]", help="Keep these channels (indices from 0).")
+@click.option("--mixdown", is_flag=True, help="Average the (selected) channels into one.")
+@click.option("--bit-depth", type=int, metavar="16|24|32", help="Integer PCM bit depth.")
+@click.option("--format", "fmt", metavar="wav|flac", help="Audio file format.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
 @click.pass_context
 def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
             media: str | None, only_metadata: bool, cache_root: str | None, link: str,
-            progress: bool | None) -> None:
+            sampling_rate: int | None, channels: str | None, mixdown: bool,
+            bit_depth: int | None, fmt: str | None, progress: bool | None) -> None:
     """Write a version as an audformat folder to DEST, or into the cache.
 
     The folder's path is printed as the last line, so that `cd "$(casdb checkout emodb)"` works.
     """
+    from casdb.errors import InvalidInput
+    from casdb.flavour import Flavour
     from casdb.materialise import checkout
     from casdb.selection import Request
     from casdb.units import human_size, plural
@@ -34,9 +42,19 @@ def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
     name, version = split_ref(ref)
     table_ids = [t.strip() for t in tables.split(",") if t.strip()] if tables else None
     request = Request.make(table_ids, media, only_metadata)
+    picked = None
+    if channels is not None:
+        try:
+            picked = [int(c) for c in channels.split(",")]
+        except ValueError:
+            raise InvalidInput(f"invalid channels {channels!r}: use indices like 0 or 0,1") from None
+    flavour = Flavour(sampling_rate=sampling_rate, channels=picked, mixdown=mixdown,
+                      bit_depth=bit_depth, format=fmt)
     out = checkout(open_repo(ctx), name, version, request, root=cache_root, dest=dest,
-                   link=link, progress=progress)
+                   link=link, progress=progress, flavour=flavour)
     how = ", ".join(f"{n} by {m}" for m, n in sorted(out.state.link.items())) or "none"
+    if out.converted:
+        click.echo(f"converted {plural(out.converted, 'file')} to {out.state.flavour}", err=True)
     if out.placed or out.tables_written:
         click.echo(f"checked out {out.state.dataset} {out.state.version}: "
                    f"{plural(out.placed, 'file')} placed ({human_size(out.placed_bytes)}; "
