@@ -223,10 +223,15 @@ def main() -> None:
         ok = [r for r in runs if "error" not in r]
         best = min(ok, key=lambda r: r["seconds"]) if ok else runs[0]
         best = {**best, "label": label, "runs": len(runs),
-                "all_walls": [round(r["seconds"], 3) for r in runs]}
+                "all_walls": [round(r["seconds"], 3) for r in runs],
+                "all_load_s": [round(r["load_s"], 3) for r in runs if "load_s" in r]}
         res["steps"][key] = best
         print("  " + step_line(bc, label, best), flush=True)
         return best
+
+    res["startup"] = startup(bc, python, args)
+    print("\nstart-up (best of 3 child processes): " + ", ".join(
+        f"{k} {v:.2f} s" for k, v in res["startup"].items()), flush=True)
 
     # -- casdb ----------------------------------------------------------------------------------
     if not args.skip_casdb:
@@ -269,8 +274,10 @@ def main() -> None:
                  clear=[], fresh=caches / "tablemeta")
         cli_cache = caches / "cli"
         bc.sync()
+        load_avg = os.getloadavg()[0]
         r = timed(bc, [*casdb_cli, "--repo", str(repo), "checkout", f"{NAME}@2.0.0",
                        "--cache", str(cli_cache)], logs / "cli-checkout.log")
+        r["load_avg"] = load_avg
         r["label"] = "casdb CLI checkout bench@2.0.0, empty cache"
         res["steps"]["casdb_cli"] = r
         print("  " + step_line(bc, r["label"], r), flush=True)
@@ -328,6 +335,18 @@ def main() -> None:
     print(f"\nresults: {path}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def startup(bc, python: str, args) -> dict:
+    """Fixed costs in every child's wall: the interpreter, pandas and pyarrow, each tool."""
+    pre = ", ".join(PRELOAD)
+    codes = {"python": "pass", "python + pandas, pyarrow": f"import {pre}"}
+    if not args.skip_casdb:
+        codes["python + casdb.load + pandas, pyarrow"] = f"import casdb; casdb.load; import {pre}"
+    if not args.skip_audb:
+        codes["python + audb.load + pandas, pyarrow"] = f"import audb; audb.load; import {pre}"
+    return {k: min(bc.run_timed([python, "-P", "-c", c])["seconds"] for _ in range(3))
+            for k, c in codes.items()}
 
 
 def snapshot_worktree(bc, data) -> tuple[str, object]:
@@ -570,8 +589,11 @@ def report(bc, machine: dict, args, res: dict) -> dict:
         targets.append(("cold checkout at least 20x faster than audb's cold load",
                         f"casdb {s['casdb_cold']['seconds']:.2f} s vs audb "
                         f"{audb_best['seconds']:.2f} s ({audb_best['label']}): {ratio:.1f}x "
-                        f"(in-process: {inproc(audb_best) / inproc(s['casdb_cold']):.0f}x)",
-                        ratio >= 20))
+                        f"(child wall times, start-up and imports included)", ratio >= 20))
+        ratio = inproc(audb_best) / inproc(s["casdb_cold"])
+        targets.append(("the same, in-process (load call + tables, imports excluded)",
+                        f"casdb {inproc(s['casdb_cold']):.3f} s vs audb {inproc(audb_best):.2f} s: "
+                        f"{ratio:.1f}x", ratio >= 20))
     if "casdb_disk" in res:
         d = res["casdb_disk"]
         targets.append(("casdb cache extra disk under 1 % of media bytes",
