@@ -49,6 +49,9 @@ def convert_file(source: str, dest: str, target: Target) -> None:
     import numpy as np
     import soundfile as sf
 
+    # float32 holds 24-bit samples exactly and halves the memory traffic; 32-bit output
+    # keeps float64.
+    dtype = "float32" if target.bit_depth <= 24 else "float64"
     with sf.SoundFile(source) as src:
         in_rate, in_channels = src.samplerate, src.channels
         pick = [c % in_channels for c in target.channels]
@@ -58,16 +61,16 @@ def convert_file(source: str, dest: str, target: Target) -> None:
             import soxr
 
             resampler = soxr.ResampleStream(in_rate, target.sampling_rate, out_channels,
-                                            dtype="float64", quality=QUALITY)
+                                            dtype=dtype, quality=QUALITY)
         with sf.SoundFile(dest, "w", samplerate=target.sampling_rate, channels=out_channels,
                           subtype=SUBTYPES[target.bit_depth], format=target.format.upper()) as out:
             while True:
-                block = src.read(BLOCK, dtype="float64", always_2d=True)
+                block = src.read(BLOCK, dtype=dtype, always_2d=True)
                 last = len(block) < BLOCK
-                if pick != list(range(in_channels)):
-                    block = block[:, pick]
                 if target.mixdown:
-                    block = block.mean(axis=1, keepdims=True)
+                    block = _mean(block, pick)
+                elif pick != list(range(in_channels)):
+                    block = block[:, pick]
                 if resampler is not None:
                     block = resampler.resample_chunk(block, last=last)
                     if block.ndim == 1:
@@ -76,6 +79,17 @@ def convert_file(source: str, dest: str, target: Target) -> None:
                     out.write(np.clip(block, -1.0, 1.0))
                 if last:
                     break
+
+
+def _mean(block, pick: list[int]):
+    """The mean of the picked channels, as one column (column sums: much faster than
+    ``mean(axis=1)`` on interleaved frames)."""
+    out = block[:, pick[0]].copy()
+    for c in pick[1:]:
+        out += block[:, c]
+    if len(pick) > 1:
+        out *= 1.0 / len(pick)
+    return out[:, None]
 
 
 def _work(task: Task) -> tuple[str, str | None]:
