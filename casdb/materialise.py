@@ -203,7 +203,11 @@ class _Version:
         """The file whose bytes ``path`` gets: a converted file, or the store's blob."""
         if path in self.targets:
             return str(derived_path(self.root, self.flavour.id, self.blobs[path]))
-        return str(self.snap.store.blob_path(self.blobs[path]))
+        return self.snap.store.blob_file(self.blobs[path])
+
+    def size(self, path: str) -> int | None:
+        """Bytes of :meth:`source`, when known without a stat (a blob, not a converted file)."""
+        return None if path in self.targets else self.sizes[path]
 
     def file_column(self, table: str) -> Iterable[str]:
         return self.snap.arrow(table, []).column("file").unique().to_pylist()
@@ -249,8 +253,8 @@ def _write(
     converted = convert_missing(ver.root, ver.flavour, convert, progress)
     reuse = _copies_nearby(snap, path, todo, blobs, link) if not writable else {}
     linker = Linker(link, tmp_dir=meta / "tmp", writable=writable, reuse=reuse)
-    placed, placed_bytes = _place_all(path, [(ver.local[p], ver.source(p)) for p in todo],
-                                      linker, progress)
+    placed, placed_bytes = _place_all(
+        path, [(ver.local[p], ver.source(p), ver.size(p)) for p in todo], linker, progress)
     for method, count in linker.used.items():
         new.link[method] = new.link.get(method, 0) + count
 
@@ -331,10 +335,11 @@ def _copies_nearby(
 
 
 def _place_all(
-    path: Path, todo: list[tuple[str, str]], linker: Linker, progress: bool | None
+    path: Path, todo: list[tuple[str, str, int | None]], linker: Linker, progress: bool | None
 ) -> tuple[int, int]:
-    """Place ``(path in the folder, source file)`` pairs not in place yet; return (files, bytes)."""
-    for folder in sorted({os.path.dirname(p) for p, _ in todo}):
+    """Place ``(path in the folder, source file, its size if known)`` not in place yet; return
+    (files, bytes) placed."""
+    for folder in sorted({os.path.dirname(p) for p, _, _ in todo}):
         if folder:
             try:
                 os.makedirs(path / folder, exist_ok=True)
@@ -342,13 +347,14 @@ def _place_all(
                 raise storage_error(exc, str(path / folder)) from exc
     root = str(path)
     missing = []
-    for p, source in todo:
+    for p, source, size in todo:
+        if size is None:
+            size = os.stat(source).st_size
         try:
             st = os.lstat(f"{root}/{p}")
         except FileNotFoundError:
-            missing.append((p, source, os.stat(source).st_size))
+            missing.append((p, source, size))
             continue
-        size = os.stat(source).st_size
         if st.st_size != size:  # a torn file from elsewhere: replace it
             os.unlink(f"{root}/{p}")
             missing.append((p, source, size))
@@ -426,4 +432,5 @@ def header_yaml(header: dict, tables: set[str]) -> bytes:
             data[section] = {k: v for k, v in (data[section] or {}).items() if k in tables}
             if not data[section]:
                 del data[section]
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: faster
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True).encode()

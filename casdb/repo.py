@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 from casdb import dag
 from casdb.atomic import atomic_write, sync_filesystem
 from casdb.backends.local import LocalBackend
-from casdb.commit import CommitResult, commit
 from casdb.errors import AlreadyExists, IntegrityError, InvalidInput, NotFound, storage_error
 from casdb.history import LogEntry, log_entries
 from casdb.ids import is_prefix
@@ -39,6 +38,8 @@ from casdb.store import ObjectStore
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from casdb.commit import CommitResult
 
 FORMAT = 1
 LAYOUT = ("objects", "blobs", "refs", "tmp", "locks")
@@ -124,6 +125,8 @@ class Repository:
             >>> repo.commit(src, dataset="demo", version="1.0.0").files
             0
         """
+        from casdb.commit import commit  # the commit machinery only when committing
+
         return commit(self, source, dataset=dataset, version=version, branch=branch,
                       message=message, author=author, progress=progress)
 
