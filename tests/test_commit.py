@@ -255,6 +255,7 @@ def test_unreadable_file_is_refused():
             import os, sys
             # Import first: the interpreter's files may not be readable by the unprivileged user.
             import yaml, sqlite3, json, difflib
+            import casdb.commit
             from casdb.repo import Repository
             from casdb.errors import InvalidDataset
             if os.geteuid() == 0:
