@@ -1,4 +1,5 @@
-"""The demo behind scripts/demo: two versions of a small dataset in a local repository."""
+"""The demo behind scripts/demo: two versions of a small dataset in a local repository, then
+checkouts into a cache (as is, in a flavour, a subset) and a load from Python."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def casdb(*args: str) -> None:
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="casdb-demo-"))
     os.environ["CASDB_REPO"] = str(work / "repo")
+    os.environ["CASDB_CACHE"] = str(work / "cache")
     src = work / "mydb"
     print(f"demo folder: {work}")
     make_dataset(src, files=40, duration=1.0, sampling_rate=16000, name="mydb")
@@ -47,6 +49,19 @@ def main() -> None:
     casdb("diff", "mydb", "1.0.0", "2.0.0", "--rows", "6")
     casdb("show", "mydb@2.0.0")
     casdb("fsck")
+
+    # Load: a version into the cache (media linked from the store), then in a 8 kHz FLAC flavour.
+    casdb("checkout", "mydb@1.0.0")
+    casdb("checkout", "mydb@2.0.0", "--sampling-rate", "8000", "--format", "flac")
+    casdb("checkout", "mydb@2.0.0", str(work / "subset"), "--tables", "emotion", "--media", "00001")
+    casdb("cache", "ls")
+    casdb("cache", "verify")
+    print("\n>>> ds = casdb.load('mydb', '2.0.0'); ds['emotion'].get(map={'speaker': 'age'})",
+          flush=True)
+    import casdb as api
+
+    ds = api.load("mydb", "2.0.0")
+    print(ds["emotion"].get(map={"speaker": "age"}).head(3).to_string())
     if "--keep" not in sys.argv:
         shutil.rmtree(work)
 
