@@ -64,7 +64,7 @@ def check(repo: Repository, *, verify_blobs: bool = True) -> FsckReport:
             report.problems.append(f"{kind}: {exc}")
             continue
         report.objects += 1
-        stack.extend(_children(obj, blobs))
+        stack.extend(children(obj, blobs))
     if verify_blobs:
         with ThreadPoolExecutor(workers()) as pool:
             for problem in pool.map(lambda b: _verify(store, b), sorted(blobs)):
@@ -81,7 +81,8 @@ def check(repo: Repository, *, verify_blobs: bool = True) -> FsckReport:
     return report
 
 
-def _children(obj: object, blobs: dict[str, int]) -> list[tuple[str, str]]:
+def children(obj: object, blobs: dict[str, int]) -> list[tuple[str, str]]:
+    """The objects ``obj`` refers to, as ``(id, kind)``; blobs of a tree go into ``blobs``."""
     if isinstance(obj, Commit):
         out = [(obj.tree, "tree"), (obj.header, "header")]
         out += [(tid, "table") for _, tid in obj.tables]

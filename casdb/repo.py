@@ -221,6 +221,78 @@ class Repository:
         b = self.get_commit(self.resolve(dataset, new))
         return dag.diff(self.store, a, b, rows=True)
 
+    # -- remotes ------------------------------------------------------------------------------
+
+    def remotes(self) -> dict[str, str]:
+        """Remote name -> URL (credentials are never stored: they come from the environment)."""
+        try:
+            return json.loads((self.path / "remotes.json").read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise IntegrityError(f"{self.path / 'remotes.json'} is unreadable: {exc}") from exc
+
+    def remote_add(self, name: str, url: str, *, create: bool = True) -> None:
+        """Remember ``url`` as remote ``name`` (marking it as a casdb remote if it is new)."""
+        from casdb.backends.base import redact
+        from casdb.names import check_branch
+        from casdb.remote import Remote
+
+        check_branch(name)
+        if redact(url) != url:
+            raise InvalidInput(f"{redact(url)}: put credentials in the environment or the AWS "
+                               "config files, never in the URL")
+        remotes = self.remotes()
+        if name in remotes:
+            raise AlreadyExists(f"remote {name!r} exists already ({remotes[name]})")
+        (Remote.create if create else Remote.open)(url)
+        remotes[name] = url
+        atomic_write(self.path / "remotes.json", json.dumps(remotes, indent=2).encode() + b"\n",
+                     tmp_dir=self.path / "tmp")
+
+    def remote(self, name: str | None = None):
+        """The remote named ``name`` (default: ``origin``, or the only one)."""
+        from casdb.remote import Remote
+
+        remotes = self.remotes()
+        if name is None:
+            if len(remotes) == 1:
+                name = next(iter(remotes))
+            elif "origin" in remotes:
+                name = "origin"
+            else:
+                raise InvalidInput("name the remote: " + (", ".join(remotes) or "none is set up "
+                                   "(casdb remote add NAME URL)"))
+        if name not in remotes:
+            hint = f" (remotes: {', '.join(remotes)})" if remotes else ""
+            raise NotFound(f"no remote {name!r}{hint}")
+        return Remote.open(remotes[name], cache=self.path / "remotes" / name)
+
+    def push(self, remote: str | None = None, datasets: list[str] | None = None,
+             progress: bool | None = None):
+        """Send what ``remote`` lacks of ``datasets`` (default: all); refs move last, by CAS."""
+        from casdb.transfer import push
+
+        return push(self, self.remote(remote), datasets, progress)
+
+    def pull(self, remote: str | None = None, datasets: list[str] | None = None,
+             progress: bool | None = None):
+        """Fetch what this repository lacks of ``datasets`` (default: all on the remote)."""
+        from casdb.transfer import pull
+
+        return pull(self, self.remote(remote), datasets, progress)
+
+    @classmethod
+    def clone(cls, url: str, path: str | Path, progress: bool | None = None) -> Repository:
+        """A new repository at ``path`` with every dataset of the remote at ``url`` (``origin``)."""
+        from casdb.remote import Remote
+
+        Remote.open(url)  # fail before creating anything
+        repo = cls.init(path)
+        repo.remote_add("origin", url, create=False)
+        repo.pull("origin", progress=progress)
+        return repo
+
     # -- helpers ------------------------------------------------------------------------------
 
     def _check_known(self, dataset: str) -> None:

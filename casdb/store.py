@@ -158,6 +158,55 @@ class ObjectStore:
             raise IntegrityError(f"object {object_id} is corrupt: its bytes hash differently")
         return data
 
+    def read_stored(self, object_id: str) -> bytes:
+        """An object's bytes as stored (compressed), unverified: what a push sends."""
+        try:
+            with open(self._path(OBJECTS, object_id), "rb") as f:
+                return f.read()
+        except FileNotFoundError as exc:
+            raise NotFound(f"object {object_id} is missing") from exc
+
+    def put_stored(self, object_id: str, stored: bytes) -> None:
+        """Store an object received as stored bytes, after checking they hold ``object_id``."""
+        try:
+            data = compression.decompress(stored)
+        except IntegrityError as exc:
+            raise IntegrityError(f"object {object_id} arrived corrupt: {exc}") from exc
+        if hash_bytes(data) != object_id:
+            raise IntegrityError(f"object {object_id} arrived corrupt: its bytes hash differently")
+        final = self._path(OBJECTS, object_id)
+        if object_id in self._present or final in self.stage or os.path.exists(final):
+            return
+        self._schedule(final)
+        self.stage.add_bytes(stored, final)
+
+    def put_blob_bytes(self, blob_id: str, data: bytes) -> None:
+        """Store a blob received whole, after checking its hash."""
+        if hash_bytes(data) != blob_id:
+            raise IntegrityError(f"blob {blob_id} arrived corrupt: its bytes hash differently")
+        final = self._path(BLOBS, blob_id)
+        if final in self.stage or os.path.exists(final):
+            return
+        self._schedule(final)
+        self.stage.add_bytes(data, final)
+
+    def put_blob_file(self, blob_id: str, tmp: str) -> None:
+        """Store a blob received into ``tmp`` (a file in the repository's tmp/), after checking
+        its hash; ``tmp`` is consumed."""
+        size = os.path.getsize(tmp)
+        hasher = new_hasher(size)
+        if size:
+            hasher.update_mmap(tmp)
+        if hasher.hexdigest() != blob_id:
+            _unlink(tmp)
+            raise IntegrityError(f"blob {blob_id} arrived corrupt: its bytes hash differently")
+        final = self._path(BLOBS, blob_id)
+        if final in self.stage or os.path.exists(final):
+            _unlink(tmp)
+            return
+        self._schedule(final)
+        self.stage.add(tmp, final)
+
     def has(self, object_id: str) -> bool:
         final = self._path(OBJECTS, object_id)
         return object_id in self._present or final in self.stage or os.path.exists(final)

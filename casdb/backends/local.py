@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from casdb.atomic import TMP_PREFIX, atomic_write, fsync_dir
+from casdb.atomic import TMP_PREFIX, atomic_file, atomic_write, fsync_dir
 from casdb.backends.base import Capabilities
-from casdb.errors import InvalidInput, NotFound, storage_error
+from casdb.errors import Conflict, InvalidInput, NotFound, storage_error
 
 
 class LocalBackend:
@@ -60,6 +60,53 @@ class LocalBackend:
         self.make_dir(path.parent)
         self.make_dir(self.tmp)
         return atomic_write(path, data, exclusive=exclusive, tmp_dir=self.tmp)
+
+    def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        try:
+            with open(self.path(key), "rb") as f:
+                out = []
+                for start, end in ranges:
+                    f.seek(start)
+                    out.append(f.read(end - start))
+                return out
+        except FileNotFoundError as exc:
+            raise NotFound(f"no {key} in {self.root}") from exc
+
+    def get_file(self, key: str, path: Path) -> None:
+        import shutil
+
+        try:
+            shutil.copyfile(self.path(key), path)
+        except FileNotFoundError as exc:
+            if not self.path(key).exists():
+                raise NotFound(f"no {key} in {self.root}") from exc
+            raise storage_error(exc, str(path)) from exc
+        except OSError as exc:
+            raise storage_error(exc, str(path)) from exc
+
+    def put_file(self, key: str, path: Path) -> bool:
+        target = self.path(key)
+        if target.exists():
+            return False
+        self.make_dir(target.parent)
+        self.make_dir(self.tmp)
+        import shutil
+
+        with atomic_file(target, tmp_dir=self.tmp, exclusive=True) as pending, open(path, "rb") as f:
+            shutil.copyfileobj(f, pending.file, 1 << 20)
+        return pending.placed
+
+    def swap(self, key: str, expected: bytes | None, new: bytes) -> None:
+        from casdb.locking import FileLock
+
+        with FileLock(self.root / "locks" / (key.replace("/", "%") + ".lock")):
+            try:
+                current = self.get(key)
+            except NotFound:
+                current = None
+            if current != expected:
+                raise Conflict(f"{key} changed meanwhile")
+            self.put(key, new)
 
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()

@@ -1,0 +1,206 @@
+"""A remote repository: the same objects as a local one, laid out for few requests.
+
+    casdb-remote.json             {"format": 1}: marks the remote
+    packs/<pack id>.pack          many objects and small blobs, concatenated (as stored locally:
+                                  objects as zstd frames, blobs as their bytes)
+    packs/<pack id>.idx           the pack's index: (id, kind, offset, length) per entry; written
+                                  after the pack, so a pack without an index is ignored
+    blobs/ab/cdef...              blobs of 4 MiB and more, one key each (multipart uploads)
+    refs/<dataset>/tags/<version>, refs/<dataset>/heads/<branch>
+
+Packs make 100k small files cost a few requests instead of 100k. Indexes are immutable and
+cached locally (``<repo>/remotes/<name>/``), so learning what a remote holds costs one listing of
+``packs/`` and of ``blobs/`` plus the new indexes. Refs are updated last, by compare-and-swap.
+
+Example:
+    >>> import tempfile
+    >>> r = Remote.create(tempfile.mkdtemp())
+    >>> r.refs("emodb")
+    {}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from casdb import compression
+from casdb.backends.base import Backend, open_backend, redact
+from casdb.errors import IntegrityError, InvalidInput, NotFound
+from casdb.ids import hash_bytes, is_id
+
+MARKER = "casdb-remote.json"
+FORMAT = 1
+PACKS = "packs"
+BLOBS = "blobs"
+REFS = "refs"
+BIG = 4 << 20
+"""Blobs of this size and more travel alone (multipart); smaller ones in packs."""
+PACK_SIZE = 64 << 20
+OBJECT, BLOB = "o", "b"
+
+
+class Entry(NamedTuple):
+    """Where one object or blob is on the remote."""
+
+    pack: str | None
+    """The pack holding it, or None for a blob stored alone."""
+    offset: int
+    length: int
+    kind: str
+
+
+@dataclass
+class Remote:
+    """A remote repository over a backend."""
+
+    backend: Backend
+    url: str
+    cache: Path | None = None
+    """Where pack indexes are cached (immutable, so never re-read)."""
+
+    @classmethod
+    def open(cls, url: str, cache: Path | None = None) -> Remote:
+        """The remote at ``url``; ``NotFound`` if there is none there."""
+        backend = open_backend(url)
+        remote = cls(backend, redact(url), cache)
+        try:
+            data = json.loads(backend.get(MARKER))
+        except NotFound:
+            raise NotFound(f"no casdb remote at {remote.url} (push to it once, or create it "
+                           "with 'casdb remote add')") from None
+        except ValueError as exc:
+            raise IntegrityError(f"{remote.url}/{MARKER} is damaged") from exc
+        if data.get("format") != FORMAT:
+            raise IntegrityError(f"{remote.url}: unsupported remote format {data.get('format')}")
+        return remote
+
+    @classmethod
+    def create(cls, url: str, cache: Path | None = None) -> Remote:
+        """The remote at ``url``, marked as one if it is new."""
+        backend = open_backend(url)
+        backend.put(MARKER, json.dumps({"format": FORMAT}).encode() + b"\n", exclusive=True)
+        return cls.open(url, cache)
+
+    # -- refs -----------------------------------------------------------------------------------
+
+    def datasets(self) -> list[str]:
+        return sorted({k.split("/")[1] for k in self.backend.list(REFS + "/") if k.count("/") >= 3})
+
+    def refs(self, dataset: str) -> dict[str, str]:
+        """``tags/<v>`` / ``heads/<b>`` -> commit id."""
+        out = {}
+        prefix = f"{REFS}/{dataset}/"
+        for key in self.backend.list(prefix):
+            ref = key[len(prefix):]
+            value = self.backend.get(key).decode("ascii", "replace").strip()
+            if not is_id(value):
+                raise IntegrityError(f"{self.url}: ref {dataset}/{ref} is damaged")
+            out[ref] = value
+        return out
+
+    def set_ref(self, dataset: str, ref: str, expected: str | None, new: str) -> None:
+        """Compare-and-swap a ref (``Conflict`` if it changed since it was read)."""
+        self.backend.swap(f"{REFS}/{dataset}/{ref}",
+                          None if expected is None else (expected + "\n").encode(),
+                          (new + "\n").encode())
+
+    # -- what the remote holds ------------------------------------------------------------------
+
+    def index(self) -> dict[str, Entry]:
+        """Id -> where it is, for every object and blob on the remote."""
+        out: dict[str, Entry] = {}
+        for key in self.backend.list(BLOBS + "/"):
+            blob = key[len(BLOBS) + 1 :].replace("/", "")
+            if is_id(blob):
+                out[blob] = Entry(None, 0, -1, BLOB)
+        for pack in self._packs():
+            for object_id, kind, offset, length in self._pack_index(pack):
+                out.setdefault(object_id, Entry(pack, offset, length, kind))
+        return out
+
+    def _packs(self) -> list[str]:
+        names = [k[len(PACKS) + 1 :] for k in self.backend.list(PACKS + "/")]
+        return sorted(n[: -len(".idx")] for n in names if n.endswith(".idx"))
+
+    def _pack_index(self, pack: str) -> list[tuple[str, str, int, int]]:
+        cached = self.cache / f"{pack}.idx" if self.cache is not None else None
+        data = None
+        if cached is not None and cached.exists():
+            data = cached.read_bytes()
+        if data is None or hash_bytes(data)[:16] != pack.split("-")[-1]:
+            data = self.backend.get(f"{PACKS}/{pack}.idx")
+            if cached is not None:
+                from casdb.atomic import atomic_write
+
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(cached, data, tmp_dir=cached.parent)
+        try:
+            import msgpack
+
+            entries = msgpack.unpackb(compression.decompress(data))
+        except Exception as exc:  # noqa: BLE001
+            raise IntegrityError(f"{self.url}: the index of pack {pack} is damaged") from exc
+        return [tuple(e) for e in entries]
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def put_pack(self, items: Iterable[tuple[str, str, bytes]]) -> tuple[str, int]:
+        """Upload ``(id, kind, stored bytes)`` as one pack and its index; return (name, bytes)."""
+        import msgpack
+
+        parts, entries, offset = [], [], 0
+        for object_id, kind, data in items:
+            parts.append(data)
+            entries.append((object_id, kind, offset, len(data)))
+            offset += len(data)
+        body = b"".join(parts)
+        index = compression.compress(msgpack.packb(entries))
+        name = f"{hash_bytes(body)[:32]}-{hash_bytes(index)[:16]}"
+        self.backend.put(f"{PACKS}/{name}.pack", body, exclusive=True)
+        self.backend.put(f"{PACKS}/{name}.idx", index, exclusive=True)  # last: the pack counts
+        return name, len(body)
+
+    def put_blob(self, blob: str, path: Path) -> bool:
+        return self.backend.put_file(f"{BLOBS}/{blob[:2]}/{blob[2:]}", path)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self, where: dict[str, Entry], ids: list[str]) -> Iterator[tuple[str, bytes]]:
+        """The stored bytes of packed ``ids`` (range reads, one request per pack and batch)."""
+        by_pack: dict[str, list[str]] = {}
+        for i in ids:
+            entry = where.get(i)
+            if entry is None:
+                raise NotFound(f"{i} is missing on the remote {self.url}")
+            if entry.pack is None:
+                raise InvalidInput(f"{i} is stored alone: use read_blob")
+            by_pack.setdefault(entry.pack, []).append(i)
+        for pack, members in by_pack.items():
+            members.sort(key=lambda i: where[i].offset)
+            ranges = _coalesce([(where[i].offset, where[i].offset + where[i].length) for i in members])
+            chunks = self.backend.get_ranges(f"{PACKS}/{pack}.pack", [r[:2] for r in ranges])
+            for (start, _, covered), chunk in zip(ranges, chunks, strict=True):
+                for n in covered:
+                    i = members[n]
+                    e = where[i]
+                    yield i, chunk[e.offset - start : e.offset - start + e.length]
+
+    def read_blob(self, blob: str, path: Path) -> None:
+        self.backend.get_file(f"{BLOBS}/{blob[:2]}/{blob[2:]}", path)
+
+
+def _coalesce(spans: list[tuple[int, int]], gap: int = 1 << 16,
+              limit: int = 16 << 20) -> list[tuple[int, int, list]]:
+    """Merge sorted ``[start, end)`` spans that lie close together into fewer reads."""
+    out: list[list] = []
+    for n, (start, end) in enumerate(spans):
+        if out and start - out[-1][1] <= gap and end - out[-1][0] <= limit:
+            out[-1][1] = max(out[-1][1], end)
+            out[-1][2].append(n)
+        else:
+            out.append([start, end, [n]])
+    return [(s, e, idx) for s, e, idx in out]
