@@ -23,6 +23,10 @@ COMMANDS = {
     "fsck": "casdb.cli.fsck",
     "checkout": "casdb.cli.checkout",
     "cache": "casdb.cli.cache",
+    "remote": "casdb.cli.remote",
+    "push": "casdb.cli.push",
+    "pull": "casdb.cli.pull",
+    "clone": "casdb.cli.clone",
 }
 HELP = {
     "init": "Create an empty repository.",
@@ -34,6 +38,10 @@ HELP = {
     "fsck": "Verify every stored object; list unreachable ones.",
     "checkout": "Write a version as an audformat folder (or into the cache).",
     "cache": "List or verify the checkout cache.",
+    "remote": "Add or list remotes (a folder or s3://bucket/prefix).",
+    "push": "Send what a remote lacks; refs move last.",
+    "pull": "Fetch what this repository lacks from a remote.",
+    "clone": "Copy a remote repository into a new local one.",
 }
 
 

@@ -21,3 +21,12 @@ def split_ref(text: str) -> tuple[str, str | None]:
     """``emodb@1.0.0`` -> ``("emodb", "1.0.0")``; ``emodb`` -> ``("emodb", None)``."""
     name, _, version = text.partition("@")
     return name, version or None
+
+
+def transfer_summary(verb: str, result) -> str:
+    """One line for a push or pull result."""
+    from casdb.units import human_size, plural
+
+    refs = ", ".join(result.refs) if result.refs else "no refs changed"
+    return (f"{verb} {plural(result.objects, 'object')} and {plural(result.blobs, 'blob')} "
+            f"({human_size(result.bytes)}, {plural(result.requests, 'request')}); {refs}")
