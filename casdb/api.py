@@ -36,13 +36,24 @@ REPO_ENV = "CASDB_REPO"
 DEFAULT_REPO = "~/.casdb/repo"
 
 
-def open_repository(repo: Repository | str | Path | None = None) -> Repository:
-    """A repository object: the one given, one at a path or URL, or ``$CASDB_REPO`` / default."""
+def open_repository(
+    repo: Repository | str | Path | None = None, cache_root: str | Path | None = None
+) -> Repository:
+    """A repository object: the one given, one at a path, or ``$CASDB_REPO`` / the default.
+
+    A remote (``s3://bucket/prefix``, or a folder holding a casdb remote) opens as its local
+    object cache under the checkout cache (:mod:`casdb.remoteview`): checkouts then fetch only
+    what they need.
+    """
+    from casdb.remoteview import is_remote_url, open_remote
     from casdb.repo import Repository
 
     if isinstance(repo, Repository):
         return repo
-    return Repository(repo if repo is not None else os.environ.get(REPO_ENV, DEFAULT_REPO))
+    location = repo if repo is not None else os.environ.get(REPO_ENV) or DEFAULT_REPO
+    if is_remote_url(location):
+        return open_remote(str(location), cache.cache_root(cache_root))
+    return Repository(location)
 
 
 def load(
@@ -78,7 +89,11 @@ def load(
         if ready is not None:
             return _opened(ready, request, full_path)
     try:
-        repository = open_repository(repo)
+        repository = open_repository(repo, root)
+        if getattr(repository, "source", None) is not None:
+            from casdb.remoteview import sync_refs
+
+            sync_refs(repository, name)
     except (NotFound, BackendError):
         if version is None:  # offline: the latest version in the cache
             ready = _cached(root, name, None, request, flavour)
@@ -111,7 +126,7 @@ def checkout(
     """Write a version as an audformat folder to ``dest`` (or to the cache) and return it."""
     from casdb.materialise import checkout as run
 
-    return run(open_repository(repo), name, version, request or Request(),
+    return run(open_repository(repo, cache_root), name, version, request or Request(),
                root=cache_root, dest=dest, link=link, progress=progress,
                flavour=Flavour.of(flavour))
 

@@ -126,6 +126,11 @@ def checkout(
     With a ``flavour``, audio is converted (once per source file and flavour, kept in the cache).
     """
     flavour = flavour or Flavour()
+    source = getattr(repo, "source", None)  # a Remote, when repo is a remote's object cache
+    if source is not None:
+        from casdb.remoteview import sync_refs
+
+        sync_refs(repo, dataset)
     name, commit_id = version_name(repo, dataset, version)
     root = cache.cache_root(root)
     if dest is not None:
@@ -136,6 +141,19 @@ def checkout(
     ready = _ready(path, commit_id, request)
     if ready is not None:
         return ready
+    ensure = None
+    if source is not None:
+        from casdb.transfer import fetch, get_blobs
+
+        fetch(repo, source, [commit_id], history=False, trees=False, progress=progress)
+
+        def ensure(wanted: dict[str, int]) -> None:
+            try:
+                get_blobs(repo, source, wanted, progress=progress)
+                repo.store.publish()
+            except BaseException:
+                repo.store.discard()
+                raise
     # Check the request and the flavour against the version before anything is created.
     ver = _Version(Snapshot(repo.store, dataset, commit_id), flavour, root)
     sel = select(ver.header, ver.media, ver.file_column, request, dataset)
@@ -151,7 +169,7 @@ def checkout(
             return ready
         writable = dest is not None and link == "copy"  # the user asked for files to edit
         out = _write(ver, sel, name, request, path, cache.read_state(path), link, progress,
-                     writable=writable)
+                     writable=writable, ensure=ensure)
     cache.touch_used(path)
     return out
 
@@ -230,6 +248,7 @@ def _write(
     link: str,
     progress: bool | None,
     writable: bool,
+    ensure=None,
 ) -> Checkout:
     meta = path / cache.META
     snap, paths, media = ver.snap, ver.paths, ver.media
@@ -248,6 +267,8 @@ def _write(
     have = set(media) if old.media is None else set(old.media)
     todo = [p for p in wanted if p not in have]
     todo += [p for p in paths if is_attachment(p, attachments)]
+    if ensure is not None:  # a remote's object cache: fetch the blobs this checkout places
+        ensure({blobs[p]: ver.sizes[p] for p in todo})
     convert = [(p, blobs[p], str(snap.store.blob_path(blobs[p])), ver.sizes[p], ver.targets[p])
                for p in todo if p in ver.targets]
     converted = convert_missing(ver.root, ver.flavour, convert, progress)

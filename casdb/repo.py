@@ -48,6 +48,9 @@ LAYOUT = ("objects", "blobs", "refs", "tmp", "locks")
 class Repository:
     """A local casdb repository.
 
+    ``source`` is None, or the :class:`casdb.remote.Remote` whose object cache this
+    repository is (:mod:`casdb.remoteview`).
+
     Example:
         >>> import tempfile
         >>> path = tempfile.mkdtemp() + "/repo"
@@ -55,6 +58,8 @@ class Repository:
         >>> Repository(path).path.name
         'repo'
     """
+
+    source = None
 
     def __init__(self, path: str | Path) -> None:
         self.path = _local_path(path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from casdb.cli.common import open_repo, split_ref
+from casdb.cli.common import split_ref
 from casdb.linking import MODES
 
 
@@ -50,7 +50,10 @@ def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
             raise InvalidInput(f"invalid channels {channels!r}: use indices like 0 or 0,1") from None
     flavour = Flavour(sampling_rate=sampling_rate, channels=picked, mixdown=mixdown,
                       bit_depth=bit_depth, format=fmt)
-    out = checkout(open_repo(ctx), name, version, request, root=cache_root, dest=dest,
+    from casdb.api import open_repository
+
+    repo = open_repository(ctx.find_root().obj, cache_root)
+    out = checkout(repo, name, version, request, root=cache_root, dest=dest,
                    link=link, progress=progress, flavour=flavour)
     how = ", ".join(f"{n} by {m}" for m, n in sorted(out.state.link.items())) or "none"
     if out.converted:
