@@ -175,7 +175,8 @@ class Remote:
         for i in ids:
             entry = where.get(i)
             if entry is None:
-                raise NotFound(f"{i} is missing on the remote {self.url}")
+                raise IntegrityError(f"the remote {self.url} lacks object {i}, which a ref "
+                                     "there reaches (a damaged remote)")
             if entry.pack is None:
                 raise InvalidInput(f"{i} is stored alone: use read_blob")
             by_pack.setdefault(entry.pack, []).append(i)

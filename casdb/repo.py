@@ -281,11 +281,12 @@ class Repository:
         return push(self, self.remote(remote), datasets, progress)
 
     def pull(self, remote: str | None = None, datasets: list[str] | None = None,
-             progress: bool | None = None):
-        """Fetch what this repository lacks of ``datasets`` (default: all on the remote)."""
+             progress: bool | None = None, rebase: bool = False):
+        """Fetch what this repository lacks of ``datasets`` (default: all on the remote);
+        ``rebase`` puts local commits of a diverged branch on top of the remote's."""
         from casdb.transfer import pull
 
-        return pull(self, self.remote(remote), datasets, progress)
+        return pull(self, self.remote(remote), datasets, progress, rebase)
 
     @classmethod
     def clone(cls, url: str, path: str | Path, progress: bool | None = None) -> Repository:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from casdb import dag
-from casdb.errors import AlreadyExists, Conflict, NotFound
+from casdb.errors import AlreadyExists, Conflict, IntegrityError, NotFound
 from casdb.fsck import children
 from casdb.progress import Progress
 from casdb.refs import RefUpdate
@@ -236,7 +236,7 @@ def get_blobs(repo: Repository, remote: Remote, wanted: dict[str, int], *,
     todo = {b: s for b, s in wanted.items() if not store.has_blob(b)}
     for b in todo:
         if b not in where:
-            raise NotFound(f"blob {b} is missing on the remote {remote.url}")
+            raise IntegrityError(f"the remote {remote.url} lacks blob {b} (a damaged remote)")
     alone = [b for b in todo if where[b].pack is None]
     packed = [b for b in todo if where[b].pack is not None]
     with Progress("fetch", sum(todo.values()), len(todo), enabled=progress) as bar:
@@ -266,9 +266,16 @@ def get_blobs(repo: Repository, remote: Remote, wanted: dict[str, int], *,
 
 
 def pull(repo: Repository, remote: Remote, datasets: list[str] | None = None,
-         progress: bool | None = None) -> Result:
+         progress: bool | None = None, rebase: bool = False) -> Result:
     """Fetch the versions and branches of ``datasets`` (default: all on the remote) and move
-    the local refs: new tags are added, branches move forward (``Conflict`` if they diverged)."""
+    the local refs: new tags are added and branches move forward.
+
+    A branch that diverged (commits here and there since the last pull) stays as it is and
+    ``Conflict`` is raised after everything else is in place; with ``rebase``, the local
+    commits are re-made on top of the remote's head instead (same content, new parent: nothing
+    is copied), so that the next push succeeds. Version tags keep pointing at the commits
+    they were made on.
+    """
     datasets = datasets or remote.datasets()
     wanted = {d: remote.refs(d) for d in datasets}
     for d, refs in wanted.items():
@@ -276,6 +283,7 @@ def pull(repo: Repository, remote: Remote, datasets: list[str] | None = None,
             raise NotFound(f"no dataset {d!r} on {remote.url}")
     roots = sorted({c for refs in wanted.values() for c in refs.values()})
     result = fetch(repo, remote, roots, progress=progress)
+    diverged = []
     for dataset, refs in wanted.items():
         updates = []
         for ref, commit in sorted(refs.items()):
@@ -290,10 +298,32 @@ def pull(repo: Repository, remote: Remote, datasets: list[str] | None = None,
                 if _descends(repo, mine, commit):
                     continue  # this repository is ahead
                 if not _descends(repo, commit, mine):
-                    raise Conflict(f"{dataset} {ref[6:]} has diverged from {remote.url}: "
-                                   "local commits are not on the remote")
+                    if not rebase:
+                        diverged.append(f"{dataset} {ref[6:]}")
+                        continue
+                    commit = _rebase(repo, mine, commit)
             updates.append(RefUpdate(ref, mine, commit))
         if updates:
             repo.refs.update(dataset, updates)
             result.refs += [f"{dataset} {u.ref}" for u in updates]
+    if diverged:
+        raise Conflict(f"{', '.join(diverged)} diverged from {remote.url} (commits here and "
+                       "there): 'casdb pull --rebase' puts the local commits on top")
     return result
+
+
+def _rebase(repo: Repository, mine: str, theirs: str) -> str:
+    """Re-make the commits of ``mine`` that ``theirs`` lacks on top of ``theirs``; return the
+    new head."""
+    import dataclasses
+
+    chain = []
+    for cid, commit in dag.ancestry(repo.store, mine, first_parent=True):
+        if _descends(repo, theirs, cid):
+            break
+        chain.append(commit)
+    parent = theirs
+    for commit in reversed(chain):
+        parent = repo.store.put(dataclasses.replace(commit, parents=(parent,)))
+    repo.store.publish()
+    return parent

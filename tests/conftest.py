@@ -54,3 +54,35 @@ def run_casdb(*args: str, repo: Path | None = None, check: bool = False, **kw) -
     """Run the installed ``casdb`` command as a subprocess."""
     cmd = [CASDB] + (["--repo", str(repo)] if repo else []) + list(args)
     return subprocess.run(cmd, capture_output=True, text=True, check=check, **kw)
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    """A real S3 server (SeaweedFS) for the whole session, on free ports of 127.0.0.1."""
+    from casdb.testing.seaweed import SeaweedFS
+
+    server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"))
+    try:
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(f"cannot start SeaweedFS: {exc}")
+    server.create_bucket("casdb")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(seaweed, monkeypatch):
+    """The environment that points casdb at the test server (credentials as AWS variables)."""
+    for key, value in seaweed.env.items():
+        monkeypatch.setenv(key, value)
+    return seaweed
+
+
+_PREFIX = iter(range(1_000_000))
+
+
+@pytest.fixture
+def s3_url(s3_env) -> str:
+    """A fresh, empty prefix in the test bucket."""
+    return f"s3://casdb/t{os.getpid()}-{next(_PREFIX)}"

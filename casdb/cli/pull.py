@@ -10,12 +10,13 @@ from casdb.cli.common import open_repo
 @click.command("pull")
 @click.argument("remote", required=False)
 @click.option("--dataset", "-d", "datasets", multiple=True, help="Only this dataset (repeatable).")
+@click.option("--rebase", is_flag=True, help="Put local commits of a diverged branch on top.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
 @click.pass_context
-def command(ctx: click.Context, remote: str | None, datasets: tuple[str, ...],
+def command(ctx: click.Context, remote: str | None, datasets: tuple[str, ...], rebase: bool,
             progress: bool | None) -> None:
     """Fetch from REMOTE what this repository lacks; new versions and branch heads move in."""
     from casdb.cli.common import transfer_summary
 
-    result = open_repo(ctx).pull(remote, list(datasets) or None, progress)
+    result = open_repo(ctx).pull(remote, list(datasets) or None, progress, rebase)
     click.echo(transfer_summary("pulled", result))
