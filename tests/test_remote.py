@@ -222,10 +222,45 @@ def test_remote_failures_are_clear_and_leave_the_repository_intact(published, s3
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_ports(1)[0]}")
     started = time.monotonic()
-    with pytest.raises(BackendError):
+    with pytest.raises(BackendError, match="cannot connect to the endpoint"):
         Remote.create("s3://casdb/unreachable")
     assert time.monotonic() - started < 60
     assert check(published).ok and published.versions("synth") == ["1.0.0"]
+
+
+def test_a_stalled_server_times_out(s3_env, monkeypatch):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept() -> None:  # accept connections and never answer
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.getsockname()[1]}")
+    monkeypatch.setenv("CASDB_S3_TIMEOUT", "1")
+    started = time.monotonic()
+    try:
+        with pytest.raises(BackendError, match="timed out"):
+            Remote.open("s3://casdb/stalled")
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+        for conn in held:
+            conn.close()
+    assert time.monotonic() - started < 30
 
 
 def test_corrupt_or_missing_objects_on_the_remote(published, tmp_path):

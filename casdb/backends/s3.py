@@ -26,14 +26,22 @@ from casdb.backends.base import Capabilities, redact
 from casdb.errors import BackendError, Conflict, InvalidInput, NotFound, storage_error
 
 PART = 8 << 20
-TIMEOUTS = {"connect_timeout": "5s", "timeout": "120s", "read_timeout": "60s"}
+TIMEOUT_ENV = "CASDB_S3_TIMEOUT"
+
+
+def _timeouts() -> dict:
+    """Connect in 5 s; fail a request with no data for 60 s (``$CASDB_S3_TIMEOUT``)."""
+    seconds = float(os.environ.get(TIMEOUT_ENV) or 60)
+    return {"connect_timeout": "5s", "timeout": f"{max(seconds, 1) * 4:.0f}s",
+            "read_timeout": f"{seconds:g}s"}
 
 
 
 def _retries() -> dict:
     from datetime import timedelta
 
-    return {"max_retries": 4, "retry_timeout": timedelta(seconds=60),
+    seconds = float(os.environ.get(TIMEOUT_ENV) or 60)
+    return {"max_retries": 4, "retry_timeout": timedelta(seconds=seconds),
             "backoff": {"init_backoff": timedelta(milliseconds=100),
                         "max_backoff": timedelta(seconds=5), "base": 2}}
 
@@ -54,7 +62,7 @@ class S3Backend:
             "AWS_ENDPOINT_URL")
         region = region or os.environ.get("AWS_REGION") or os.environ.get(
             "AWS_DEFAULT_REGION") or "us-east-1"
-        options = dict(TIMEOUTS)
+        options = _timeouts()
         settings: dict = {"region": region, "conditional_put": "etag", **config}
         if endpoint:
             settings["endpoint"] = endpoint
@@ -97,7 +105,7 @@ class S3Backend:
         if isinstance(exc, e.PermissionDeniedError | e.UnauthenticatedError):
             return BackendError(f"{self.url}: access denied while trying to {action} {key} "
                                 "(check the credentials)")
-        return BackendError(f"{self.url}: cannot {action} {key}: {_short(text)}")
+        return BackendError(f"{self.url}: cannot {action} {key}: {_reason(str(exc), text)}")
 
     def get(self, key: str) -> bytes:
         import obstore as obs
@@ -240,6 +248,20 @@ def _boto3_credentials():
     if session.get_credentials() is None:
         return None
     return Boto3CredentialProvider(session)
+
+
+def _reason(full: str, text: str) -> str:
+    """Why a request failed, in a few words (no request details: they may carry signatures)."""
+    import re
+
+    if "kind: Timeout" in full or "TimedOut" in full:
+        return f"the request timed out (after retries; ${TIMEOUT_ENV} sets the timeout)"
+    if "kind: Connect" in full or "Connection refused" in full or "ConnectError" in full:
+        return "cannot connect to the endpoint (is the server up? check AWS_ENDPOINT_URL)"
+    status = re.search(r"status code: (\d{3})", full)
+    if status:
+        return f"the server answered {status.group(1)}"
+    return _short(text)
 
 
 def _short(text: str) -> str:
