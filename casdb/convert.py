@@ -51,9 +51,11 @@ def convert_file(source: str, dest: str, target: Target) -> None:
 
     # float32 holds 24-bit samples exactly and halves the memory traffic; 32-bit output
     # keeps float64.
-    dtype = "float32" if target.bit_depth <= 24 else "float64"
+    dtype = np.float32 if target.bit_depth <= 24 else np.float64
     with sf.SoundFile(source) as src:
         in_rate, in_channels = src.samplerate, src.channels
+        # Integer PCM is read as integers (no conversion inside libsndfile) and scaled here.
+        raw, scale = _raw_type(src.subtype)
         pick = [c % in_channels for c in target.channels]
         out_channels = target.out_channels
         resampler = None
@@ -61,34 +63,52 @@ def convert_file(source: str, dest: str, target: Target) -> None:
             import soxr
 
             resampler = soxr.ResampleStream(in_rate, target.sampling_rate, out_channels,
-                                            dtype=dtype, quality=QUALITY)
-        with sf.SoundFile(dest, "w", samplerate=target.sampling_rate, channels=out_channels,
-                          subtype=SUBTYPES[target.bit_depth], format=target.format.upper()) as out:
+                                            dtype=np.dtype(dtype).name, quality=QUALITY)
+        # A file object, not a path: libsndfile then does not fsync every file on close
+        # (the cache is made durable as a whole; one fsync per file serialises the workers).
+        with open(dest, "wb") as sink, sf.SoundFile(
+            sink, "w", samplerate=target.sampling_rate, channels=out_channels,
+            subtype=SUBTYPES[target.bit_depth], format=target.format.upper()) as out:
             while True:
-                block = src.read(BLOCK, dtype=dtype, always_2d=True)
+                block = src.read(BLOCK, dtype=raw or np.dtype(dtype).name, always_2d=True)
                 last = len(block) < BLOCK
                 if target.mixdown:
-                    block = _mean(block, pick)
-                elif pick != list(range(in_channels)):
-                    block = block[:, pick]
+                    block = _mean(block, pick, dtype, scale)
+                else:
+                    if pick != list(range(in_channels)):
+                        block = block[:, pick]
+                    if raw:
+                        block = block.astype(dtype) * dtype(scale)
                 if resampler is not None:
                     block = resampler.resample_chunk(block, last=last)
                     if block.ndim == 1:
                         block = block[:, None]
                 if len(block):
-                    out.write(np.clip(block, -1.0, 1.0))
+                    out.write(np.clip(block, -1.0, 1.0, out=block))
                 if last:
                     break
 
 
-def _mean(block, pick: list[int]):
-    """The mean of the picked channels, as one column (column sums: much faster than
-    ``mean(axis=1)`` on interleaved frames)."""
-    out = block[:, pick[0]].copy()
+def _raw_type(subtype: str) -> tuple[str | None, float]:
+    """The integer type to read a file's samples as, and the scale to [-1, 1); None: floats."""
+    if subtype == "PCM_16":
+        return "int16", 1.0 / 32768
+    if subtype in ("PCM_24", "PCM_32"):
+        return "int32", 1.0 / 2**31
+    return None, 1.0
+
+
+def _mean(block, pick: list[int], dtype, scale: float):
+    """The mean of the picked channels as one float column (column sums: much faster than
+    ``mean(axis=1)`` on interleaved frames; integer samples are summed exactly first)."""
+    import numpy as np
+
+    wide = np.int64 if block.dtype == np.int32 else np.int32 if block.dtype == np.int16 else None
+    out = block[:, pick[0]].astype(wide or dtype)
     for c in pick[1:]:
         out += block[:, c]
-    if len(pick) > 1:
-        out *= 1.0 / len(pick)
+    out = out.astype(dtype) if wide else out
+    out *= dtype(scale / len(pick)) if wide else dtype(1.0 / len(pick))
     return out[:, None]
 
 
