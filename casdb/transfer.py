@@ -206,6 +206,7 @@ def fetch(repo: Repository, remote: Remote, roots: list[str], *, history: bool =
                 result.objects += 1
                 result.bytes += len(stored)
             result.requests += len({where[i].pack for i in missing})
+            store.publish()  # kept if interrupted: a rerun fetches only what is still missing
             following = []
             for object_id in level:
                 found: dict[str, int] = {}
@@ -240,11 +241,17 @@ def get_blobs(repo: Repository, remote: Remote, wanted: dict[str, int], *,
     alone = [b for b in todo if where[b].pack is None]
     packed = [b for b in todo if where[b].pack is not None]
     with Progress("fetch", sum(todo.values()), len(todo), enabled=progress) as bar:
-        for blob, data in remote.read(where, packed):
+        for n, (blob, data) in enumerate(remote.read(where, packed), 1):
             store.put_blob_bytes(blob, data)
             bar.advance(len(data))
+            if n % 1024 == 0:
+                store.publish()
+        store.publish()
         result.requests += len({where[b].pack for b in packed})
         repo.backend.make_dir(repo.backend.tmp)
+        import threading
+
+        lock = threading.Lock()
 
         def get_alone(blob: str) -> None:
             tmp = store.stage.temp()
@@ -256,6 +263,8 @@ def get_blobs(repo: Repository, remote: Remote, wanted: dict[str, int], *,
                 raise
             store.put_blob_file(blob, tmp)
             bar.advance(todo[blob])
+            with lock:
+                store.publish()  # each big blob is kept as soon as it is whole
 
         with ThreadPoolExecutor(_TRANSFERS) as pool:
             list(pool.map(get_alone, alone))
