@@ -321,7 +321,10 @@ def _local_path(location: str | Path) -> Path:
     if text.startswith("file://"):
         text = text[len("file://"):]
     elif "://" in text:
-        raise InvalidInput(f"{text}: only local repositories are supported so far")
+        from casdb.backends.base import redact
+
+        raise InvalidInput(f"{redact(text)} is a remote: clone it (casdb clone URL PATH), or load "
+                           "from it with checkout / casdb.load")
     return Path(text).expanduser().absolute()
 
 
