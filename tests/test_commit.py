@@ -301,7 +301,7 @@ def test_file_url_and_version_order(tmp_path, source):
     assert Repository(tmp_path / "r").versions("synth") == [
         "1.0.0rc1", "1.0.0", "1.0.0.post1", "1.9.0", "1.10.0"]
     assert version_key("2") > version_key("1.99")
-    with pytest.raises(InvalidInput, match="only local"):
+    with pytest.raises(InvalidInput, match="is a remote: clone it"):
         Repository("s3://bucket/x")
 
 
