@@ -277,3 +277,78 @@ def _check_metadata(path: Path, state: cache.State, repo: Repository | None, rep
         report.repaired.append(f"{name} ({why})")
     if changed:
         cache.write_state(path, state)
+
+
+@dataclass
+class Eviction:
+    """What ``cache gc`` removed (or would remove, with ``dry_run``)."""
+
+    folders: list[Path] = field(default_factory=list)
+    derived: int = 0
+    """Converted files no folder links any more."""
+    freed: int = 0
+    before: int = 0
+    after: int = 0
+
+
+def folder_size(path: Path) -> int:
+    """Bytes removing ``path`` frees: files no other folder (or the store) links."""
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if st.st_nlink == 1:
+                total += st.st_blocks * 512
+    return total
+
+
+def evict(root: Path, max_size: int, dry_run: bool = False) -> Eviction:
+    """Remove least-recently-loaded folders until the cache's own bytes are within
+    ``max_size``; then converted files that nothing links any more."""
+    import shutil
+
+    from casdb.flavoured import DERIVED
+    from casdb.locking import FileLock
+
+    out = Eviction()
+    entries = sorted(cache.entries(root), key=lambda e: e.used)
+    sizes = {e.path: folder_size(e.path) for e in entries}
+    out.before = out.after = sum(sizes.values())
+    for entry in entries:
+        if out.after <= max_size:
+            break
+        out.folders.append(entry.path)
+        out.after -= sizes[entry.path]
+        out.freed += sizes[entry.path]
+        if not dry_run:
+            with FileLock(entry.path / cache.META / "lock", timeout=None):
+                _make_writable(entry.path)
+                shutil.rmtree(entry.path)
+            for parent in (entry.path.parent, entry.path.parent.parent):
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
+    derived = root / DERIVED
+    if derived.is_dir() and not dry_run:
+        for dirpath, _, files in os.walk(derived):
+            for name in files:
+                path = os.path.join(dirpath, name)
+                st = os.lstat(path)
+                if st.st_nlink == 1:
+                    out.derived += 1
+                    out.freed += st.st_blocks * 512
+                    os.unlink(path)
+    return out
+
+
+def _make_writable(path: Path) -> None:
+    """Folders must be writable to delete their files (the files may stay read-only)."""
+    for dirpath, _, _ in os.walk(path):
+        try:
+            os.chmod(dirpath, 0o755)
+        except OSError:
+            pass

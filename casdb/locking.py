@@ -24,9 +24,10 @@ class FileLock:
     """An exclusive lock on ``path``, waiting up to ``timeout`` seconds (then ``Conflict``);
     ``timeout=None`` waits as long as it takes (a checkout waiting for another to finish)."""
 
-    def __init__(self, path: Path, timeout: float | None = 60.0) -> None:
+    def __init__(self, path: Path, timeout: float | None = 60.0, shared: bool = False) -> None:
         self.path = Path(path)
         self.timeout = timeout
+        self.mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         self._fd: int | None = None
 
     def __enter__(self) -> FileLock:
@@ -37,7 +38,7 @@ class FileLock:
             raise storage_error(exc, str(self.path)) from exc
         if self.timeout is None:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                fcntl.flock(fd, self.mode)
             except BaseException:
                 os.close(fd)
                 raise
@@ -46,7 +47,7 @@ class FileLock:
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, self.mode | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:

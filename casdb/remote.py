@@ -162,6 +162,11 @@ class Remote:
         name = f"{hash_bytes(body)[:32]}-{hash_bytes(index)[:16]}"
         self.backend.put(f"{PACKS}/{name}.pack", body, exclusive=True)
         self.backend.put(f"{PACKS}/{name}.idx", index, exclusive=True)  # last: the pack counts
+        if self.cache is not None:  # the next push need not download what it wrote
+            from casdb.atomic import atomic_write
+
+            self.cache.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.cache / f"{name}.idx", index, tmp_dir=self.cache)
         return name, len(body)
 
     def put_blob(self, blob: str, path: Path) -> bool:

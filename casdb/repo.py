@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from casdb.commit import CommitResult
+    from casdb.locking import FileLock
 
 FORMAT = 1
 LAYOUT = ("objects", "blobs", "refs", "tmp", "locks")
@@ -132,7 +133,8 @@ class Repository:
         """
         from casdb.commit import commit  # the commit machinery only when committing
 
-        return commit(self, source, dataset=dataset, version=version, branch=branch,
+        with self.writing():
+            return commit(self, source, dataset=dataset, version=version, branch=branch,
                       message=message, author=author, progress=progress)
 
     # -- reading ------------------------------------------------------------------------------
@@ -226,6 +228,13 @@ class Repository:
         b = self.get_commit(self.resolve(dataset, new))
         return dag.diff(self.store, a, b, rows=True)
 
+    def writing(self) -> FileLock:
+        """Held (shared) by every writer of the store while it works; gc holds it exclusively
+        from its mark to the end of its sweep, so nothing a writer reuses can be swept."""
+        from casdb.locking import FileLock
+
+        return FileLock(self.path / "locks" / "gc.lock", timeout=None, shared=True)
+
     # -- remotes ------------------------------------------------------------------------------
 
     def remotes(self) -> dict[str, str]:
@@ -286,7 +295,8 @@ class Repository:
         ``rebase`` puts local commits of a diverged branch on top of the remote's."""
         from casdb.transfer import pull
 
-        return pull(self, self.remote(remote), datasets, progress, rebase)
+        with self.writing():
+            return pull(self, self.remote(remote), datasets, progress, rebase)
 
     @classmethod
     def clone(cls, url: str, path: str | Path, progress: bool | None = None) -> Repository:

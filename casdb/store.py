@@ -96,7 +96,7 @@ class ObjectStore:
             return object_id
         final = self._path(OBJECTS, object_id)
         if final not in self.stage:
-            if os.path.exists(final):
+            if _touch(final):
                 self._present.add(object_id)
             else:
                 self._schedule(final)
@@ -252,7 +252,7 @@ class ObjectStore:
         if data is not None and len(data) <= SMALL_FILE:
             object_id = hash_bytes(data)
             final = self._path(BLOBS, object_id)
-            if final in self.stage or os.path.exists(final):
+            if final in self.stage or _touch(final):
                 return object_id, False
             self._schedule(final)
             return object_id, self.stage.add_bytes(data, final)
@@ -268,7 +268,7 @@ class ObjectStore:
             raise
         object_id = hasher.hexdigest()
         final = self._path(BLOBS, object_id)
-        if os.path.exists(final):
+        if _touch(final):
             _unlink(tmp)
             return object_id, False
         self._schedule(final)
@@ -373,6 +373,18 @@ def _start_writeback(path: str) -> None:
         pass  # only a hint
     finally:
         os.close(fd)
+
+
+def _touch(path: str) -> bool:
+    """Whether ``path`` exists; if so, its mtime becomes now, so that a gc running meanwhile
+    sees an object a new commit reuses as young (gc spares what changed within its grace)."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return os.path.exists(path)  # another user's file in a shared repository
+    return True
 
 
 def _unlink(path: str) -> None:

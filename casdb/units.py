@@ -38,3 +38,24 @@ def local_time(seconds: int, tz_offset_minutes: int) -> str:
     tz = dt.timezone(dt.timedelta(minutes=tz_offset_minutes))
     stamp = dt.datetime.fromtimestamp(seconds, tz)
     return stamp.strftime("%Y-%m-%d %H:%M %z")
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``500M``, ``10G``, ``1.5T``, ``2048`` (binary units; ``B`` and ``iB`` optional).
+
+    Example:
+        >>> parse_size("10G"), parse_size("1.5k"), parse_size("2048")
+        (10737418240, 1536, 2048)
+    """
+    from casdb.errors import InvalidInput
+
+    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = t[-1] if t and t[-1] in "kmgt" else ""
+    try:
+        value = float(t[: len(t) - len(unit)])
+    except ValueError:
+        raise InvalidInput(f"invalid size {text!r}: use e.g. 500M, 10G") from None
+    if value < 0:
+        raise InvalidInput(f"invalid size {text!r}: it cannot be negative")
+    return int(value * units[unit])

@@ -27,6 +27,7 @@ COMMANDS = {
     "push": "casdb.cli.push",
     "pull": "casdb.cli.pull",
     "clone": "casdb.cli.clone",
+    "gc": "casdb.cli.gc",
 }
 HELP = {
     "init": "Create an empty repository.",
@@ -37,11 +38,12 @@ HELP = {
     "diff": "Show what changed between two versions.",
     "fsck": "Verify every stored object; list unreachable ones.",
     "checkout": "Write a version as an audformat folder (or into the cache).",
-    "cache": "List or verify the checkout cache.",
+    "cache": "List, verify or trim the checkout cache.",
     "remote": "Add or list remotes (a folder or s3://bucket/prefix).",
     "push": "Send what a remote lacks; refs move last.",
     "pull": "Fetch what this repository lacks from a remote.",
     "clone": "Copy a remote repository into a new local one.",
+    "gc": "Delete objects and blobs that no ref reaches.",
 }
 
 

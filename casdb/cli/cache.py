@@ -74,3 +74,22 @@ def verify(ctx: click.Context, dataset: str | None, cache_root: str | None, no_r
                f"{broken} broken", err=True)
     if broken:
         raise IntegrityError(f"{broken} cached files are broken")
+
+
+@command.command("gc")
+@CACHE_OPTION
+@click.option("--max-size", required=True, metavar="SIZE",
+              help="Budget for the cache's own bytes (e.g. 10G); least recently loaded go first.")
+@click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
+def gc(cache_root: str | None, max_size: str, dry_run: bool) -> None:
+    """Remove least-recently-loaded versions until the cache fits in SIZE."""
+    from casdb.cache import cache_root as resolve
+    from casdb.cachecheck import evict
+    from casdb.units import human_size, parse_size
+
+    out = evict(resolve(cache_root), parse_size(max_size), dry_run=dry_run)
+    for path in out.folders:
+        click.echo(f"{'would remove' if dry_run else 'removed'} {path}")
+    click.echo(f"cache: {human_size(out.before)} -> {human_size(out.after)} "
+               f"({len(out.folders)} folders, {out.derived} converted files, "
+               f"{human_size(out.freed)} freed)", err=True)

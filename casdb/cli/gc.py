@@ -1,0 +1,31 @@
+"""casdb gc [--dry-run] [--grace DURATION]"""
+
+from __future__ import annotations
+
+import click
+
+from casdb.cli.common import open_repo
+
+
+@click.command("gc")
+@click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
+@click.option("--grace", default="1h", show_default=True, metavar="DURATION",
+              help="Spare what changed this recently (a commit in progress).")
+@click.pass_context
+def command(ctx: click.Context, dry_run: bool, grace: str) -> None:
+    """Delete the objects and blobs that no ref reaches."""
+    from casdb.errors import IntegrityError
+    from casdb.gc import collect, parse_duration
+    from casdb.units import human_size
+
+    report = collect(open_repo(ctx), grace=parse_duration(grace), dry_run=dry_run)
+    if report.problems:
+        for problem in report.problems:
+            click.echo(f"  {problem}", err=True)
+        raise IntegrityError("gc stopped before deleting anything: the repository has problems "
+                             "(see casdb fsck)")
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {report.objects} objects, {report.blobs} blobs and {report.temporary} "
+               f"temporary files ({human_size(report.bytes)}); kept {report.reachable_objects} "
+               f"reachable objects and {report.reachable_blobs} blobs, and {report.kept_young} "
+               f"unreachable files younger than {grace}")

@@ -1,0 +1,180 @@
+"""Garbage collection of a repository: delete the objects and blobs no ref reaches.
+
+Mark: every commit a ref names, and everything below it (the same walk as fsck). Sweep: every
+object, blob and temporary file that is not marked and was not modified within the grace period.
+
+A commit, pull or checkout from a remote in progress is never swept. Writers of the store hold
+a shared lock (``locks/gc.lock``) while they work; gc takes it exclusively from its mark to the
+end of its sweep, so it waits for running writers, and new ones wait for it: nothing a writer
+reuses (an unreachable object it found instead of writing) can vanish under it. The grace
+period is a second guard, for writers that do not take the lock (another machine on a shared
+file system): files changed within it are spared, and a commit touches the objects it reuses
+(:func:`casdb.store._touch`). The stat cache names blobs, so it is cleared when anything is
+deleted.
+
+Example:
+    >>> import tempfile
+    >>> from casdb.repo import Repository
+    >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+    >>> collect(repo, grace=0).objects
+    0
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from casdb.errors import IntegrityError, InvalidInput, NotFound
+from casdb.fsck import children
+from casdb.ids import to_raw
+
+if TYPE_CHECKING:
+    from casdb.repo import Repository
+
+GRACE = 3600.0
+
+
+@dataclass
+class GcReport:
+    """What a gc deleted (or would delete, with ``dry_run``)."""
+
+    objects: int = 0
+    blobs: int = 0
+    temporary: int = 0
+    bytes: int = 0
+    kept_young: int = 0
+    """Unreachable files spared because they changed within the grace period."""
+    reachable_objects: int = 0
+    reachable_blobs: int = 0
+    dry_run: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``30s``, ``15m``, ``2h``, ``7d`` or a plain number of seconds.
+
+    Example:
+        >>> parse_duration("2h"), parse_duration("90")
+        (7200.0, 90.0)
+    """
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    text = text.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise InvalidInput(f"invalid duration {text!r}: use e.g. 30s, 15m, 2h, 7d") from None
+
+
+def mark(repo: Repository) -> tuple[set[bytes], set[bytes], list[str]]:
+    """Raw ids of every reachable object and blob, and the problems met (a damaged ref or a
+    missing object stops the gc: deleting on a partial mark could lose data)."""
+    store = repo.store
+    objects: set[bytes] = set()
+    blobs: dict[str, int] = {}
+    problems: list[str] = []
+    refs, damaged = repo.refs.scan()
+    problems += [str(exc) for exc in damaged]
+    stack = [(cid, "commit") for _, _, cid in refs]
+    while stack:
+        object_id, kind = stack.pop()
+        raw = to_raw(object_id)
+        if raw in objects:
+            continue
+        objects.add(raw)
+        try:
+            obj = store.get(object_id, kind)
+        except (NotFound, IntegrityError) as exc:
+            problems.append(f"{kind}: {exc}")
+            continue
+        stack.extend(children(obj, blobs))
+        if len(store._cache) > 256:  # the walk reads each object once: keep the cache small
+            store._cache.clear()
+    return objects, {to_raw(b) for b in blobs}, problems
+
+
+def collect(repo: Repository, *, grace: float = GRACE, dry_run: bool = False) -> GcReport:
+    """Delete what no ref reaches and nothing touched within ``grace`` seconds."""
+    if grace < 0:
+        raise InvalidInput("the grace period cannot be negative")
+    from casdb.locking import FileLock
+
+    with FileLock(repo.path / "locks" / "gc.lock", timeout=None):  # writers wait meanwhile
+        return _collect(repo, grace, dry_run)
+
+
+def _collect(repo: Repository, grace: float, dry_run: bool) -> GcReport:
+    report = GcReport(dry_run=dry_run)
+    started = time.time()
+    objects, blobs, problems = mark(repo)
+    report.reachable_objects, report.reachable_blobs = len(objects), len(blobs)
+    if problems:
+        report.problems = problems
+        return report  # never sweep on a partial mark
+    cutoff = started - grace
+    deleted = False
+    for top, marked in (("objects", objects), ("blobs", blobs)):
+        for path, object_id in _files(repo.path / top):
+            try:
+                raw = bytes.fromhex(object_id)
+            except ValueError:
+                continue
+            if raw in marked:
+                continue
+            kept, size = _sweep(path, cutoff, dry_run)
+            if kept:
+                report.kept_young += 1
+                continue
+            report.bytes += size
+            if top == "objects":
+                report.objects += 1
+            else:
+                report.blobs += 1
+            deleted = True
+    tmp = repo.path / "tmp"
+    if tmp.is_dir():
+        for entry in os.scandir(tmp):
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            kept, size = _sweep(entry.path, cutoff, dry_run)
+            if kept:
+                continue
+            report.temporary += 1
+            report.bytes += size
+    if deleted and not dry_run:
+        repo.statcache.clear()
+    return report
+
+
+def _files(top) -> list[tuple[str, str]]:
+    """``(path, id)`` of every file in a fan-out folder (``ab/cdef...``)."""
+    out = []
+    if not top.is_dir():
+        return out
+    for fan in os.scandir(top):
+        if not fan.is_dir() or len(fan.name) != 2:
+            continue
+        for entry in os.scandir(fan.path):
+            if not entry.name.startswith("."):
+                out.append((entry.path, fan.name + entry.name))
+    return out
+
+
+def _sweep(path: str, cutoff: float, dry_run: bool) -> tuple[bool, int]:
+    """Delete ``path`` unless it changed after ``cutoff``; return (kept, bytes)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return True, 0
+    if st.st_mtime > cutoff:
+        return True, 0
+    if not dry_run:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return True, 0
+    return False, st.st_size

@@ -1,0 +1,214 @@
+"""Garbage collection of the repository and the checkout cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import casdb
+from casdb.errors import InvalidInput
+from casdb.fsck import check
+from casdb.gc import collect, parse_duration
+from casdb.repo import Repository
+from casdb.testing.synth import make_dataset, write_audio
+from tests.conftest import age, run_casdb
+
+
+def make_old(root: Path, seconds: float = 7200) -> None:
+    """Age every file under ``root`` (what gc's grace period looks at)."""
+    past = time.time() - seconds
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            os.utime(os.path.join(dirpath, name), (past, past))
+
+
+def garbage(repo: Repository, tmp_path: Path) -> tuple[set[str], set[str]]:
+    """A commit that lost a race: its objects and blobs are in the store, no ref reaches them."""
+    src = make_dataset(tmp_path / "lost", files=5, duration=0.1, seed=77)
+    before = (set(repo.store.object_ids()), set(repo.store.blob_ids()))
+    import shutil
+
+    repo.commit(src, dataset="lost", version="1")
+    shutil.rmtree(repo.path / "refs" / "lost")  # as if the commit had lost the compare-and-swap
+    return set(repo.store.object_ids()) - before[0], set(repo.store.blob_ids()) - before[1]
+
+
+def test_gc_deletes_only_what_no_ref_reaches(repo, source, tmp_path):
+    repo.commit(source, dataset="synth", version="1")
+    objects, blobs = garbage(repo, tmp_path)
+    assert objects and blobs
+    young = collect(repo, grace=3600)  # the lost commit is recent: spared
+    assert young.objects == young.blobs == 0 and young.kept_young == len(objects) + len(blobs)
+    make_old(repo.path / "objects")
+    make_old(repo.path / "blobs")
+    dry = collect(repo, grace=3600, dry_run=True)
+    assert (dry.objects, dry.blobs) == (len(objects), len(blobs))
+    assert set(repo.store.object_ids()) >= objects  # a dry run deletes nothing
+    report = collect(repo, grace=3600)
+    assert (report.objects, report.blobs) == (len(objects), len(blobs)) and report.bytes > 0
+    assert not (set(repo.store.object_ids()) & objects)
+    result = check(repo)
+    assert result.ok and not result.unreachable_objects and not result.unreachable_blobs
+    assert collect(repo, grace=0).objects == 0
+    # Every version still loads.
+    assert len(casdb.load("synth", "1", repo=repo, cache_root=tmp_path / "c").files) == 12
+
+
+def test_gc_waits_for_writers_and_writers_for_gc(repo, source, tmp_path):
+    repo.commit(source, dataset="synth", version="1")
+    garbage(repo, tmp_path)
+    make_old(repo.path)
+    done = threading.Event()
+    with repo.writing():  # a commit in progress
+        thread = threading.Thread(target=lambda: (collect(repo, grace=0), done.set()))
+        thread.start()
+        assert not done.wait(0.5)  # gc waits for the writer
+    assert done.wait(30)
+    thread.join()
+    # And an object a commit finds instead of writing is touched (the guard for writers on
+    # other machines, which do not share the lock): it looks young to a gc.
+    from casdb.objects import Header
+
+    object_id = repo.store.put(Header({"name": "x"}))
+    repo.store.publish()
+    path = repo.store._path("objects", object_id)
+    os.utime(path, (0, 0))
+    from casdb.store import ObjectStore
+
+    ObjectStore(repo.backend).put(Header({"name": "x"}))
+    assert time.time() - os.stat(path).st_mtime < 60
+
+
+def test_gc_while_committing(repo, tmp_path):
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def gc_loop() -> None:
+        while not stop.is_set():
+            try:
+                collect(repo, grace=30)
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+    thread = threading.Thread(target=gc_loop)
+    thread.start()
+    try:
+        src = make_dataset(tmp_path / "src", files=20, duration=0.2)
+        for v in range(6):
+            write_audio(src / f"audio/000/{100 + v:06d}.wav", 300 + v, 0.2, 16000, 1)
+            repo.commit(src, dataset="synth", version=f"{v}")
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert check(repo).ok and repo.versions("synth") == [str(v) for v in range(6)]
+
+
+GC_IN_PROCESS = textwrap.dedent("""
+    import sys
+    from casdb.gc import collect
+    from casdb.repo import Repository
+    collect(Repository(sys.argv[1]), grace=0)
+""")
+
+
+def test_interrupted_gc_loses_nothing_reachable(repo, source, tmp_path):
+    import signal
+
+    repo.commit(source, dataset="synth", version="1")
+    for i in range(3):
+        garbage_src = make_dataset(tmp_path / f"g{i}", files=40, duration=0.1, seed=100 + i)
+        repo.commit(garbage_src, dataset=f"g{i}", version="1")
+        import shutil
+
+        shutil.rmtree(repo.path / "refs" / f"g{i}")
+    for delay in (0.05, 0.2, 0.5):
+        proc = subprocess.Popen([sys.executable, "-c", GC_IN_PROCESS, str(repo.path)])
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert check(repo).ok  # whatever was deleted, every version is intact
+    collect(repo, grace=0)
+    report = check(repo)
+    assert report.ok and not report.unreachable_blobs
+
+
+def test_gc_refuses_to_sweep_a_damaged_repository(repo, source, tmp_path):
+    result = repo.commit(source, dataset="synth", version="1")
+    garbage(repo, tmp_path)
+    make_old(repo.path)
+    commit = repo.store._path("objects", result.id)
+    os.chmod(commit, 0o644)
+    Path(commit).write_bytes(b"damaged")
+    report = collect(repo, grace=0)
+    assert report.problems and report.objects == report.blobs == 0
+    done = run_casdb("gc", "--grace", "0", repo=repo.path)
+    assert done.returncode == 7 and "gc stopped before deleting anything" in done.stderr
+
+
+def test_durations_and_cli(repo, source, tmp_path):
+    assert parse_duration("15m") == 900 and parse_duration("1d") == 86400
+    with pytest.raises(InvalidInput, match="invalid duration"):
+        parse_duration("soon")
+    with pytest.raises(InvalidInput, match="negative"):
+        collect(repo, grace=-1)
+    repo.commit(source, dataset="synth", version="1")
+    garbage(repo, tmp_path)
+    make_old(repo.path / "objects")
+    make_old(repo.path / "blobs")
+    done = run_casdb("gc", "--dry-run", repo=repo.path)
+    assert done.returncode == 0 and done.stdout.startswith("would delete ") and "5 blobs" in done.stdout
+    done = run_casdb("gc", repo=repo.path)
+    assert done.returncode == 0 and done.stdout.startswith("deleted ") and "5 blobs" in done.stdout
+    done = run_casdb("gc", "--grace", "later", repo=repo.path)
+    assert done.returncode == 2 and "invalid duration" in done.stderr
+
+
+def test_cache_gc_evicts_least_recently_used(repo, tmp_path):
+    from casdb.cachecheck import evict, folder_size
+
+    src = make_dataset(tmp_path / "src", files=6, duration=0.5)
+    for v in ("1", "2", "3"):
+        write_audio(src / f"audio/000/{50 + int(v):06d}.wav", int(v), 0.5, 16000, 1)
+        repo.commit(src, dataset="synth", version=v)
+    root = tmp_path / "cache"
+    for v in ("1", "2", "3"):
+        casdb.load("synth", v, repo=repo, cache_root=root, link="copy")
+        time.sleep(0.05)
+    casdb.load("synth", "1", repo=repo, cache_root=root)  # 1 is now the most recently used
+    sizes = {v: folder_size(root / "synth" / v / "original") for v in ("1", "2", "3")}
+    assert all(s > 0 for s in sizes.values())
+    dry = evict(root, sizes["1"] + sizes["3"], dry_run=True)
+    assert [p.parent.name for p in dry.folders] == ["2"] and (root / "synth" / "2").exists()
+    out = evict(root, sizes["1"] + sizes["3"])
+    assert [p.parent.name for p in out.folders] == ["2"] and not (root / "synth" / "2").exists()
+    assert out.after <= sizes["1"] + sizes["3"]
+    assert len(casdb.load("synth", "1", repo=repo, cache_root=root).files) == 7
+    # Evicted versions load again (from the repository).
+    assert len(casdb.load("synth", "2", repo=repo, cache_root=root).files) == 8
+    done = run_casdb("cache", "gc", "--max-size", "0", "--cache", str(root))
+    assert done.returncode == 0 and "3 folders" in done.stderr
+    assert not [e for e in root.glob("synth/*/*")]
+    done = run_casdb("cache", "gc", "--max-size", "lots", "--cache", str(root))
+    assert done.returncode == 2 and "invalid size" in done.stderr
+
+
+def test_cache_gc_removes_unlinked_conversions(repo, tmp_path):
+    from casdb.cachecheck import evict
+
+    src = make_dataset(tmp_path / "src", files=4, duration=0.5, sampling_rate=16000)
+    age(src)
+    repo.commit(src, dataset="synth", version="1")
+    root = tmp_path / "cache"
+    casdb.load("synth", "1", repo=repo, cache_root=root, flavour={"sampling_rate": 8000})
+    derived = [p for p in (root / ".derived").rglob("*") if p.is_file()]
+    assert len(derived) == 4
+    out = evict(root, 0)
+    assert out.derived == 4 and not [p for p in (root / ".derived").rglob("*") if p.is_file()]
