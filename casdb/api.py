@@ -69,6 +69,7 @@ def load(
     full_path: bool = True,
     link: str = "auto",
     progress: bool | None = None,
+    removed_media: bool = False,
 ) -> Dataset:
     """Load a version of dataset ``name`` through the cache and return it.
 
@@ -77,7 +78,8 @@ def load(
     each path, or a list of paths) and ``only_metadata`` narrow what is fetched; asking later
     for more of the same version adds what is missing. ``link`` forces how media are placed
     (``reflink``, ``hardlink`` or ``copy``; ``auto`` picks the best the file systems allow).
-    A version already in the cache loads without the repository.
+    A version already in the cache loads without the repository. Files whose bytes were
+    purged are not in the folder, and their rows are left out unless ``removed_media``.
     """
     request = Request.make(tables, media, only_metadata)
     check_mode(link)
@@ -87,7 +89,7 @@ def load(
     if version is not None:
         ready = _cached(root, name, version, request, flavour)
         if ready is not None:
-            return _opened(ready, request, full_path)
+            return _opened(ready, request, full_path, removed_media)
     try:
         repository = open_repository(repo, root)
         if getattr(repository, "source", None) is not None:
@@ -98,15 +100,15 @@ def load(
         if version is None:  # offline: the latest version in the cache
             ready = _cached(root, name, None, request, flavour)
             if ready is not None:
-                return _opened(ready, request, full_path)
+                return _opened(ready, request, full_path, removed_media)
         raise
     out = checkout(repository, name, version, request=request, cache_root=root, link=link,
                    progress=progress, flavour=flavour)
-    return _opened(out.path, request, full_path)
+    return _opened(out.path, request, full_path, removed_media)
 
 
-def _opened(path: Path, request: Request, full_path: bool) -> Dataset:
-    ds = Dataset(path, request, full_path=full_path)
+def _opened(path: Path, request: Request, full_path: bool, removed_media: bool) -> Dataset:
+    ds = Dataset(path, request, full_path=full_path, removed_media=removed_media)
     ds.selection  # noqa: B018 (applies the request now: an unknown table fails here, not later)
     return ds
 

@@ -49,7 +49,8 @@ class Dataset:
     """A version of a dataset as checked out in ``root``, narrowed to ``request``."""
 
     def __init__(
-        self, root: str | Path, request: Request | None = None, *, full_path: bool = True
+        self, root: str | Path, request: Request | None = None, *, full_path: bool = True,
+        removed_media: bool = False,
     ) -> None:
         self.root = Path(root)
         state = cache.read_state(self.root)
@@ -58,6 +59,8 @@ class Dataset:
         self.state = state
         self.request = request or Request()
         self.full_path = full_path
+        self.removed_media = removed_media
+        """Keep the rows of purged files (their files are gone either way)."""
         self._frames: dict[str, pd.DataFrame] = {}
 
     # -- identity and header ------------------------------------------------------------------
@@ -137,6 +140,16 @@ class Dataset:
             raise NotFound(f"table {table!r} is not checked out in {self.root}")
         return path
 
+    @cached_property
+    def purged(self) -> list[str]:
+        """Files of this version whose bytes were purged (not in the folder)."""
+        import json
+
+        try:
+            return json.loads((self.root / cache.META / "purged.json").read_text())
+        except FileNotFoundError:
+            return []
+
     @property
     def tables(self) -> list[str]:
         """Filewise and segmented tables."""
@@ -198,6 +211,8 @@ class Dataset:
         if lay.kind == "misc":
             return df
         sel = self.selection
+        if self.purged and not self.removed_media:
+            df = df[~df.index.get_level_values("file").isin(set(self.purged))]
         if sel.filtered:
             keep = {self._local[f] for f in sel.media or ()}
             df = df[df.index.get_level_values("file").isin(keep)]

@@ -36,6 +36,8 @@ class FsckReport:
     unreachable_blobs: list[str] = field(default_factory=list)
     temporary_files: int = 0
     """Files left in tmp/ by interrupted writes (gc removes them)."""
+    purged: int = 0
+    """Reachable blobs that were purged: expected absences (``casdb purged``)."""
 
     @property
     def ok(self) -> bool:
@@ -65,6 +67,11 @@ def check(repo: Repository, *, verify_blobs: bool = True) -> FsckReport:
             continue
         report.objects += 1
         stack.extend(children(obj, blobs))
+    from casdb.purge import purged_blobs
+
+    purged = purged_blobs(repo) & blobs.keys()  # expected absences, not problems
+    report.purged = len(purged)
+    blobs = {b: n for b, n in blobs.items() if b not in purged}
     if verify_blobs:
         with ThreadPoolExecutor(workers()) as pool:
             for problem in pool.map(lambda b: _verify(store, b), sorted(blobs)):

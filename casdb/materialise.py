@@ -69,6 +69,8 @@ if TYPE_CHECKING:
 
 HEADER = "header"
 MEDIA = "media.parquet"
+PURGED = "purged.json"
+"""Files of the version left out because their bytes were purged (their rows stay)."""
 _BATCH = 64
 
 
@@ -155,7 +157,7 @@ def checkout(
                 repo.store.discard()
                 raise
     # Check the request and the flavour against the version before anything is created.
-    ver = _Version(Snapshot(repo.store, dataset, commit_id), flavour, root)
+    ver = _Version(Snapshot(repo.store, dataset, commit_id), flavour, root, repo)
     sel = select(ver.header, ver.media, ver.file_column, request, dataset)
     check_channels(flavour, ver.index, ver.media if sel.media is None else sel.media)
     meta = path / cache.META
@@ -196,7 +198,8 @@ def _ready(path: Path, commit_id: str, request: Request) -> Checkout | None:
 class _Version:
     """What a checkout needs of a version in a flavour: header, media index, targets, read once."""
 
-    def __init__(self, snap: Snapshot, flavour: Flavour, root: Path) -> None:
+    def __init__(self, snap: Snapshot, flavour: Flavour, root: Path,
+                 repo: Repository | None = None) -> None:
         import pyarrow as pa
 
         from casdb import mediaindex
@@ -206,6 +209,17 @@ class _Version:
         self.root = root
         self.header = snap.header
         index = mediaindex.arrow(snap.store, snap.commit.media)
+        from casdb.purge import purged_blobs
+
+        purged = purged_blobs(repo) if repo is not None else set()
+        if purged:  # purged files are left out (and their rows, by the Dataset's default)
+            import pyarrow.compute as pc
+
+            gone = pc.is_in(index.column("blob"), value_set=pa.array(sorted(purged), pa.string()))
+            self.purged = sorted(pc.filter(index.column("file"), gone).to_pylist())
+            index = index.filter(pc.invert(gone))
+        else:
+            self.purged = []
         self.paths = index.column("file").to_pylist()
         self.blobs = dict(zip(self.paths, index.column("blob").to_pylist(), strict=True))
         self.sizes = dict(zip(self.paths, index.column("bytes").to_pylist(), strict=True))
@@ -258,6 +272,10 @@ def _write(
         _write_parquet(ver.index, meta / MEDIA, meta)
     if not (meta / HEADER).exists():
         atomic_write(meta / HEADER, encoding.encode(Header(header)), tmp_dir=meta)
+    if ver.purged or (meta / PURGED).exists():
+        import json
+
+        atomic_write(meta / PURGED, json.dumps(ver.purged).encode(), tmp_dir=meta)
     old = state or cache.State(snap.dataset, name, snap.commit_id, ver.flavour.id,
                                conversion=ver.flavour.as_dict())
     new = _merge(old, sel, header)

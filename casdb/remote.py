@@ -172,6 +172,46 @@ class Remote:
     def put_blob(self, blob: str, path: Path) -> bool:
         return self.backend.put_file(f"{BLOBS}/{blob[:2]}/{blob[2:]}", path)
 
+    # -- purges ---------------------------------------------------------------------------------
+
+    def tombstones(self) -> list:
+        """The remote's record of purged blobs (``purged``)."""
+        from casdb.purge import Tombstone
+
+        try:
+            data = self.backend.get("purged")
+        except NotFound:
+            return []
+        try:
+            return [Tombstone(**t) for t in json.loads(data)]
+        except (ValueError, TypeError) as exc:
+            raise IntegrityError(f"{self.url}/purged is damaged") from exc
+
+    def put_tombstones(self, stones: list) -> None:
+        """Replace the remote's tombstones (by compare-and-swap: a concurrent purge retries)."""
+        from dataclasses import asdict
+
+        try:
+            current = self.backend.get("purged")
+        except NotFound:
+            current = None
+        self.backend.swap("purged", current,
+                          json.dumps([asdict(t) for t in stones], indent=1).encode() + b"\n")
+
+    def repack(self, pack: str, drop: set[str]) -> None:
+        """Rewrite ``pack`` without the entries ``drop``; the old pack is deleted."""
+        entries = self._pack_index(pack)
+        keep = [(i, k) for i, k, _, _ in entries if i not in drop]
+        if len(keep) != len(entries):
+            if keep:
+                where = {i: Entry(pack, o, n, k) for i, k, o, n in entries}
+                data = dict(self.read(where, [i for i, _ in keep]))
+                self.put_pack([(i, k, data[i]) for i, k in keep])
+            self.backend.delete(f"{PACKS}/{pack}.idx")  # first: readers stop using it
+            self.backend.delete(f"{PACKS}/{pack}.pack")
+            if self.cache is not None:
+                (self.cache / f"{pack}.idx").unlink(missing_ok=True)
+
     # -- reading --------------------------------------------------------------------------------
 
     def read(self, where: dict[str, Entry], ids: list[str]) -> Iterator[tuple[str, bytes]]:

@@ -63,6 +63,14 @@ def sync_refs(repo: Repository, dataset: str) -> None:
         close = difflib.get_close_matches(dataset, remote.datasets(), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise NotFound(f"no dataset {dataset!r} on {remote.url}{hint}")
+    stones = remote.tombstones()
+    if stones:  # the remote's purges apply to its object cache too
+        from casdb.purge import _save, finish_local, purged_blobs
+
+        new = {t.blob for t in stones} - purged_blobs(repo)
+        if new:
+            _save(repo, stones)
+            finish_local(repo, new)
     for ref, commit in refs.items():
         key = f"refs/{dataset}/{ref}"
         if repo.refs.get(dataset, ref) != commit:

@@ -235,6 +235,22 @@ class Repository:
 
         return FileLock(self.path / "locks" / "gc.lock", timeout=None, shared=True)
 
+    def purge(self, dataset: str, paths: list[str], reason: str, *, dry_run: bool = False,
+              cache_root: str | Path | None = None):
+        """Delete the bytes of ``paths`` from every version, dataset, remote and cache folder
+        (see :mod:`casdb.purge`); ``dry_run`` only lists who holds them."""
+        from casdb.purge import purge
+
+        with self.writing():
+            return purge(self, dataset, paths, reason, dry_run=dry_run,
+                         cache_root=Path(cache_root) if cache_root is not None else None)
+
+    def purged(self) -> list:
+        """The tombstones of purged blobs, oldest first."""
+        from casdb.purge import tombstones
+
+        return tombstones(self)
+
     # -- remotes ------------------------------------------------------------------------------
 
     def remotes(self) -> dict[str, str]:

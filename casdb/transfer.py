@@ -66,6 +66,10 @@ class Result:
 def push(repo: Repository, remote: Remote, datasets: list[str] | None = None,
          progress: bool | None = None) -> Result:
     """Send the versions and branches of ``datasets`` (default: all) that the remote lacks."""
+    from casdb.purge import apply_remote, purged_blobs
+
+    apply_remote(repo, remote)  # purges made while the remote was out of reach, both ways
+    purged = purged_blobs(repo)
     datasets = datasets or repo.datasets()
     updates = []  # (dataset, ref, expected on the remote, new)
     for dataset in datasets:
@@ -91,6 +95,7 @@ def push(repo: Repository, remote: Remote, datasets: list[str] | None = None,
     if updates:
         where = remote.index()
         objects, blobs = _missing(repo, [u[3] for u in updates], where)
+        blobs = {b: n for b, n in blobs.items() if b not in purged}  # never sent again
         _upload(repo, remote, objects, blobs, result, progress)
     for dataset, ref, expected, new in sorted(updates, key=lambda u: (u[0], u[1][0] != "t")):
         try:
@@ -219,6 +224,10 @@ def fetch(repo: Repository, remote: Remote, roots: list[str], *, history: bool =
                 needed_blobs.update(found)
             level = following
         if blobs and trees:
+            from casdb.purge import purged_blobs
+
+            purged = purged_blobs(repo)
+            needed_blobs = {b: n for b, n in needed_blobs.items() if b not in purged}
             get_blobs(repo, remote, needed_blobs, where=where, progress=progress, result=result)
         store.publish()
     except BaseException:
@@ -285,6 +294,9 @@ def pull(repo: Repository, remote: Remote, datasets: list[str] | None = None,
     is copied), so that the next push succeeds. Version tags keep pointing at the commits
     they were made on.
     """
+    from casdb.purge import apply_remote
+
+    apply_remote(repo, remote)  # the remote's purges apply here, and ours there
     datasets = datasets or remote.datasets()
     wanted = {d: remote.refs(d) for d in datasets}
     for d, refs in wanted.items():

@@ -28,6 +28,8 @@ COMMANDS = {
     "pull": "casdb.cli.pull",
     "clone": "casdb.cli.clone",
     "gc": "casdb.cli.gc",
+    "purge": "casdb.cli.purge",
+    "purged": "casdb.cli.purged",
 }
 HELP = {
     "init": "Create an empty repository.",
@@ -44,6 +46,8 @@ HELP = {
     "pull": "Fetch what this repository lacks from a remote.",
     "clone": "Copy a remote repository into a new local one.",
     "gc": "Delete objects and blobs that no ref reaches.",
+    "purge": "Delete media bytes from every version, remote and cache.",
+    "purged": "List purged media: when, why, where.",
 }
 
 

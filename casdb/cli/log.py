@@ -14,9 +14,11 @@ from casdb.cli.common import open_repo
 @click.pass_context
 def command(ctx: click.Context, name: str, branch: str, limit: int | None) -> None:
     """Show the history of dataset NAME, newest first."""
+    from casdb.purge import purged_paths
     from casdb.units import local_time
 
-    for entry in open_repo(ctx).log(name, branch=branch, limit=limit):
+    repo = open_repo(ctx)
+    for entry in repo.log(name, branch=branch, limit=limit):
         c = entry.commit
         tags = f" ({', '.join(entry.versions)})" if entry.versions else ""
         click.echo(f"{click.style(entry.short_id, fg='yellow')}{tags}  "
@@ -27,6 +29,10 @@ def command(ctx: click.Context, name: str, branch: str, limit: int | None) -> No
         if entry.header_changed and c.parents:
             line += "; header changed"
         click.echo(line)
+        gone = purged_paths(repo, entry.id)
+        if gone:
+            click.secho(f"    purged: {len(gone)} file{'s' if len(gone) > 1 else ''} "
+                        f"({', '.join(gone[:3])}{', ...' if len(gone) > 3 else ''})", fg="red")
         if c.message:
             for line in c.message.splitlines():
                 click.echo(f"    {line}")

@@ -1,0 +1,20 @@
+"""casdb purged"""
+
+from __future__ import annotations
+
+import click
+
+from casdb.cli.common import open_repo
+
+
+@click.command("purged")
+@click.pass_context
+def command(ctx: click.Context) -> None:
+    """List the purged blobs: when, why, and which paths held them."""
+    stones = open_repo(ctx).purged()
+    if not stones:
+        click.echo("nothing was purged", err=True)
+    for t in stones:
+        click.echo(f"{t.date}  {t.blob[:10]}  {t.dataset}: {', '.join(t.paths)}  ({t.reason})")
+        for holder in t.holders:
+            click.echo(f"    held by {holder}")

@@ -1,0 +1,259 @@
+"""Purging media from every version: the bytes go, the versions stay.
+
+A recording may have to go (a speaker withdrew consent). In a content-addressed store the same
+bytes can sit under other paths, in other versions and in other datasets, so a purge:
+
+1. finds the blobs of the given paths (in any version of the dataset), then every dataset,
+   version and path that holds the same bytes, and reports them (``dry_run`` stops here);
+2. records a tombstone per blob in ``<repo>/purged`` (blob id, dataset, paths, reason, date),
+   before deleting anything, so an interrupted purge is finished by running it again;
+3. deletes the blobs from the repository, and in the checkout cache every version folder that
+   holds them (it is checked out again without them on the next load), every converted copy, and
+   the copies in remote object caches;
+4. deletes them from every remote it can reach; a remote out of reach is purged by the next push
+   or pull (:func:`apply_remote`), and never receives the bytes again.
+
+Older versions keep loading: without the purged files, and without their rows unless
+``removed_media=True`` asks to keep them (like audb). ``fsck`` counts purged blobs as expected
+absences.
+
+Example:
+    >>> import tempfile
+    >>> from casdb.repo import Repository
+    >>> tombstones(Repository.init(tempfile.mkdtemp() + "/r"))
+    []
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from casdb import trees
+from casdb.atomic import atomic_write
+from casdb.errors import BackendError, InvalidInput, NotFound
+from casdb.names import version_key
+
+if TYPE_CHECKING:
+    from casdb.remote import Remote
+    from casdb.repo import Repository
+
+PURGED = "purged"
+
+
+@dataclass
+class Tombstone:
+    """A purged blob: which paths held it, why, when."""
+
+    blob: str
+    dataset: str
+    paths: list[str]
+    reason: str
+    date: str
+    holders: list[str] = field(default_factory=list)
+    """Every ``dataset version path`` that held the bytes when they were purged."""
+
+
+@dataclass
+class PurgeReport:
+    holders: list[tuple[str, str, str]] = field(default_factory=list)
+    """``(dataset, version or commit, path)`` holding the purged bytes."""
+    blobs: list[str] = field(default_factory=list)
+    deleted_blobs: int = 0
+    cache_folders: list[Path] = field(default_factory=list)
+    derived: int = 0
+    remotes: dict[str, str] = field(default_factory=dict)
+    """Remote name -> ``purged`` or why not (it will be purged on the next push or pull)."""
+    dry_run: bool = False
+
+
+def tombstones(repo: Repository) -> list[Tombstone]:
+    """The tombstones of the repository, oldest first."""
+    try:
+        data = json.loads((repo.path / PURGED).read_text())
+    except FileNotFoundError:
+        return []
+    return [Tombstone(**t) for t in data]
+
+
+def purged_blobs(repo: Repository) -> set[str]:
+    return {t.blob for t in tombstones(repo)}
+
+
+def _save(repo: Repository, stones: list[Tombstone]) -> None:
+    atomic_write(repo.path / PURGED,
+                 json.dumps([asdict(t) for t in stones], indent=1).encode() + b"\n",
+                 tmp_dir=repo.path / "tmp")
+
+
+def _commits(repo: Repository, dataset: str | None = None) -> list[tuple[str, str, str]]:
+    """``(dataset, label, commit id)`` of every commit reachable from the refs (of one dataset)."""
+    from casdb import dag
+
+    out, seen = [], set()
+    for ds in [dataset] if dataset else repo.datasets():
+        tags = repo.refs.tags(ds)
+        label = {}
+        for version, cid in tags.items():
+            label.setdefault(cid, version)
+        heads = list(tags.values()) + list(repo.refs.heads(ds).values())
+        for head in heads:
+            for cid, _ in dag.ancestry(repo.store, head, first_parent=False):
+                if (ds, cid) not in seen:
+                    seen.add((ds, cid))
+                    out.append((ds, label.get(cid, cid[:10]), cid))
+    return out
+
+
+def _files(repo: Repository, commit_id: str) -> dict[str, str]:
+    """Path -> blob of a commit's tree."""
+    commit = repo.get_commit(commit_id)
+    return {path: entry.id for path, entry in trees.walk(repo.store, commit.tree)}
+
+
+def plan(repo: Repository, dataset: str, paths: list[str]) -> PurgeReport:
+    """The blobs of ``paths`` in any version of ``dataset``, and every holder of those bytes."""
+    repo._check_known(dataset)
+    if not paths:
+        raise InvalidInput("name at least one path to purge")
+    blobs: dict[str, set[str]] = {}
+    found: set[str] = set()
+    for _, _, cid in _commits(repo, dataset):
+        files = _files(repo, cid)
+        for p in paths:
+            if p in files:
+                blobs.setdefault(files[p], set()).add(p)
+                found.add(p)
+    missing = [p for p in paths if p not in found]
+    if missing:
+        raise NotFound(f"{dataset} has no file {missing[0]!r} in any version"
+                       + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    report = PurgeReport(blobs=sorted(blobs))
+    for ds, label, cid in _commits(repo):
+        for path, blob in _files(repo, cid).items():
+            if blob in blobs:
+                report.holders.append((ds, label, path))
+    report.holders.sort(key=lambda h: (h[0], version_key(h[1]), h[2]))
+    return report
+
+
+def purge(repo: Repository, dataset: str, paths: list[str], reason: str, *,
+          dry_run: bool = False, cache_root: Path | None = None) -> PurgeReport:
+    """Purge the bytes of ``paths`` (see the module docstring); ``reason`` is required."""
+    if not reason or not reason.strip():
+        raise InvalidInput("give a reason for the purge (--reason)")
+    report = plan(repo, dataset, paths)
+    report.dry_run = dry_run
+    if dry_run:
+        return report
+    date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    stones = tombstones(repo)
+    known = {t.blob for t in stones}
+    for blob in report.blobs:
+        if blob not in known:
+            held = sorted({p for ds, _, p in report.holders if ds == dataset} & set(paths)) or paths
+            stones.append(Tombstone(blob, dataset, held, reason.strip(), date,
+                                    [" ".join(h) for h in report.holders]))
+    _save(repo, stones)  # first: an interrupted purge is finished by running it again
+    finish(repo, report, cache_root)
+    return report
+
+
+def finish(repo: Repository, report: PurgeReport | None = None,
+           cache_root: Path | None = None) -> PurgeReport:
+    """Delete every tombstoned blob from the repository, the cache and the reachable remotes."""
+    from casdb.cache import cache_root as default_root
+
+    report = report or PurgeReport()
+    blobs = purged_blobs(repo)
+    for blob in blobs:
+        path = repo.store.blob_path(blob)
+        if path.exists():
+            path.unlink()
+            report.deleted_blobs += 1
+    repo.statcache.clear()
+    root = cache_root if cache_root is not None else default_root()
+    folders, derived = purge_cache(root, blobs)
+    report.cache_folders += folders
+    report.derived += derived
+    for name in repo.remotes():
+        try:
+            apply_remote(repo, repo.remote(name))
+            report.remotes[name] = "purged"
+        except (BackendError, NotFound, OSError) as exc:
+            report.remotes[name] = f"not reached ({exc}); purged on the next push or pull"
+    return report
+
+
+def purge_cache(root: Path, blobs: set[str]) -> tuple[list[Path], int]:
+    """Remove cache folders holding any of ``blobs``, converted copies, and remote-cache copies."""
+    import pyarrow.parquet as pq
+
+    from casdb import cache
+    from casdb.cachecheck import _make_writable
+
+    removed = []
+    for entry in cache.entries(root):
+        try:
+            index = pq.read_table(entry.path / cache.META / "media.parquet", columns=["blob"])
+        except OSError:
+            continue
+        if blobs & set(index.column("blob").to_pylist()):
+            _make_writable(entry.path)
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+    derived = 0
+    for top in (root / ".derived", root / ".remotes"):
+        if not top.is_dir():
+            continue
+        for dirpath, _, files in os.walk(top):
+            folder = os.path.basename(dirpath)
+            for name in files:
+                if folder + name in blobs:
+                    os.unlink(os.path.join(dirpath, name))
+                    derived += 1
+    return removed, derived
+
+
+def apply_remote(repo: Repository, remote: Remote) -> None:
+    """Make ``remote`` hold the union of both sides' tombstones and none of their bytes."""
+    from casdb.remote import BLOBS
+
+    local = tombstones(repo)
+    theirs = remote.tombstones()
+    mine = {t.blob for t in local}
+    new_here = [t for t in theirs if t.blob not in mine]
+    if new_here:  # purged elsewhere: purge here too
+        _save(repo, local + new_here)
+        finish_local(repo, {t.blob for t in new_here})
+    merged = local + new_here
+    if {t.blob for t in theirs} != {t.blob for t in merged}:
+        remote.put_tombstones(merged)
+    blobs = {t.blob for t in merged}
+    for blob in blobs:
+        remote.backend.delete(f"{BLOBS}/{blob[:2]}/{blob[2:]}")
+    where = remote.index()
+    packs = {where[b].pack for b in blobs if b in where and where[b].pack}
+    for pack in packs:
+        remote.repack(pack, drop=blobs)
+
+
+def finish_local(repo: Repository, blobs: set[str]) -> None:
+    for blob in blobs:
+        path = repo.store.blob_path(blob)
+        if path.exists():
+            path.unlink()
+    repo.statcache.clear()
+
+
+def purged_paths(repo: Repository, commit_id: str) -> list[str]:
+    """Paths of a commit whose bytes were purged (empty when nothing was ever purged)."""
+    blobs = purged_blobs(repo)
+    if not blobs:
+        return []
+    return sorted(p for p, b in _files(repo, commit_id).items() if b in blobs)
