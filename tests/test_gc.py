@@ -212,3 +212,31 @@ def test_cache_gc_removes_unlinked_conversions(repo, tmp_path):
     assert len(derived) == 4
     out = evict(root, 0)
     assert out.derived == 4 and not [p for p in (root / ".derived").rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("kind", ["folder", "s3"])
+def test_remote_gc(repo, tmp_path, kind, request):
+    from casdb.remote import Remote
+    from casdb.remotegc import collect_remote
+
+    url = str(tmp_path / "remote") if kind == "folder" else request.getfixturevalue("s3_url")
+    src = make_dataset(tmp_path / "src", files=6, duration=0.2)
+    repo.commit(src, dataset="keep", version="1")
+    big = make_dataset(tmp_path / "big", files=2, duration=40.0, sampling_rate=48000, channels=2)
+    repo.commit(big, dataset="drop", version="1")
+    repo.remote_add("origin", url)
+    repo.push()
+    remote = Remote.open(url)
+    remote.backend.delete("refs/drop/tags/1")  # the drop dataset is no longer published
+    remote.backend.delete("refs/drop/heads/main")
+    young = collect_remote(remote, grace=3600)
+    assert young.blobs == 0 and young.entries == 0 and young.kept_young > 0
+    dry = collect_remote(remote, grace=0, dry_run=True)
+    assert dry.blobs == 2 and dry.entries > 0
+    report = collect_remote(remote, grace=0)
+    assert report.blobs == 2 and report.entries == dry.entries and report.packs_rewritten >= 1
+    assert collect_remote(remote, grace=0).entries == 0
+    clone = Repository.clone(url, tmp_path / "clone")
+    assert clone.datasets() == ["keep"] and check(clone).ok
+    done = run_casdb("gc", "--remote", "origin", "--grace", "0", repo=repo.path)
+    assert done.returncode == 0 and "origin: deleted 0 blobs" in done.stdout
