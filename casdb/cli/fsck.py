@@ -19,6 +19,8 @@ def command(ctx: click.Context, no_blobs: bool) -> None:
     report = check(open_repo(ctx), verify_blobs=not no_blobs)
     click.echo(f"checked {report.objects} objects and {report.blobs} blobs "
                f"({human_size(report.blob_bytes)})")
+    if report.purged:
+        click.echo(f"purged: {report.purged} blobs (expected absences; casdb purged)")
     click.echo(f"unreachable: {len(report.unreachable_objects)} objects, "
                f"{len(report.unreachable_blobs)} blobs, {report.temporary_files} temporary files "
                "(removed by gc)")
