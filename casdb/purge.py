@@ -63,6 +63,8 @@ class Tombstone:
 class PurgeReport:
     holders: list[tuple[str, str, str]] = field(default_factory=list)
     """``(dataset, version or commit, path)`` holding the purged bytes."""
+    holder_blob: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    """Which blob each holder holds."""
     blobs: list[str] = field(default_factory=list)
     deleted_blobs: int = 0
     cache_folders: list[Path] = field(default_factory=list)
@@ -138,6 +140,7 @@ def plan(repo: Repository, dataset: str, paths: list[str]) -> PurgeReport:
         for path, blob in _files(repo, cid).items():
             if blob in blobs:
                 report.holders.append((ds, label, path))
+                report.holder_blob[(ds, label, path)] = blob
     report.holders.sort(key=lambda h: (h[0], version_key(h[1]), h[2]))
     return report
 
@@ -156,9 +159,10 @@ def purge(repo: Repository, dataset: str, paths: list[str], reason: str, *,
     known = {t.blob for t in stones}
     for blob in report.blobs:
         if blob not in known:
-            held = sorted({p for ds, _, p in report.holders if ds == dataset} & set(paths)) or paths
+            mine = [h for h in report.holders if report.holder_blob[h] == blob]
+            held = sorted({p for ds, _, p in mine if ds == dataset} & set(paths)) or paths
             stones.append(Tombstone(blob, dataset, held, reason.strip(), date,
-                                    [" ".join(h) for h in report.holders]))
+                                    [" ".join(h) for h in mine]))
     _save(repo, stones)  # first: an interrupted purge is finished by running it again
     finish(repo, report, cache_root)
     return report
