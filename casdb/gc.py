@@ -130,7 +130,8 @@ def _collect(repo: Repository, grace: float, dry_run: bool) -> GcReport:
                 dead.append(path)
         # Unlinks wait on the file system's journal more than on the CPU: many at once.
         batches = [dead[i : i + 512] for i in range(0, len(dead), 512)]
-        with ThreadPoolExecutor(workers()) as pool:
+        # A dry run has nothing to wait on: one thread (threads only cost the GIL there).
+        with ThreadPoolExecutor(1 if dry_run else workers()) as pool:
             for kept, removed, size in pool.map(lambda b: _sweep_all(b, cutoff, dry_run),
                                                 batches):
                 report.kept_young += kept
