@@ -91,11 +91,7 @@ def load(
         if ready is not None:
             return _opened(ready, request, full_path, removed_media)
     try:
-        repository = open_repository(repo, root)
-        if getattr(repository, "source", None) is not None:
-            from casdb.remoteview import sync_refs
-
-            sync_refs(repository, name)
+        repository = open_repository(repo, root)  # a remote's refs are mirrored by checkout
     except (NotFound, BackendError):
         if version is None:  # offline: the latest version in the cache
             ready = _cached(root, name, None, request, flavour)

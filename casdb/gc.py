@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from casdb.errors import IntegrityError, InvalidInput, NotFound
-from casdb.fsck import children
+from casdb.errors import InvalidInput
+from casdb.fsck import reachable
 from casdb.ids import to_raw
 from casdb.parallel import workers
 
@@ -75,27 +75,7 @@ def parse_duration(text: str) -> float:
 def mark(repo: Repository) -> tuple[set[bytes], set[bytes], list[str]]:
     """Raw ids of every reachable object and blob, and the problems met (a damaged ref or a
     missing object stops the gc: deleting on a partial mark could lose data)."""
-    store = repo.store
-    objects: set[bytes] = set()
-    blobs: dict[str, int] = {}
-    problems: list[str] = []
-    refs, damaged = repo.refs.scan()
-    problems += [str(exc) for exc in damaged]
-    stack = [(cid, "commit") for _, _, cid in refs]
-    while stack:
-        object_id, kind = stack.pop()
-        raw = to_raw(object_id)
-        if raw in objects:
-            continue
-        objects.add(raw)
-        try:
-            obj = store.get(object_id, kind)
-        except (NotFound, IntegrityError) as exc:
-            problems.append(f"{kind}: {exc}")
-            continue
-        stack.extend(children(obj, blobs))
-        if len(store._cache) > 256:  # the walk reads each object once: keep the cache small
-            store._cache.clear()
+    objects, blobs, problems, _ = reachable(repo)
     return objects, {to_raw(b) for b in blobs}, problems
 
 

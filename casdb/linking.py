@@ -28,18 +28,16 @@ Example:
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import threading
 from pathlib import Path
 
+from casdb import fileops
 from casdb.atomic import temp_name
 from casdb.errors import InvalidInput, NotFound, storage_error
 
 MODES = ("auto", "reflink", "hardlink", "copy")
 READ_ONLY = 0o444
-_FICLONE = 0x40049409
-_NO_REFLINK = (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM)
 _NO_HARDLINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
 
 
@@ -114,39 +112,21 @@ class Linker:
         return "copy"
 
     def _clone(self, source: str, dest: str) -> bool:
-        tmp = temp_name(self.tmp_dir)
-        try:
-            with open(source, "rb") as src, open(tmp, "xb") as dst:
-                fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
-        except FileNotFoundError as exc:
-            _unlink(tmp)
-            if not os.path.exists(source):
-                raise NotFound(f"{source} is missing") from exc
-            raise storage_error(exc, dest) from exc
-        except OSError as exc:
-            _unlink(tmp)
-            if exc.errno in _NO_REFLINK:
-                self._reflink = False
-                return False
-            raise storage_error(exc, dest) from exc
-        self._finish(tmp, dest)
-        return True
+        if self._via_temp(source, dest, fileops.reflink):
+            return True
+        self._reflink = False  # this file system cannot: stop trying
+        return False
 
     def _copy(self, source: str, dest: str) -> None:
+        self._via_temp(source, dest, lambda s, d: fileops.copy_range(s, d) or fileops.stream(s, d))
+
+    def _via_temp(self, source: str, dest: str, fill) -> bool:
+        """``fill(src, tmp)`` a temporary file, then move it to ``dest`` if ``fill`` says it
+        did; the temporary file never outlives the call."""
         tmp = temp_name(self.tmp_dir)
         try:
             with open(source, "rb") as src, open(tmp, "xb") as dst:
-                try:
-                    while os.copy_file_range(src.fileno(), dst.fileno(), 1 << 30):
-                        pass
-                except OSError as exc:
-                    if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-                        raise
-                    src.seek(0)
-                    dst.seek(0)
-                    dst.truncate()
-                    while chunk := src.read(1 << 20):
-                        dst.write(chunk)
+                done = fill(src, dst)
         except FileNotFoundError as exc:
             _unlink(tmp)
             if not os.path.exists(source):
@@ -155,7 +135,11 @@ class Linker:
         except OSError as exc:
             _unlink(tmp)
             raise storage_error(exc, dest) from exc
+        if not done:
+            _unlink(tmp)
+            return False
         self._finish(tmp, dest)
+        return True
 
     def _finish(self, tmp: str, dest: str) -> None:
         try:

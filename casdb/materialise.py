@@ -93,7 +93,7 @@ def version_name(repo: Repository, dataset: str, version: str | None) -> tuple[s
 
     ``None`` means the latest version: the highest tag (natural order), else the ``main`` head.
     """
-    repo._check_known(dataset)
+    repo.check_known(dataset)
     tags = repo.refs.tags(dataset)
     if version is None:
         if tags:

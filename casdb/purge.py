@@ -120,7 +120,7 @@ def _files(repo: Repository, commit_id: str) -> dict[str, str]:
 
 def plan(repo: Repository, dataset: str, paths: list[str]) -> PurgeReport:
     """The blobs of ``paths`` in any version of ``dataset``, and every holder of those bytes."""
-    repo._check_known(dataset)
+    repo.check_known(dataset)
     if not paths:
         raise InvalidInput("name at least one path to purge")
     blobs: dict[str, set[str]] = {}
@@ -175,12 +175,7 @@ def finish(repo: Repository, report: PurgeReport | None = None,
 
     report = report or PurgeReport()
     blobs = purged_blobs(repo)
-    for blob in blobs:
-        path = repo.store.blob_path(blob)
-        if path.exists():
-            path.unlink()
-            report.deleted_blobs += 1
-    repo.statcache.clear()
+    report.deleted_blobs += finish_local(repo, blobs)
     root = cache_root if cache_root is not None else default_root()
     folders, derived = purge_cache(root, blobs)
     report.cache_folders += folders
@@ -247,12 +242,17 @@ def apply_remote(repo: Repository, remote: Remote) -> None:
         remote.repack(pack, drop=blobs)
 
 
-def finish_local(repo: Repository, blobs: set[str]) -> None:
+def finish_local(repo: Repository, blobs: set[str]) -> int:
+    """Delete ``blobs`` from the repository's store; return how many were there."""
+    deleted = 0
     for blob in blobs:
-        path = repo.store.blob_path(blob)
-        if path.exists():
-            path.unlink()
+        try:
+            repo.store.blob_path(blob).unlink()
+            deleted += 1
+        except FileNotFoundError:
+            pass
     repo.statcache.clear()
+    return deleted
 
 
 def purged_paths(repo: Repository, commit_id: str) -> list[str]:

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 
 from casdb import compression, encoding
-from casdb.errors import NotFound
 from casdb.fsck import children
 from casdb.remote import BLOB, BLOBS, PACKS, Remote
 
@@ -63,7 +62,7 @@ def collect_remote(remote: Remote, *, grace: float = 3600.0, dry_run: bool = Fal
             continue
         if entry.pack is None:
             key = f"{BLOBS}/{object_id[:2]}/{object_id[2:]}"
-            if _modified(remote, key) > cutoff:
+            if remote.backend.modified(key) > cutoff:
                 report.kept_young += 1
                 continue
             report.blobs += 1
@@ -72,7 +71,7 @@ def collect_remote(remote: Remote, *, grace: float = 3600.0, dry_run: bool = Fal
         else:
             by_pack.setdefault(entry.pack, []).append(object_id)
     for pack, dead in by_pack.items():
-        if _modified(remote, f"{PACKS}/{pack}.idx") > cutoff:
+        if remote.backend.modified(f"{PACKS}/{pack}.idx") > cutoff:
             report.kept_young += len(dead)
             continue
         total = sum(1 for e in where.values() if e.pack == pack)
@@ -84,26 +83,3 @@ def collect_remote(remote: Remote, *, grace: float = 3600.0, dry_run: bool = Fal
         if not dry_run:
             remote.repack(pack, drop=set(dead))
     return report
-
-
-def _modified(remote: Remote, key: str) -> float:
-    """When ``key`` was last written (seconds since the epoch)."""
-    backend = remote.backend
-    if backend.capabilities.local_path:
-        import os
-
-        try:
-            return os.stat(backend.path(key)).st_mtime
-        except FileNotFoundError:
-            return 0.0
-    import obstore as obs
-
-    try:
-        return obs.head(backend.store, key)["last_modified"].timestamp()
-    except FileNotFoundError:
-        return 0.0
-    except Exception as exc:  # noqa: BLE001
-        err = backend._error(exc, key, "check")
-        if isinstance(err, NotFound):
-            return 0.0
-        raise err from exc

@@ -145,12 +145,12 @@ class Repository:
 
     def versions(self, dataset: str) -> list[str]:
         """Published versions of ``dataset``, oldest first (natural version order)."""
-        self._check_known(dataset)
+        self.check_known(dataset)
         return sorted(self.refs.tags(dataset), key=version_key)
 
     def branches(self, dataset: str) -> dict[str, str]:
         """Branch -> head commit id."""
-        self._check_known(dataset)
+        self.check_known(dataset)
         return self.refs.heads(dataset)
 
     def resolve(self, dataset: str, version: str | None = None) -> str:
@@ -165,7 +165,7 @@ class Repository:
             >>> repo.resolve("demo", "1.0.0") == repo.resolve("demo") == c.id
             True
         """
-        self._check_known(dataset)
+        self.check_known(dataset)
         if version is None:
             head = self.refs.get(dataset, "heads/main")
             if head is not None:
@@ -212,7 +212,7 @@ class Repository:
 
     def log(self, dataset: str, branch: str = "main", limit: int | None = None) -> list[LogEntry]:
         """History of a branch, newest first, with version tags and media changes per commit."""
-        self._check_known(dataset)
+        self.check_known(dataset)
         head = self.refs.get(dataset, f"heads/{branch}")
         if head is None:
             raise NotFound(f"{dataset} has no branch {branch!r}")
@@ -327,7 +327,8 @@ class Repository:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _check_known(self, dataset: str) -> None:
+    def check_known(self, dataset: str) -> None:
+        """``NotFound`` (naming close matches) unless ``dataset`` has refs here."""
         check_dataset(dataset)
         if not self.refs.exists(dataset):
             close = difflib.get_close_matches(dataset, self.datasets(), n=3)

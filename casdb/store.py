@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import threading
 from collections import OrderedDict
@@ -31,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from casdb import compression, encoding
+from casdb import compression, encoding, fileops
 from casdb.atomic import Stage
 from casdb.backends.local import LocalBackend
 from casdb.errors import IntegrityError, InvalidDataset, NotFound, storage_error
@@ -44,9 +43,6 @@ SMALL_FILE = 1 << 16
 """Files up to this size are read whole and written only if new; bigger ones are copied in the
 kernel (``copy_file_range``: no trip through Python's memory) and hashed from the copy."""
 CHUNK = 1 << 20
-_FICLONE = 0x40049409
-_NO_REFLINK = (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM)
-_NO_COPY_RANGE = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP)
 _CACHE_SIZE = 4096
 
 
@@ -297,30 +293,25 @@ class ObjectStore:
     def _copy_range_or_stream(self, src: BinaryIO, dst: BinaryIO) -> None:
         if self._copy_range:
             try:
-                while os.copy_file_range(src.fileno(), dst.fileno(), 1 << 30):
-                    pass
-                return
+                if fileops.copy_range(src, dst):
+                    return
             except OSError as exc:
                 if exc.errno in (errno.EIO,):
                     raise _ReadError(exc.strerror) from exc
-                if exc.errno not in _NO_COPY_RANGE:
-                    raise
-                self._copy_range = False
-                src.seek(0)
-                dst.seek(0)
-                dst.truncate()
+                raise
+            self._copy_range = False
         _copy_hash(src, dst, None)
 
     def _try_reflink(self, src: BinaryIO, dst: BinaryIO) -> bool:
         if not self._reflink:
             return False
         try:
-            fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
-        except OSError as exc:
-            if exc.errno in _NO_REFLINK:
-                self._reflink = False
-            return False
-        return True
+            if fileops.reflink(src, dst):
+                return True
+        except OSError:
+            return False  # this file failed: copy it instead
+        self._reflink = False
+        return False
 
     def verify_blob(self, object_id: str) -> None:
         """Re-hash a stored blob; ``NotFound`` or ``IntegrityError`` if it is not intact."""

@@ -73,7 +73,7 @@ def push(repo: Repository, remote: Remote, datasets: list[str] | None = None,
     datasets = datasets or repo.datasets()
     updates = []  # (dataset, ref, expected on the remote, new)
     for dataset in datasets:
-        repo._check_known(dataset)
+        repo.check_known(dataset)
         theirs = remote.refs(dataset)
         for version, commit in repo.refs.tags(dataset).items():
             ref = f"tags/{version}"
@@ -146,13 +146,13 @@ def _upload(repo: Repository, remote: Remote, objects: list[str], blobs: dict[st
     small = [b for b, size in blobs.items() if size < BIG]
     total = sum(blobs.values()) + len(objects) * 512
     with Progress("push", total, len(objects) + len(blobs), enabled=progress) as bar:
-        def send_big(blob: str) -> None:
-            if remote.put_blob(blob, store.blob_path(blob)):
-                result.bytes += blobs[blob]
+        def send_big(blob: str) -> int:
+            sent = blobs[blob] if remote.put_blob(blob, store.blob_path(blob)) else 0
             bar.advance(blobs[blob])
+            return sent
 
         with ThreadPoolExecutor(_TRANSFERS) as pool:  # 1. big blobs
-            list(pool.map(send_big, big))
+            result.bytes += sum(pool.map(send_big, big))
         result.blobs += len(big)
         result.requests += len(big)
 

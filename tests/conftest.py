@@ -56,6 +56,27 @@ def run_casdb(*args: str, repo: Path | None = None, check: bool = False, **kw) -
     return subprocess.run(cmd, capture_output=True, text=True, check=check, **kw)
 
 
+@pytest.fixture
+def tmpfs(tmp_path):
+    """``mount(size)``: a real tmpfs of that size (``"3m"``), unmounted at the end; skips the
+    test where this machine cannot mount one (root in a container usually can)."""
+    mounts: list[Path] = []
+
+    def mount(size: str) -> Path:
+        path = tmp_path / f"tmpfs-{len(mounts)}"
+        path.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                              capture_output=True)
+        if done.returncode != 0:
+            pytest.skip("cannot mount a tmpfs here")
+        mounts.append(path)
+        return path
+
+    yield mount
+    for path in mounts:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
 @pytest.fixture(scope="session")
 def seaweed(tmp_path_factory):
     """A real S3 server (SeaweedFS) for the whole session, on free ports of 127.0.0.1."""

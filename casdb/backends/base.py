@@ -10,6 +10,7 @@ primitive a content-addressed store is built on; ``swap`` is the compare-and-swa
     put_file(key, path) -> bool            streamed / multipart for large files; put-if-absent
     swap(key, expected, new)               compare-and-swap; Conflict if the key changed
     exists(key) -> bool
+    modified(key) -> seconds since the epoch (0 if absent)
     list(prefix) -> keys
     delete(key)
 
@@ -68,6 +69,9 @@ class Backend(Protocol):
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` holds data."""
+
+    def modified(self, key: str) -> float:
+        """When ``key`` was last written (seconds since the epoch); 0 if absent."""
 
     def list(self, prefix: str) -> Iterator[str]:
         """The keys under ``prefix`` (a folder-like prefix ending in ``/``), in no set order."""

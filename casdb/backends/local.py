@@ -111,6 +111,12 @@ class LocalBackend:
     def exists(self, key: str) -> bool:
         return self.path(key).is_file()
 
+    def modified(self, key: str) -> float:
+        try:
+            return os.stat(self.path(key)).st_mtime
+        except FileNotFoundError:
+            return 0.0
+
     def list(self, prefix: str) -> Iterator[str]:
         base = self.path(prefix.rstrip("/")) if prefix.strip("/") else self.root
         if not base.is_dir():

@@ -143,31 +143,22 @@ class S3Backend:
             raise self._error(exc, key, "read") from exc
 
     def put(self, key: str, data: bytes, *, exclusive: bool = False) -> bool:
-        import obstore as obs
-        from obstore import exceptions as e
-
-        try:
-            obs.put(self.store, key, data, mode="create" if exclusive else "overwrite",
-                    use_multipart=len(data) > PART)
-        except e.AlreadyExistsError:
-            return False
-        except Exception as exc:  # noqa: BLE001
-            if exclusive and isinstance(exc, e.PreconditionError):
-                return False
-            raise self._error(exc, key, "write") from exc
-        return True
+        return self._put(key, data, "create" if exclusive else "overwrite",
+                         use_multipart=len(data) > PART)
 
     def put_file(self, key: str, path: Path) -> bool:
+        with open(path, "rb") as f:
+            return self._put(key, f, "create", chunk_size=PART, max_concurrency=4)
+
+    def _put(self, key: str, payload, mode: str, **options) -> bool:
+        """One PUT; False when ``mode="create"`` and the key exists."""
         import obstore as obs
         from obstore import exceptions as e
 
         try:
-            with open(path, "rb") as f:
-                obs.put(self.store, key, f, mode="create", chunk_size=PART, max_concurrency=4)
-        except e.AlreadyExistsError:
-            return False
+            obs.put(self.store, key, payload, mode=mode, **options)
         except Exception as exc:  # noqa: BLE001
-            if isinstance(exc, e.PreconditionError):
+            if mode == "create" and isinstance(exc, e.AlreadyExistsError | e.PreconditionError):
                 return False
             raise self._error(exc, key, "write") from exc
         return True
@@ -205,6 +196,17 @@ class S3Backend:
                 return False
             raise err from exc
         return True
+
+    def modified(self, key: str) -> float:
+        import obstore as obs
+
+        try:
+            return obs.head(self.store, key)["last_modified"].timestamp()
+        except Exception as exc:  # noqa: BLE001
+            err = self._error(exc, key, "check")
+            if isinstance(err, NotFound):
+                return 0.0
+            raise err from exc
 
     def list(self, prefix: str) -> Iterator[str]:
         import obstore as obs

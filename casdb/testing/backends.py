@@ -33,6 +33,13 @@ class BackendContract:
         with pytest.raises(NotFound):
             backend.get("a/b")
 
+    def test_modified(self, backend) -> None:
+        import time
+
+        assert backend.modified("m/x") == 0.0
+        backend.put("m/x", b"1")
+        assert abs(backend.modified("m/x") - time.time()) < 120
+
     def test_put_if_absent(self, backend) -> None:
         assert backend.put("k", b"first", exclusive=True) is True
         assert backend.put("k", b"second", exclusive=True) is False
