@@ -387,7 +387,10 @@ def test_no_write_permission(tmp_path):
         code = textwrap.dedent(f"""
             import os, sys
             import yaml, json, difflib, getpass, pyarrow, pyarrow.parquet, pandas
-            import casdb, casdb.repo, casdb.materialise, casdb.dataset, casdb.frames
+            import importlib, pkgutil, casdb
+            # Import all of casdb first: the checkout may lie where others cannot read.
+            for module in pkgutil.walk_packages(casdb.__path__, "casdb."):
+                importlib.import_module(module.name)
             from casdb.errors import StorageError
             if os.geteuid() == 0:
                 os.setgid(65534); os.setuid(65534)
