@@ -172,6 +172,8 @@ class Stage:
         self.mode = mode
         self._files: dict[str, str] = {}  # final path -> temporary path
         self._lock = threading.Lock()
+        self.placed: list[str] = []
+        """Final paths the last :meth:`publish` placed (a name that existed is not listed)."""
 
     def __contains__(self, final: str) -> bool:
         return final in self._files
@@ -210,6 +212,7 @@ class Stage:
         """Make every scheduled file durable and visible; return how many were newly placed."""
         with self._lock:
             files, self._files = self._files, {}
+        self.placed = []
         if not files:
             return 0
         placed = 0
@@ -231,6 +234,7 @@ class Stage:
                 try:
                     os.link(tmp, final)
                     placed += 1
+                    self.placed.append(final)
                     folders.add(os.path.dirname(final))
                 except FileExistsError:
                     pass

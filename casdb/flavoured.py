@@ -84,10 +84,12 @@ def convert_missing(
     flavour: Flavour,
     todo: Sequence[tuple[str, str, str, int, Target]],
     progress: bool | None,
+    record=None,
 ) -> int:
     """Convert ``(path, blob, source file, size, target)`` not yet in the derived store.
 
-    Returns the number converted. Raises ``InvalidDataset`` naming the files that failed, after
+    ``record(blob, final path)`` is called for each file converted (to keep its hash). Returns
+    the number converted. Raises ``InvalidDataset`` naming the files that failed, after
     keeping every file that succeeded.
     """
     from casdb.convert import Task, convert_many
@@ -119,6 +121,8 @@ def convert_missing(
                 os.replace(task.dest, final)
             except OSError as exc:
                 raise storage_error(exc, str(final)) from exc
+            if record is not None:
+                record(blob_of[task.key], str(final))
             done += 1
     if failed:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""

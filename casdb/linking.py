@@ -75,24 +75,32 @@ class Linker:
         self.used: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def place(self, source: str | Path, dest: str | Path) -> str:
-        """Put the bytes of ``source`` at ``dest`` (which must not exist); return the method."""
-        method = self._place(str(source), str(dest))
+    def place(self, source: str | Path, dest: str | Path, *, dir_fd: int | None = None) -> str:
+        """Put the bytes of ``source`` at ``dest`` (which must not exist); return the method.
+
+        With ``dir_fd``, ``dest`` is a name in that open folder: the file is created there and
+        nowhere else (no path is resolved again, so a folder swapped for a symlink meanwhile
+        cannot redirect it), and an existing file of that name is never replaced
+        (``FileExistsError``).
+        """
+        method = self._place(str(source), str(dest), dir_fd)
         with self._lock:
             self.used[method] = self.used.get(method, 0) + 1
         return method
 
-    def _place(self, source: str, dest: str) -> str:
+    def _place(self, source: str, dest: str, dir_fd: int | None = None) -> str:
         if self._reflink:
-            if self._clone(source, dest):
+            if self._clone(source, dest, dir_fd):
                 return "reflink"
             if self.mode == "reflink":
                 raise storage_error(OSError(errno.EOPNOTSUPP, "the file system cannot reflink"),
                                     dest)
         if self._hardlink:
             try:
-                os.link(source, dest)
+                os.link(source, dest, dst_dir_fd=dir_fd)
                 return "hardlink"
+            except FileExistsError:
+                raise
             except FileNotFoundError as exc:
                 if not os.path.exists(source):
                     raise NotFound(f"{source} is missing") from exc
@@ -104,23 +112,26 @@ class Linker:
         earlier = self.reuse.get(source)
         if earlier is not None and not self.writable:
             try:
-                os.link(earlier, dest)
+                os.link(earlier, dest, dst_dir_fd=dir_fd)
                 return "reused"
+            except FileExistsError:
+                raise
             except OSError:
                 pass  # gone or on another file system: copy
-        self._copy(source, dest)
+        self._copy(source, dest, dir_fd)
         return "copy"
 
-    def _clone(self, source: str, dest: str) -> bool:
-        if self._via_temp(source, dest, fileops.reflink):
+    def _clone(self, source: str, dest: str, dir_fd: int | None) -> bool:
+        if self._via_temp(source, dest, fileops.reflink, dir_fd):
             return True
         self._reflink = False  # this file system cannot: stop trying
         return False
 
-    def _copy(self, source: str, dest: str) -> None:
-        self._via_temp(source, dest, lambda s, d: fileops.copy_range(s, d) or fileops.stream(s, d))
+    def _copy(self, source: str, dest: str, dir_fd: int | None) -> None:
+        self._via_temp(source, dest, lambda s, d: fileops.copy_range(s, d) or fileops.stream(s, d),
+                       dir_fd)
 
-    def _via_temp(self, source: str, dest: str, fill) -> bool:
+    def _via_temp(self, source: str, dest: str, fill, dir_fd: int | None = None) -> bool:
         """``fill(src, tmp)`` a temporary file, then move it to ``dest`` if ``fill`` says it
         did; the temporary file never outlives the call."""
         tmp = temp_name(self.tmp_dir)
@@ -138,14 +149,22 @@ class Linker:
         if not done:
             _unlink(tmp)
             return False
-        self._finish(tmp, dest)
+        self._finish(tmp, dest, dir_fd)
         return True
 
-    def _finish(self, tmp: str, dest: str) -> None:
+    def _finish(self, tmp: str, dest: str, dir_fd: int | None) -> None:
         try:
             if not self.writable:
                 os.chmod(tmp, READ_ONLY)
-            os.replace(tmp, dest)
+            if dir_fd is None:
+                os.replace(tmp, dest)
+            else:  # put-if-absent: link, never rename over a file someone else put there
+                try:
+                    os.link(tmp, dest, dst_dir_fd=dir_fd)
+                finally:
+                    _unlink(tmp)
+        except FileExistsError:
+            raise
         except OSError as exc:
             _unlink(tmp)
             raise storage_error(exc, dest) from exc

@@ -33,17 +33,20 @@ Example:
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from casdb import cache, encoding
 from casdb.atomic import atomic_write
-from casdb.errors import AlreadyExists, Conflict, storage_error
+from casdb.errors import AlreadyExists, Conflict, IntegrityError, storage_error
+from casdb.fingerprint import DB, Fingerprints, Verifier
 from casdb.flavour import Flavour
 from casdb.flavoured import (
+    DERIVED,
     check_channels,
     convert_missing,
     derived_path,
@@ -52,7 +55,7 @@ from casdb.flavoured import (
     plan,
 )
 from casdb.header import table_specs
-from casdb.ids import hash_bytes
+from casdb.ids import hash_bytes, short
 from casdb.linking import Linker
 from casdb.locking import FileLock
 from casdb.names import version_key
@@ -171,9 +174,20 @@ def checkout(
             return ready
         writable = dest is not None and link == "copy"  # the user asked for files to edit
         out = _write(ver, sel, name, request, path, cache.read_state(path), link, progress,
-                     writable=writable, ensure=ensure)
+                     writable=writable, ensure=ensure, repair=_repairer(repo))
     cache.touch_used(path)
     return out
+
+
+def _repairer(repo: Repository):
+    """Replaces damaged blobs from the remotes ``repo`` knows (the remote layer, lazily)."""
+
+    def repair(blobs: list[str]) -> list[str]:
+        from casdb.repair import repair_blobs
+
+        return repair_blobs(repo, blobs)
+
+    return repair
 
 
 def _ready(path: Path, commit_id: str, request: Request) -> Checkout | None:
@@ -237,6 +251,21 @@ class _Version:
             return str(derived_path(self.root, self.flavour.id, self.blobs[path]))
         return self.snap.store.blob_file(self.blobs[path])
 
+    def derived_key(self, blob: str) -> str:
+        """The key of a converted file in :meth:`derived_verifier`."""
+        return f"{self.flavour.id}/{blob}"
+
+    def derived_verifier(self) -> Verifier:
+        """Evidence about the cache's converted files (their hashes, recorded at conversion)."""
+        if self.flavour.is_original:
+            return Verifier(None)
+        folder = self.root / DERIVED
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return Verifier(None)
+        return Verifier(Fingerprints(folder / DB))
+
     def size(self, path: str) -> int | None:
         """Bytes of :meth:`source`, when known without a stat (a blob, not a converted file)."""
         return None if path in self.targets else self.sizes[path]
@@ -263,6 +292,7 @@ def _write(
     progress: bool | None,
     writable: bool,
     ensure=None,
+    repair=None,
 ) -> Checkout:
     meta = path / cache.META
     snap, paths, media = ver.snap, ver.paths, ver.media
@@ -287,13 +317,32 @@ def _write(
     todo += [p for p in paths if is_attachment(p, attachments)]
     if ensure is not None:  # a remote's object cache: fetch the blobs this checkout places
         ensure({blobs[p]: ver.sizes[p] for p in todo})
-    convert = [(p, blobs[p], str(snap.store.blob_path(blobs[p])), ver.sizes[p], ver.targets[p])
-               for p in todo if p in ver.targets]
-    converted = convert_missing(ver.root, ver.flavour, convert, progress)
-    reuse = _copies_nearby(snap, path, todo, blobs, link) if not writable else {}
-    linker = Linker(link, tmp_dir=meta / "tmp", writable=writable, reuse=reuse)
-    placed, placed_bytes = _place_all(
-        path, [(ver.local[p], ver.source(p), ver.size(p)) for p in todo], linker, progress)
+    # Nothing is linked, copied or converted without evidence that its bytes are intact.
+    blob_check = snap.store.verifier()
+    _check_blobs(snap.store, blob_check, {blobs[p]: p for p in todo}, repair)
+    derived_check = ver.derived_verifier()
+    try:  # the evidence gathered is kept even if a conversion or a placement fails
+        _drop_damaged_derived(ver, derived_check, [p for p in todo if p in ver.targets])
+        convert = [(p, blobs[p], str(snap.store.blob_path(blobs[p])), ver.sizes[p], ver.targets[p])
+                   for p in todo if p in ver.targets]
+        converted = convert_missing(ver.root, ver.flavour, convert, progress,
+                                    record=lambda blob, final: _record_derived(
+                                        ver, derived_check, blob, final))
+        reuse = _copies_nearby(snap, path, todo, blobs, link) if not writable else {}
+        linker = Linker(link, tmp_dir=meta / "tmp", writable=writable, reuse=reuse)
+        items = []
+        for p in todo:
+            if p in ver.targets:
+                key = ver.derived_key(blobs[p])
+                expected = derived_check.known.get(key, ("",))[0]
+                items.append(_Item(ver.local[p], ver.source(p), ver.size(p), key, expected,
+                                   derived_check))
+            else:
+                items.append(_Item(p, ver.source(p), ver.size(p), blobs[p], blobs[p], blob_check))
+        placed, placed_bytes = _place_all(path, items, linker, progress)
+    finally:
+        blob_check.save()
+        derived_check.save()
     for method, count in linker.used.items():
         new.link[method] = new.link.get(method, 0) + count
 
@@ -357,7 +406,7 @@ def _copies_nearby(
     import pyarrow.parquet as pq
 
     wanted = {blobs[p] for p in todo}
-    out: dict[str, str] = {}
+    out: dict[str, tuple[str, str]] = {}
     for entry in cache.entries(path.parent.parent.parent, snap.dataset):
         if entry.path == path or entry.state is None or entry.path.name != path.name:
             continue
@@ -369,51 +418,207 @@ def _copies_nearby(
         for file, blob in zip(*(index.column(c).to_pylist() for c in ("file", "blob")),
                               strict=True):
             if blob in wanted and (present is None or file in present):
-                out.setdefault(str(snap.store.blob_path(blob)), str(entry.path / file))
-    return out
+                out.setdefault(str(snap.store.blob_path(blob)), (blob, str(entry.path / file)))
+    # Another folder's copy is cache content, not evidence: it is linked only if it hashes right.
+    from casdb.fingerprint import hash_file
+
+    items = list(out.items())
+    with ThreadPoolExecutor(workers()) as pool:
+        good = pool.map(lambda kv: hash_file(kv[1][1]) == kv[1][0], items)
+        return {source: copy for (source, (_, copy)), ok in zip(items, good, strict=True) if ok}
+
+
+class _Item(NamedTuple):
+    """One file to place: where, from which verified source, and how to re-check it."""
+
+    local: str
+    """Path in the folder."""
+    source: str
+    size: int | None
+    key: str
+    """The source's key in ``check`` (a blob id, or a converted file's key)."""
+    expected: str
+    """blake3 of the right bytes."""
+    check: Verifier
+
+
+def _check_blobs(store, verifier: Verifier, blobs: dict[str, str], repair) -> None:
+    """Every blob of ``blobs`` (id -> a path that uses it) is intact, repaired from a remote,
+    or ``IntegrityError`` names the files."""
+    bad = store.check_blobs(list(blobs), verifier)
+    if bad and repair is not None:
+        repair(bad)
+        bad = store.check_blobs(bad, verifier)
+    if bad:
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise IntegrityError(
+            f"{blobs[bad[0]]}: its blob {short(bad[0])} in the store is damaged or missing{more} "
+            "and no remote had a good copy; run `casdb fsck`")
+
+
+def _drop_damaged_derived(ver: _Version, check: Verifier, paths: list[str]) -> None:
+    """Converted files that are not provably what their conversion wrote are removed (they are
+    the cache's own files), so that they are converted again."""
+    keys = {ver.derived_key(ver.blobs[p]): p for p in paths}
+    check.prefetch(keys)
+    for key, p in keys.items():
+        final = ver.source(p)
+        record = check.known.get(key)
+        if not os.path.exists(final):
+            continue
+        if record is None or not check.intact(key, final, record[0]):
+            try:
+                os.unlink(final)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise storage_error(exc, final) from exc
+
+
+def _record_derived(ver: _Version, check: Verifier, blob: str, final: str) -> None:
+    """A conversion was just published: record the hash of its bytes."""
+    from casdb.fingerprint import hash_file, stamp
+
+    before = stamp(final)
+    digest = hash_file(final)
+    if digest is not None and stamp(final) == before:
+        check.note(ver.derived_key(blob), digest, before)
 
 
 def _place_all(
-    path: Path, todo: list[tuple[str, str, int | None]], linker: Linker, progress: bool | None
+    path: Path, todo: list[_Item], linker: Linker, progress: bool | None
 ) -> tuple[int, int]:
-    """Place ``(path in the folder, source file, its size if known)`` not in place yet; return
-    (files, bytes) placed."""
-    for folder in sorted({os.path.dirname(p) for p, _, _ in todo}):
-        if folder:
+    """Place the files of ``todo`` not in place yet, each inside ``path`` and nowhere else;
+    return (files, bytes) placed.
+
+    Folders are opened one component at a time relative to ``path`` without following
+    symlinks, and files are created relative to their folder's descriptor, so no path in the
+    version (and no symlink planted in the folder) can make a write land outside it. A file
+    already there is kept only if it holds the right bytes; casdb never deletes or replaces a
+    file it did not create, and says which one is in the way.
+    """
+    folders = _Folders(path)
+    try:
+        missing = []
+        for item in todo:
+            fd, name = folders.parent_of(item.local)
             try:
-                os.makedirs(path / folder, exist_ok=True)
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                missing.append((item, fd, name))
+                continue
             except OSError as exc:
-                raise storage_error(exc, str(path / folder)) from exc
-    root = str(path)
-    missing = []
-    for p, source, size in todo:
-        if size is None:
-            size = os.stat(source).st_size
-        try:
-            st = os.lstat(f"{root}/{p}")
-        except FileNotFoundError:
-            missing.append((p, source, size))
-            continue
-        if st.st_size != size:  # a torn file from elsewhere: replace it
-            os.unlink(f"{root}/{p}")
-            missing.append((p, source, size))
-    total = sum(size for *_, size in missing)
-    with Progress("checkout", total, len(missing), enabled=progress) as bar:
+                raise storage_error(exc, str(path / item.local)) from exc
+            _check_existing(path, item, st)
+        total = sum(_size(item) for item, _, _ in missing)
+        with Progress("checkout", total, len(missing), enabled=progress) as bar:
 
-        def place(batch: list[tuple[str, str, int]]) -> None:
-            for p, source, size in batch:
-                linker.place(source, f"{root}/{p}")
-                bar.advance(size)
+            def place(batch: list[tuple[_Item, int, str]]) -> None:
+                for item, fd, name in batch:
+                    try:
+                        method = linker.place(item.source, name, dir_fd=fd)
+                    except FileExistsError:  # appeared meanwhile: not ours, so check it
+                        _check_existing(path, item, os.stat(name, dir_fd=fd,
+                                                            follow_symlinks=False))
+                        continue
+                    if method == "hardlink":  # a new link changes the source's ctime
+                        item.check.restamp(item.key, item.source)
+                    bar.advance(_size(item))
 
-        batches = [missing[i : i + _BATCH] for i in range(0, len(missing), _BATCH)]
-        if len(batches) <= 1:
-            for batch in batches:
-                place(batch)
-        else:
-            with ThreadPoolExecutor(workers()) as pool:
-                for _ in pool.map(place, batches):
-                    pass
+            batches = [missing[i : i + _BATCH] for i in range(0, len(missing), _BATCH)]
+            if len(batches) <= 1:
+                for batch in batches:
+                    place(batch)
+            else:
+                with ThreadPoolExecutor(workers()) as pool:
+                    for _ in pool.map(place, batches):
+                        pass
+    finally:
+        folders.close()
     return len(missing), total
+
+
+def _size(item: _Item) -> int:
+    if item.size is None:
+        try:
+            return os.stat(item.source).st_size
+        except OSError:
+            return 0
+    return item.size
+
+
+def _check_existing(path: Path, item: _Item, st: os.stat_result) -> None:
+    """A file is already at ``item.local`` (an interrupted checkout, or someone else's file):
+    keep it if it holds the right bytes, else refuse without touching it."""
+    import stat as stat_mod
+
+    from casdb.fingerprint import hash_file
+
+    full = path / item.local
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise AlreadyExists(f"{full} is in the way (not a regular file): move it away")
+    try:
+        src = os.stat(item.source)
+        if (src.st_dev, src.st_ino) == (st.st_dev, st.st_ino):
+            return  # a link of the verified source itself
+    except OSError:
+        pass
+    if hash_file(str(full)) != item.expected:
+        raise AlreadyExists(f"{full} is in the way: it is not the version's file and casdb did "
+                            "not write it; move it away and check out again")
+
+
+class _Folders:
+    """Descriptors of the folders under a checkout's root, opened without following symlinks
+    and created where missing; every path component is checked again here (defence in depth
+    behind the validation where paths are decoded)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        try:
+            self._fds = {"": os.open(root, os.O_RDONLY | os.O_DIRECTORY)}
+        except OSError as exc:
+            raise storage_error(exc, str(root)) from exc
+        self._lock = threading.Lock()
+
+    def parent_of(self, local: str) -> tuple[int, str]:
+        """``(descriptor of the folder, file name)`` of the relative path ``local``."""
+        parts = local.split("/")
+        for part in parts:
+            if part in ("", ".", "..") or "\0" in part or len(part.encode()) > 255:
+                raise IntegrityError(f"refusing to write {local!r}: not a safe relative path")
+        folder = "/".join(parts[:-1])
+        return self._open(folder), parts[-1]
+
+    def _open(self, folder: str) -> int:
+        fd = self._fds.get(folder)
+        if fd is not None:
+            return fd
+        parent, _, name = folder.rpartition("/")
+        parent_fd = self._open(parent)
+        with self._lock:
+            fd = self._fds.get(folder)
+            if fd is not None:
+                return fd
+            try:
+                os.mkdir(name, dir_fd=parent_fd)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise storage_error(exc, str(self.root / folder)) from exc
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
+                             dir_fd=parent_fd)
+            except OSError as exc:
+                raise AlreadyExists(f"{self.root / folder} is in the way (a symlink or not a "
+                                    "folder): move it away") from exc
+            self._fds[folder] = fd
+            return fd
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
 
 
 def write_table(

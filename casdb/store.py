@@ -34,7 +34,8 @@ from casdb import compression, encoding, fileops
 from casdb.atomic import Stage
 from casdb.backends.local import LocalBackend
 from casdb.errors import IntegrityError, InvalidDataset, NotFound, storage_error
-from casdb.ids import hash_bytes, is_id, new_hasher
+from casdb.fingerprint import DB, Fingerprints, Verifier, stamp
+from casdb.ids import hash_bytes, is_id, new_hasher, short
 
 OBJECTS = "objects"
 BLOBS = "blobs"
@@ -70,6 +71,9 @@ class ObjectStore:
         self._lock = threading.Lock()
         self._reflink = True
         self._copy_range = True
+        self.fingerprints = Fingerprints(Path(self.root) / DB)
+        """Stat fingerprints of blobs verified intact (written or re-hashed), so a checkout
+        can trust a blob after one ``stat`` instead of re-hashing it (:mod:`casdb.fingerprint`)."""
 
     def _path(self, top: str, object_id: str) -> str:
         # Plain strings, not Paths: a commit of 100k files keeps 100k of them in the stage.
@@ -313,10 +317,65 @@ class ObjectStore:
         self._reflink = False
         return False
 
+    def verifier(self) -> Verifier:
+        """Checks blobs through their fingerprints: ``v.intact(id, store.blob_file(id), id)``."""
+        return Verifier(self.fingerprints)
+
+    def check_blobs(self, ids: list[str], verifier: Verifier | None = None) -> list[str]:
+        """The ``ids`` whose blob is missing or does not hold its bytes any more (one ``stat``
+        per blob whose fingerprint is unchanged, a re-hash otherwise)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from casdb.parallel import workers
+
+        v = verifier or self.verifier()
+        unique = list(dict.fromkeys(ids))
+        v.prefetch(unique)
+
+        def bad(blob: str) -> bool:
+            return not v.intact(blob, self.blob_file(blob), blob)
+
+        if len(unique) < 64:
+            found = [b for b in unique if bad(b)]
+        else:
+            with ThreadPoolExecutor(workers()) as pool:
+                found = [b for b, wrong in zip(unique, pool.map(bad, unique), strict=True)
+                         if wrong]
+        if verifier is None:
+            v.save()
+        return found
+
+    def replace_blob(self, blob_id: str, tmp: str) -> None:
+        """Put a good copy (``tmp``, in the repository's tmp/, consumed) in place of a damaged or
+        missing blob, after checking its hash. Checkouts that hardlinked the damaged file keep
+        it (``casdb cache verify`` repairs them); new ones get the good bytes."""
+        from casdb.atomic import fsync_dir
+        from casdb.fingerprint import hash_file
+
+        if hash_file(tmp) != blob_id:
+            _unlink(tmp)
+            raise IntegrityError(f"blob {short(blob_id)} arrived corrupt: its bytes hash "
+                                 "differently")
+        final = self._path(BLOBS, blob_id)
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.chmod(tmp, READ_ONLY)
+            os.replace(tmp, final)
+            fsync_dir(Path(final).parent)
+        except OSError as exc:
+            _unlink(tmp)
+            raise storage_error(exc, final) from exc
+        self.fingerprints.put_many([(blob_id, blob_id, stamp(final))])
+
     def verify_blob(self, object_id: str) -> None:
         """Re-hash a stored blob; ``NotFound`` or ``IntegrityError`` if it is not intact."""
         path = self.blob_path(object_id)
         try:
+            before = stamp(str(path))
             size = os.stat(path).st_size
             hasher = new_hasher(size)
             if size:
@@ -327,12 +386,27 @@ class ObjectStore:
             raise IntegrityError(f"blob {object_id} is unreadable: {exc}") from exc
         if hasher.hexdigest() != object_id:
             raise IntegrityError(f"blob {object_id} is corrupt: its bytes hash differently")
+        if before is not None and stamp(str(path)) == before:
+            self.fingerprints.put_many([(object_id, object_id, before)])
 
     # -- durability ---------------------------------------------------------------------------
 
     def publish(self) -> int:
-        """Make every staged object and blob durable and visible; call before moving a ref."""
-        return self.stage.publish()
+        """Make every staged object and blob durable and visible; call before moving a ref.
+
+        The fingerprint of every new blob is recorded: its bytes were hashed as they were staged.
+        """
+        placed = self.stage.publish()
+        prefix = f"{self.root}/{BLOBS}/"
+        records = []
+        for final in self.stage.placed:
+            if final.startswith(prefix):
+                st = stamp(final)
+                if st is not None:
+                    blob = final[len(prefix):].replace("/", "")
+                    records.append((blob, blob, st))
+        self.fingerprints.put_many(records)
+        return placed
 
     def discard(self) -> None:
         """Drop everything staged and not yet published (after a failed commit)."""
