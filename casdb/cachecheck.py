@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from casdb import cache
+from casdb.errors import Error
 from casdb.ids import hash_bytes, new_hasher
 from casdb.parallel import workers
 from casdb.selection import attachment_paths, is_attachment
@@ -129,6 +130,56 @@ def verify(root: Path, repo: Repository | None, dataset: str | None = None,
         else:
             _verify_folder(root, entry.path, entry.state, repo if repair else None, report)
         reports.append(report)
+    if dataset is None:
+        reports.extend(_verify_remote_caches(root, repair))
+    return reports
+
+
+def _verify_remote_caches(root: Path, repair: bool) -> list[Report]:
+    """Re-hash the blobs of every remote's object cache (loads straight from a remote); a
+    damaged one is removed, so that the next load fetches it again."""
+    from casdb.errors import NotFound
+    from casdb.remoteview import REMOTES
+    from casdb.repo import Repository
+
+    reports = []
+    base = root / REMOTES
+    for path in sorted(base.iterdir()) if base.is_dir() else []:
+        if not (path / "config").is_file():
+            continue
+        report = Report(path)
+        try:
+            store = Repository(path).store
+            blobs = list(store.blob_ids())
+        except Error as exc:
+            report.broken.append(f"unreadable: {exc}")
+            reports.append(report)
+            continue
+
+        def check(blob: str, store=store) -> str | None:
+            try:
+                store.verify_blob(blob)
+            except NotFound:
+                return None  # gone meanwhile (a gc): nothing to hand out
+            except Error:
+                return blob
+            return None
+
+        with ThreadPoolExecutor(workers()) as pool:
+            bad = [b for b in pool.map(check, blobs) if b is not None]
+        report.checked = len(blobs)
+        for blob in bad:
+            if not repair:
+                report.broken.append(f"blob {blob[:10]}: corrupt")
+                continue
+            try:
+                os.unlink(store.blob_path(blob))
+            except OSError as exc:
+                report.broken.append(f"blob {blob[:10]}: corrupt, cannot remove it: {exc}")
+                continue
+            report.repaired.append(f"blob {blob[:10]} (corrupt: removed, fetched again when "
+                                   "needed)")
+        reports.append(report)
     return reports
 
 
@@ -168,6 +219,8 @@ def _check_media(root: Path, path: Path, state: cache.State, present: list[_File
             hashed[key] = _hash_file(p, st.st_size)
         return hashed[key]
 
+    recorded = _conversions(root, state, present)
+
     def check(f: _File) -> tuple[_File, str] | None:
         full = path / f.local
         try:
@@ -175,27 +228,32 @@ def _check_media(root: Path, path: Path, state: cache.State, present: list[_File
         except FileNotFoundError:
             return f, "missing"
         expected = f.blob
-        if f.converted:
-            expected = digest(_source(root, state, f, repo))
+        if f.converted:  # the hash its conversion recorded, not the converted copy's (which may
+            expected = recorded.get(f.blob)  # be the very file that was damaged)
             if expected is None:
-                return f, "not verifiable: its converted copy is gone (load it again)"
+                return f, "not verifiable: no record of its conversion (converted again)"
+            if digest(_source(root, state, f, repo)) != expected:
+                return f, "corrupt in the cache's converted copy (converted again)"
         if digest(full) == expected:
             return None
         if not f.converted and repo is not None and _is_blob(repo, f.blob, st):
             return f, "corrupt in the store too (run casdb fsck)"
-        if f.converted and _same(full, _source(root, state, f, repo)):
-            return f, "corrupt in the cache's converted copy (remove it and load again)"
         return f, "modified"
 
     with ThreadPoolExecutor(workers()) as pool:
         return [problem for problem in pool.map(check, present) if problem is not None]
 
 
-def _same(a: Path, b: Path | None) -> bool:
-    try:
-        return b is not None and os.path.samefile(a, b)
-    except OSError:
-        return False
+def _conversions(root: Path, state: cache.State, present: list[_File]) -> dict[str, str]:
+    """Blob -> the hash recorded when it was converted to this folder's flavour."""
+    from casdb.fingerprint import DB, Fingerprints
+    from casdb.flavoured import DERIVED
+
+    blobs = {f.blob for f in present if f.converted}
+    if not blobs or not (root / DERIVED / DB).exists():
+        return {}
+    records = Fingerprints(root / DERIVED / DB).get_many(f"{state.flavour}/{b}" for b in blobs)
+    return {key.split("/", 1)[1]: digest for key, (digest, _) in records.items()}
 
 
 def _is_blob(repo: Repository, blob: str, st: os.stat_result) -> bool:
@@ -215,13 +273,21 @@ def _hash_file(path: Path, size: int) -> str:
 
 def _repair_media(root: Path, path: Path, state: cache.State, repo: Repository | None,
                   bad: list[tuple[_File, str]], report: Report) -> None:
-    from casdb.errors import Error
     from casdb.linking import Linker
 
     linker = Linker("auto", tmp_dir=path / cache.META / "tmp")
+    reconvert = [f for f, why in bad if why.endswith("(converted again)")]
+    if reconvert and repo is not None:
+        try:
+            _convert_again(root, path, state, repo, reconvert)
+        except Error as exc:
+            report.broken.extend(f"{f.local}: cannot convert it again: {exc}" for f in reconvert)
+            bad = [(f, why) for f, why in bad if f not in reconvert]
     for f, why in bad:
         source = _source(root, state, f, repo)
-        if why != "missing" and why != "modified" or source is None:
+        if why.endswith("(converted again)") and repo is not None:
+            why = why.split(" (")[0]
+        elif why != "missing" and why != "modified" or source is None:
             extra = "" if source is not None else " (no repository to repair from)"
             report.broken.append(f"{f.local}: {why}{extra}")
             continue
@@ -237,6 +303,36 @@ def _repair_media(root: Path, path: Path, state: cache.State, repo: Repository |
             report.broken.append(f"{f.local}: {why}, and the repair failed: {exc}")
             continue
         report.repaired.append(f"{f.local} ({why})")
+
+
+def _convert_again(root: Path, path: Path, state: cache.State, repo: Repository,
+                   files: list[_File]) -> None:
+    """Remove damaged or unrecorded converted copies and convert their blobs again."""
+    import pyarrow.parquet as pq
+
+    from casdb.fingerprint import DB, Fingerprints, Verifier
+    from casdb.flavour import Flavour
+    from casdb.flavoured import DERIVED, convert_missing, derived_path
+
+    flavour = Flavour.of(state.conversion or None)
+    index = pq.read_table(path / cache.META / "media.parquet").to_pylist()
+    rows = {r["blob"]: r for r in index}
+    check = Verifier(Fingerprints(root / DERIVED / DB))
+    todo = []
+    for f in files:
+        repo.store.verify_blob(f.blob)
+        final = derived_path(root, state.flavour, f.blob)
+        if final.exists():
+            final.unlink()
+        r = rows[f.blob]
+        target = flavour.target(r["format"], r["sampling_rate"], r["channels"], r["bit_depth"])
+        todo.append((f.file, f.blob, str(repo.store.blob_path(f.blob)), f.size, target))
+    try:
+        convert_missing(root, flavour, todo, progress=False,
+                        record=lambda blob, final: check.record_file(f"{state.flavour}/{blob}",
+                                                                     final))
+    finally:
+        check.save()
 
 
 def _check_metadata(path: Path, state: cache.State, repo: Repository | None, report: Report) -> None:

@@ -126,7 +126,8 @@ class Fingerprints:
                     for key, digest, *st in rows:
                         if isinstance(digest, str) and all(isinstance(v, int) for v in st):
                             out[key] = (digest, Stamp(*st))
-            except sqlite3.Error:
+            except sqlite3.Error as exc:
+                self._damaged(exc)
                 return {}
         return out
 
@@ -143,11 +144,38 @@ class Fingerprints:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany("INSERT OR REPLACE INTO fp VALUES (?, ?, ?, ?, ?, ?)", rows)
                 conn.execute("COMMIT")
-            except sqlite3.Error:
+            except sqlite3.Error as exc:
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
+                if self._damaged(exc):
+                    self.put_many_unlocked(rows)
+
+    def put_many_unlocked(self, rows: list[tuple]) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT OR REPLACE INTO fp VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            pass
+
+    def _damaged(self, exc: sqlite3.Error) -> bool:
+        """After a failed statement: a damaged file (not a busy one) is replaced by an empty
+        database; returns whether it was."""
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            return False
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
+        self._broken = not self._reset()
+        return not self._broken
 
     def forget(self, keys: Iterable[str]) -> None:
         """Drop records (files deleted or replaced)."""
@@ -225,6 +253,13 @@ class Verifier:
             return
         with self._lock:
             self.known[key] = self._new[key] = (digest, st)
+
+    def record_file(self, key: str, path: str) -> None:
+        """Record the hash of a file casdb has just written (a conversion)."""
+        before = stamp(path)
+        digest = hash_file(path)
+        if digest is not None and stamp(path) == before:
+            self.note(key, digest, before)
 
     def restamp(self, key: str, path: str) -> None:
         """After casdb changed a verified file's metadata itself (a hardlink changes ctime)."""

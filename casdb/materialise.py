@@ -326,8 +326,8 @@ def _write(
         convert = [(p, blobs[p], str(snap.store.blob_path(blobs[p])), ver.sizes[p], ver.targets[p])
                    for p in todo if p in ver.targets]
         converted = convert_missing(ver.root, ver.flavour, convert, progress,
-                                    record=lambda blob, final: _record_derived(
-                                        ver, derived_check, blob, final))
+                                    record=lambda blob, final: derived_check.record_file(
+                                        ver.derived_key(blob), final))
         reuse = _copies_nearby(snap, path, todo, blobs, link) if not writable else {}
         linker = Linker(link, tmp_dir=meta / "tmp", writable=writable, reuse=reuse)
         items = []
@@ -473,16 +473,6 @@ def _drop_damaged_derived(ver: _Version, check: Verifier, paths: list[str]) -> N
                 pass
             except OSError as exc:
                 raise storage_error(exc, final) from exc
-
-
-def _record_derived(ver: _Version, check: Verifier, blob: str, final: str) -> None:
-    """A conversion was just published: record the hash of its bytes."""
-    from casdb.fingerprint import hash_file, stamp
-
-    before = stamp(final)
-    digest = hash_file(final)
-    if digest is not None and stamp(final) == before:
-        check.note(ver.derived_key(blob), digest, before)
 
 
 def _place_all(
