@@ -246,13 +246,12 @@ def _check_media(root: Path, path: Path, state: cache.State, present: list[_File
 
 def _conversions(root: Path, state: cache.State, present: list[_File]) -> dict[str, str]:
     """Blob -> the hash recorded when it was converted to this folder's flavour."""
-    from casdb.fingerprint import DB, Fingerprints
-    from casdb.flavoured import DERIVED
+    from casdb.flavoured import DERIVED_DB, derived_fingerprints
 
     blobs = {f.blob for f in present if f.converted}
-    if not blobs or not (root / DERIVED / DB).exists():
+    if not blobs or not (root / DERIVED_DB).exists():
         return {}
-    records = Fingerprints(root / DERIVED / DB).get_many(f"{state.flavour}/{b}" for b in blobs)
+    records = derived_fingerprints(root).get_many(f"{state.flavour}/{b}" for b in blobs)
     return {key.split("/", 1)[1]: digest for key, (digest, _) in records.items()}
 
 
@@ -310,14 +309,14 @@ def _convert_again(root: Path, path: Path, state: cache.State, repo: Repository,
     """Remove damaged or unrecorded converted copies and convert their blobs again."""
     import pyarrow.parquet as pq
 
-    from casdb.fingerprint import DB, Fingerprints, Verifier
+    from casdb.fingerprint import Verifier
     from casdb.flavour import Flavour
-    from casdb.flavoured import DERIVED, convert_missing, derived_path
+    from casdb.flavoured import convert_missing, derived_fingerprints, derived_path
 
     flavour = Flavour.of(state.conversion or None)
     index = pq.read_table(path / cache.META / "media.parquet").to_pylist()
     rows = {r["blob"]: r for r in index}
-    check = Verifier(Fingerprints(root / DERIVED / DB))
+    check = Verifier(derived_fingerprints(root))
     todo = []
     for f in files:
         repo.store.verify_blob(f.blob)

@@ -33,6 +33,18 @@ if TYPE_CHECKING:
 DERIVED = ".derived"
 
 
+DERIVED_DB = ".derived.db"
+"""Hashes of converted files, recorded at conversion (:mod:`casdb.fingerprint`); beside
+``.derived/`` rather than in it, which holds only converted files."""
+
+
+def derived_fingerprints(root: Path):
+    """The records of the converted files under the cache ``root``."""
+    from casdb.fingerprint import Fingerprints
+
+    return Fingerprints(root / DERIVED_DB)
+
+
 def derived_path(root: Path, flavour_id: str, blob: str) -> Path:
     return root / DERIVED / flavour_id / blob[:2] / blob[2:]
 

@@ -43,12 +43,12 @@ from typing import TYPE_CHECKING, NamedTuple
 from casdb import cache, encoding
 from casdb.atomic import atomic_write
 from casdb.errors import AlreadyExists, Conflict, IntegrityError, storage_error
-from casdb.fingerprint import DB, Fingerprints, Verifier
+from casdb.fingerprint import Verifier
 from casdb.flavour import Flavour
 from casdb.flavoured import (
-    DERIVED,
     check_channels,
     convert_missing,
+    derived_fingerprints,
     derived_path,
     flavoured_header,
     local_paths,
@@ -257,14 +257,9 @@ class _Version:
 
     def derived_verifier(self) -> Verifier:
         """Evidence about the cache's converted files (their hashes, recorded at conversion)."""
-        if self.flavour.is_original:
+        if self.flavour.is_original or not self.root.is_dir():
             return Verifier(None)
-        folder = self.root / DERIVED
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            return Verifier(None)
-        return Verifier(Fingerprints(folder / DB))
+        return Verifier(derived_fingerprints(self.root))
 
     def size(self, path: str) -> int | None:
         """Bytes of :meth:`source`, when known without a stat (a blob, not a converted file)."""
