@@ -199,3 +199,46 @@ def test_clone_killed_at_many_moments_from_a_folder_and_s3(origin, s3_url, tmp_p
     print(f"{recovered} of {kills} kills recovered ({dict(where)}); stages: {dict(stages)}")
     assert kills >= 16 and where["s3"] >= 3 and recovered == kills
     assert {"layout", "fetch"} <= stages.keys()
+
+
+@pytest.mark.slow
+def test_push_and_pull_killed_midway_on_s3_are_finished_by_rerunning_them(seaweed, s3_url,
+                                                                          tmp_path):
+    """``casdb push`` killed while big blobs and packs go up, ``casdb pull`` killed while they
+    come down: each rerun finishes, moving only what is still missing."""
+    local = publish(tmp_path, big=10)  # 10 blobs of 4.3 MB: a push and a pull take a while
+    local.remote_add("s3", s3_url)
+    prefix = s3_url.split("/", 3)[3]
+
+    def on_s3(part: str) -> Callable[[], bool]:
+        return lambda: bool(seaweed.keys("casdb", f"{prefix}/{part}"))
+
+    def run(*args: str) -> subprocess.Popen:
+        return subprocess.Popen([CASDB, *args], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+
+    pushed = 0
+    for trigger in (on_s3("blobs/"), on_s3("packs/")):  # first big blob; first pack
+        if kill_at(run("--repo", str(local.path), "push", "s3"), trigger):
+            pushed += not Remote.open(s3_url).refs("a")  # else it was done: nothing to finish
+    assert pushed >= 1
+    done = subprocess.run([CASDB, "--repo", str(local.path), "push", "s3"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert {d: Remote.open(s3_url).refs(d) for d in ("a", "b")} == all_refs(local)
+
+    target = Repository.init(tmp_path / "target")
+    target.remote_add("origin", s3_url, create=False)
+    pulled = 0
+    for trigger in (lambda: any(p.is_file() for p in (target.path / "blobs").rglob("*")),
+                    lambda: len(list((target.path / "blobs").rglob("*"))) > 256 + 5):
+        if kill_at(run("--repo", str(target.path), "pull"), trigger):
+            pulled += not target.datasets()  # no ref moved: the pull was cut midway
+    assert pulled >= 1
+    done = subprocess.run([CASDB, "--repo", str(target.path), "pull"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert all_refs(target) == all_refs(local)
+    report = check(target)
+    assert report.ok and not report.unreachable_objects and not report.unreachable_blobs
+    print(f"{pushed} pushes and {pulled} pulls killed midway, each finished by a rerun")

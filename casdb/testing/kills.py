@@ -22,6 +22,7 @@ from pathlib import Path
 
 from casdb.repo import CLONE_MARKER
 
+
 class Forked:
     """``fn(*args)`` in a forked child: no interpreter start, so a kill test stays quick.
 
