@@ -50,7 +50,11 @@ def open_remote(url: str, cache_root: Path) -> Repository:
 
     path = cache_root / REMOTES / hash_bytes(redact(url).encode())[:16]
     remote = Remote.open(url, cache=path / "remote-index")
-    repo = Repository(path) if (path / "config").exists() else Repository.init(path)
+    if not (path / "config").exists():
+        from casdb.repo import make_layout
+
+        make_layout(path)  # keeps what exists: a load killed while creating it is no obstacle
+    repo = Repository(path)
     repo.source = remote
     return repo
 

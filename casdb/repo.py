@@ -62,8 +62,14 @@ class Repository:
 
     source = None
 
+    _cloning = False
+    """True only for the clone in progress itself (:mod:`casdb.cloning`), which may open a
+    repository that still holds the clone marker."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = _local_path(path)
+        if not self._cloning:
+            _check_not_cloning(self.path)
         config = self.path / "config"
         try:
             settings = json.loads(config.read_text())
@@ -83,21 +89,12 @@ class Repository:
     def init(cls, path: str | Path) -> Repository:
         """Create an empty repository at ``path`` (a new or empty folder)."""
         path = _local_path(path)
+        _check_not_cloning(path)
         if (path / "config").exists():
             raise AlreadyExists(f"{path} is a casdb repository already")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise InvalidInput(f"{path} exists and is not an empty folder")
-        try:
-            for name in LAYOUT:
-                (path / name).mkdir(parents=True, exist_ok=True)
-            for top in ("objects", "blobs"):  # all fan-out folders now, not one by one later
-                for i in range(256):
-                    (path / top / f"{i:02x}").mkdir(exist_ok=True)
-            sync_filesystem(path)
-        except OSError as exc:
-            raise storage_error(exc, str(path)) from exc
-        atomic_write(path / "config", json.dumps({"format": FORMAT}, indent=2).encode() + b"\n",
-                     tmp_dir=path / "tmp")
+        make_layout(path)
         return cls(path)
 
     def __repr__(self) -> str:
@@ -316,14 +313,14 @@ class Repository:
 
     @classmethod
     def clone(cls, url: str, path: str | Path, progress: bool | None = None) -> Repository:
-        """A new repository at ``path`` with every dataset of the remote at ``url`` (``origin``)."""
-        from casdb.remote import Remote
+        """A new repository at ``path`` with every dataset of the remote at ``url`` (``origin``).
 
-        Remote.open(url)  # fail before creating anything
-        repo = cls.init(path)
-        repo.remote_add("origin", url, create=False)
-        repo.pull("origin", progress=progress)
-        return repo
+        An interrupted clone (killed, disconnected) is finished by calling ``clone`` again with
+        the same ``url`` and ``path``: what arrived is kept (see :mod:`casdb.cloning`).
+        """
+        from casdb.cloning import clone
+
+        return clone(url, _local_path(path), progress=progress)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -341,6 +338,50 @@ class Repository:
             for cid, _ in dag.ancestry(self.store, head, first_parent=False):
                 out.add(cid)
         return out
+
+
+def make_layout(path: Path) -> None:
+    """Create the folders and the config of a repository at ``path`` (what exists is kept)."""
+    try:
+        for name in LAYOUT:
+            (path / name).mkdir(parents=True, exist_ok=True)
+        for top in ("objects", "blobs"):  # all fan-out folders now, not one by one later
+            for i in range(256):
+                (path / top / f"{i:02x}").mkdir(exist_ok=True)
+        sync_filesystem(path)
+    except OSError as exc:
+        raise storage_error(exc, str(path)) from exc
+    if not (path / "config").exists():
+        atomic_write(path / "config", json.dumps({"format": FORMAT}, indent=2).encode() + b"\n",
+                     tmp_dir=path / "tmp")
+
+
+CLONE_MARKER = ".casdb-clone"
+"""Written first into the folder of a clone, removed last: the clone is not finished yet."""
+
+
+def cloning_url(path: Path) -> str | None:
+    """The URL of the clone in progress (or interrupted) at ``path``; None if there is none."""
+    marker = path / CLONE_MARKER
+    try:
+        data = json.loads(marker.read_bytes())
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError) as exc:
+        raise IntegrityError(f"{marker} is unreadable ({exc}): delete {path} and clone "
+                             "again") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+        raise IntegrityError(f"{marker} is damaged: delete {path} and clone again")
+    return data["url"]
+
+
+def _check_not_cloning(path: Path) -> None:
+    url = cloning_url(path)
+    if url is not None:
+        import shlex
+
+        raise NotFound(f"{path}: clone interrupted (or still running): rerun "
+                       f"'casdb clone {shlex.quote(url)} {shlex.quote(str(path))}' to finish it")
 
 
 def _local_path(location: str | Path) -> Path:

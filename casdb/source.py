@@ -54,10 +54,13 @@ class Source:
 
 def scan(root: str | Path) -> Source:
     """Read the header, find the table files and list the media and attachment files."""
-    root = Path(root)
+    root = Path(os.fsdecode(root))
     if not root.is_dir():
         raise InvalidDataset(f"{root} is not a folder")
     root = root.resolve()
+    if not _is_utf8(str(root)):  # pyarrow and libsndfile open UTF-8 paths only
+        raise InvalidDataset(f"the path of the dataset folder is not UTF-8: "
+                             f"{os.fsencode(str(root))!r}; move it to a UTF-8 path")
     header = parse_header(root / "db.yaml")
     tables: dict[str, tuple[str, Path]] = {}
     skip = {"db.yaml", ".casdb"}  # .casdb: what a checkout keeps about itself
@@ -71,7 +74,11 @@ def scan(root: str | Path) -> Source:
             )
         tables[table_id] = (kind, found[0])
         skip |= {p.name for p in candidates} | {f"db.{table_id}.pkl"}  # audformat's cache
-    files = sorted(_walk(str(root), str(root), "", skip, _Access()), key=lambda f: f.path)
+    undecodable: list[str] = []
+    files = sorted(_walk(str(root), str(root), "", skip, _Access(), undecodable),
+                   key=lambda f: f.path)
+    if undecodable:
+        raise InvalidDataset(_not_utf8(undecodable))
     _check_attachments(header, root)
     return Source(root=root, header=header, tables=tables, files=files)
 
@@ -106,8 +113,10 @@ class _Access:
 _REG, _DIR, _LNK, _TYPE = stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFMT(0o177777)
 
 
-def _walk(root: str, folder: str, prefix: str, skip: set[str], access: _Access) -> list[SourceFile]:
+def _walk(root: str, folder: str, prefix: str, skip: set[str], access: _Access,
+          undecodable: list[str]) -> list[SourceFile]:
     # The hot loop of a no-change commit (one pass per file): kept free of calls it can avoid.
+    # Names that are not UTF-8 (surrogate escapes) go to ``undecodable``, their folders unread.
     out: list[SourceFile] = []
     append = out.append
     check = access.uid != 0
@@ -121,6 +130,9 @@ def _walk(root: str, folder: str, prefix: str, skip: set[str], access: _Access) 
         for item in items:
             name = item.name
             if not prefix and name in skip:
+                continue
+            if not name.isascii() and not _is_utf8(name):
+                undecodable.append(prefix + name)
                 continue
             try:
                 st = item.stat(follow_symlinks=False)
@@ -139,6 +151,24 @@ def _walk(root: str, folder: str, prefix: str, skip: set[str], access: _Access) 
             else:
                 raise InvalidDataset(f"{prefix}{name} is neither a file nor a folder")
     return out
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 come in as lone surrogates
+        return False
+    return True
+
+
+def _not_utf8(paths: list[str]) -> str:
+    """One line naming the file names that are not UTF-8 (as bytes), and how to fix them."""
+    shown = ", ".join(repr(os.fsencode(p)) for p in sorted(paths)[:5])
+    more = f" and {len(paths) - 5} more" if len(paths) > 5 else ""
+    return (f"{len(paths)} file name{'s are' if len(paths) > 1 else ' is'} not UTF-8 in the "
+            f"dataset folder: {shown}{more}; casdb keeps names as UTF-8 (the same on every "
+            "system and as S3 keys): rename them to UTF-8 (e.g. convmv -f latin1 -t utf8 -r "
+            "--notest FOLDER)")
 
 
 def _check_symlink(root: Path, item: os.DirEntry, rel: str) -> os.stat_result:

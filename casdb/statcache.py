@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from casdb.probe import MediaInfo
 
 RACY_SECONDS = 2
-_FORMAT = 3
+_FORMAT = 4
 
 
 @dataclass
@@ -78,6 +79,8 @@ def tables_key(header_id: str, files: list[tuple[str, str, int, int, int]], now_
 
     if any(f[3] >= now_ns - RACY_SECONDS * 10**9 for f in files):
         return None
+    # Paths as bytes: the folder's own path may hold names that are not UTF-8 (surrogates).
+    files = [(f[0], os.fsencode(f[1]), *f[2:]) for f in files]
     return blake3.blake3(pack([header_id, sorted(files)])).hexdigest()
 
 
@@ -88,7 +91,7 @@ class StatCache:
         self.folder = Path(folder)
 
     def _path(self, root: str, part: str) -> Path:
-        return self.folder / f"{blake3.blake3(root.encode()).hexdigest()[:32]}.{part}"
+        return self.folder / f"{blake3.blake3(os.fsencode(root)).hexdigest()[:32]}.{part}"
 
     def _read(self, root: str, part: str) -> dict[str, Any] | None:
         from casdb import compression, encoding
@@ -99,7 +102,7 @@ class StatCache:
             if blake3.blake3(payload).digest() != stored[:32]:
                 return None  # damaged
             data = encoding.unpack(payload)
-            if data["format"] != _FORMAT or data["root"] != root:
+            if data["format"] != _FORMAT or data["root"] != os.fsencode(root):
                 return None
             return data
         except Exception:  # noqa: BLE001 - missing or damaged: it is only a cache
@@ -110,7 +113,9 @@ class StatCache:
 
         from casdb import compression
 
-        payload = msgpack.packb({"format": _FORMAT, "root": root, **data}, use_bin_type=True)
+        # The folder as bytes: its path need not be UTF-8, and msgpack strings must be.
+        payload = msgpack.packb({"format": _FORMAT, "root": os.fsencode(root), **data},
+                                use_bin_type=True)
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write(
             self._path(root, part), blake3.blake3(payload).digest() + compression.compress(payload)
