@@ -16,8 +16,7 @@ as it finishes, so the caller can keep what succeeded when another file fails.
 
 Example:
     >>> import tempfile, numpy as np, soundfile as sf
-    >>> from casdb.errors import IntegrityError
-from casdb.flavour import Target
+    >>> from casdb.flavour import Target
     >>> d = tempfile.mkdtemp()
     >>> sf.write(f"{d}/a.wav", np.zeros((48000, 2)), 48000, subtype="PCM_16")
     >>> convert_file(f"{d}/a.wav", f"{d}/b.flac", Target("flac", 16000, (0, 1), True, 16))
