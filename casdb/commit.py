@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casdb import mediaindex, trees
+from casdb import decodable, mediaindex, trees
 from casdb.encoding import encode
 from casdb.errors import AlreadyExists, InvalidDataset
 from casdb.ids import hash_bytes, short
@@ -86,6 +86,7 @@ def commit(
     message: str = "",
     author: str | None = None,
     progress: bool | None = None,
+    allow_undecodable: bool = False,
 ) -> CommitResult:
     """Commit the folder ``source`` as a new version of ``dataset``; see :meth:`Repository.commit`."""
     started = time.monotonic()
@@ -150,6 +151,8 @@ def commit(
                 )
             )
         media = _media_index(repo, parent_commit, root.id, stored)
+        if not allow_undecodable:
+            decodable.refuse(_problems(repo, folder, media), src.header)
         now = time.time()
         obj = Commit(
             dataset=dataset,
@@ -205,6 +208,18 @@ def _media_index(repo: Repository, parent: Commit | None, tree: str, stored: Ing
     media_id, probed = mediaindex.build(repo.store, files, known)
     repo.statcache.remember_probes(probed)
     return media_id
+
+
+def _problems(repo: Repository, folder: str, media: str) -> dict[str, str]:
+    """Media that claim audio libsndfile cannot decode (path -> problem), remembered per folder
+    for the media index they were found in (a re-commit of the same files reads nothing)."""
+    known = repo.statcache.problems(folder, media)
+    if known is not None:
+        return known
+    problems, probed = decodable.find(repo.store, media, repo.statcache.probes())
+    repo.statcache.remember_probes(probed)
+    repo.statcache.remember_problems(folder, media, problems)
+    return problems
 
 
 def _stat(path) -> tuple[int, int, int]:

@@ -6,6 +6,11 @@ beyond the file's channels repeats them) and optionally averaged (mixdown), is r
 streaming soxr resampler at librosa's ``soxr_hq`` quality, clipped to [-1, 1] and written as
 integer PCM of the target bit depth. The same input and flavour always give the same bytes.
 
+Every converted file is checked before the caller publishes it (:func:`check_output`): it opens
+with libsndfile in the target's format, sampling rate, channels and bit depth, and holds the
+frames expected from the frames read (:func:`resampled_frames`); anything else is
+``IntegrityError``, and the file is removed.
+
 :func:`convert_many` runs conversions in worker processes on every core and reports each file
 as it finishes, so the caller can keep what succeeded when another file fails.
 
@@ -25,6 +30,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
+from casdb.errors import IntegrityError
 from casdb.flavour import Target
 
 BLOCK = 1 << 17
@@ -44,8 +50,41 @@ class Task(NamedTuple):
     size: int
 
 
+def resampled_frames(frames: int, in_rate: int, out_rate: int) -> int:
+    """Frames soxr gives for ``frames`` input frames: the exact ratio, rounded half up.
+
+    Example:
+        >>> resampled_frames(3, 48000, 8000), resampled_frames(48000, 48000, 16000)
+        (1, 16000)
+    """
+    if in_rate == out_rate:
+        return frames
+    return (2 * frames * out_rate + in_rate) // (2 * in_rate)
+
+
+def check_output(path: str, target: Target, frames: int) -> None:
+    """``IntegrityError`` unless ``path`` is ``target`` audio of ``frames`` frames."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(path)
+    except Exception as exc:  # noqa: BLE001 - whatever libsndfile says, the file is unusable
+        reason = getattr(exc, "error_string", None) or type(exc).__name__
+        empty = " (FLAC cannot hold 0 frames)" if frames == 0 and target.format == "flac" else ""
+        raise IntegrityError(f"the converted file does not open{empty}: {reason}") from exc
+    got = (info.format, info.subtype, info.samplerate, info.channels, info.frames)
+    want = (target.format.upper(), SUBTYPES[target.bit_depth], target.sampling_rate,
+            target.out_channels, frames)
+    if got != want:
+        names = ("format", "subtype", "sampling rate", "channels", "frames")
+        diff = ", ".join(f"{n} {g} instead of {w}"
+                         for n, g, w in zip(names, got, want, strict=True) if g != w)
+        raise IntegrityError(f"the converted file is wrong: {diff}")
+
+
 def convert_file(source: str, dest: str, target: Target) -> None:
-    """Convert one file; raises what soundfile or soxr raise (the caller names the file)."""
+    """Convert one file and check the result (:func:`check_output`); raises what soundfile or
+    soxr raise, or ``IntegrityError`` (the caller names the file)."""
     import numpy as np
     import soundfile as sf
 
@@ -59,6 +98,7 @@ def convert_file(source: str, dest: str, target: Target) -> None:
         pick = [c % in_channels for c in target.channels]
         out_channels = target.out_channels
         resampler = None
+        read = written = 0
         if target.sampling_rate != in_rate:
             import soxr
 
@@ -71,6 +111,7 @@ def convert_file(source: str, dest: str, target: Target) -> None:
             subtype=SUBTYPES[target.bit_depth], format=target.format.upper()) as out:
             while True:
                 block = src.read(BLOCK, dtype=raw or np.dtype(dtype).name, always_2d=True)
+                read += len(block)
                 last = len(block) < BLOCK
                 if target.mixdown:
                     block = _mean(block, pick, dtype, scale)
@@ -85,8 +126,14 @@ def convert_file(source: str, dest: str, target: Target) -> None:
                         block = block[:, None]
                 if len(block):
                     out.write(np.clip(block, -1.0, 1.0, out=block))
+                    written += len(block)
                 if last:
                     break
+    expected = resampled_frames(read, in_rate, target.sampling_rate)
+    if written != expected:
+        raise IntegrityError(f"the conversion wrote {written} frames, {expected} expected from "
+                             f"{read} frames at {in_rate} Hz")
+    check_output(dest, target, expected)
 
 
 def _raw_type(subtype: str) -> tuple[str | None, float]:
@@ -112,21 +159,31 @@ def _mean(block, pick: list[int], dtype, scale: float):
     return out[:, None]
 
 
-def _work(task: Task) -> tuple[str, str | None]:
+class Failure(NamedTuple):
+    """Why a conversion failed: the input does not decode, or the output is wrong (``integrity``)."""
+
+    message: str
+    integrity: bool
+
+
+def _work(task: Task) -> tuple[str, Failure | None]:
     try:
         convert_file(task.source, task.dest, task.target)
     except Exception as exc:  # noqa: BLE001 (reported per file; the parent raises one error)
         try:
-            os.unlink(task.dest)
+            os.unlink(task.dest)  # nothing half-written or wrong is left to publish
         except OSError:
             pass
-        return task.key, f"{type(exc).__name__}: {exc}".splitlines()[0]
+        text = str(exc) if isinstance(exc, IntegrityError) else f"{type(exc).__name__}: {exc}"
+        return task.key, Failure(text.splitlines()[0] if text else type(exc).__name__,
+                                 isinstance(exc, IntegrityError))
     return task.key, None
 
 
-def convert_many(tasks: Sequence[Task], workers: int | None = None) -> Iterator[tuple[Task, str | None]]:
-    """Run conversions on ``workers`` processes (default: every core); yield ``(task, error)``
-    for each, in order, ``error`` None on success."""
+def convert_many(tasks: Sequence[Task],
+                 workers: int | None = None) -> Iterator[tuple[Task, Failure | None]]:
+    """Run conversions on ``workers`` processes (default: every core); yield ``(task, failure)``
+    for each, in order, ``failure`` None on success."""
     if not tasks:
         return
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))

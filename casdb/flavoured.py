@@ -10,6 +10,16 @@ yet are converted, on every core (:mod:`casdb.convert`). A file that fails names
 error; every other file converted in the same run is kept, so a rerun converts only what is
 still missing.
 
+Two kinds of file get special targets (see docs/flavours.md):
+
+- a file whose name claims audio libsndfile reads (``.wav``, ``.flac``, ...) but that the media
+  index does not know as audio (committed with ``allow_undecodable``) cannot be in a flavour:
+  it gets a target with bit depth 0 that is never converted but reported as a failure, so a
+  flavoured folder never holds non-audio under an audio name;
+- a file that becomes 0 frames is written as WAV even in a FLAC flavour: FLAC cannot say "0
+  frames" (a STREAMINFO total of 0 means "unknown"; libsndfile then reports 2**63 - 1 frames and
+  fails to read), and libsndfile writes 0 bytes for an empty FLAC.
+
 Example:
     >>> derived_path(Path("/c"), "16000hz", "ab" * 32).as_posix()[:22]
     '/c/.derived/16000hz/ab'
@@ -23,8 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casdb.atomic import temp_name
-from casdb.errors import InvalidDataset, InvalidInput, storage_error
-from casdb.flavour import Flavour, Target, local_path
+from casdb.errors import IntegrityError, InvalidDataset, InvalidInput, storage_error
+from casdb.flavour import FORMATS, Flavour, Target, local_path
+from casdb.probe import AUDIO_EXTENSIONS, extension
 from casdb.progress import Progress
 
 if TYPE_CHECKING:
@@ -53,16 +64,36 @@ def plan(index: pa.Table, media: Sequence[str], flavour: Flavour) -> dict[str, T
     """Media files that need converting -> their target (files not listed are linked)."""
     if flavour.is_original:
         return {}
+    from casdb.convert import resampled_frames
+
     wanted = set(media)
     columns = [index.column(c).to_pylist()
-               for c in ("file", "format", "sampling_rate", "channels", "bit_depth")]
+               for c in ("file", "format", "sampling_rate", "channels", "bit_depth", "duration")]
     out = {}
-    for path, fmt, rate, channels, depth in zip(*columns, strict=True):
-        if path in wanted:
-            target = flavour.target(fmt, rate, channels, depth)
-            if target is not None:
-                out[path] = target
+    for path, fmt, rate, channels, depth, duration in zip(*columns, strict=True):
+        if path not in wanted:
+            continue
+        if not rate and extension(path) in AUDIO_EXTENSIONS:
+            out[path] = _undecodable(flavour, extension(path))
+            continue
+        target = flavour.target(fmt, rate, channels, depth)
+        if target is None:
+            continue
+        if target.format == "flac" and resampled_frames(
+                round(duration * rate), rate, target.sampling_rate) == 0:
+            target = target._replace(format="wav")  # FLAC cannot hold 0 frames
+        out[path] = target
     return out
+
+
+def _undecodable(flavour: Flavour, ext: str) -> Target:
+    """The target of a file named as audio that is not (reported, never converted)."""
+    fmt = flavour.format or (ext if ext in FORMATS else "wav")
+    return Target(fmt, flavour.sampling_rate or 0, flavour.channels or (), flavour.mixdown, 0)
+
+
+def is_undecodable(target: Target) -> bool:
+    return target.bit_depth == 0
 
 
 def local_paths(paths: Sequence[str], targets: dict[str, Target]) -> dict[str, str]:
@@ -101,13 +132,22 @@ def convert_missing(
     """Convert ``(path, blob, source file, size, target)`` not yet in the derived store.
 
     ``record(blob, final path)`` is called for each file converted (to keep its hash). Returns
-    the number converted. Raises ``InvalidDataset`` naming the files that failed, after
-    keeping every file that succeeded.
+    the number converted. Raises ``InvalidDataset`` naming the files that failed (or
+    ``IntegrityError`` if a converted file came out wrong), after keeping every file that
+    succeeded. A converted file is checked before it is moved into place, so nothing wrong or
+    half-written is ever published.
     """
     from casdb.convert import Task, convert_many
 
     tasks, seen = [], set()
+    failed, wrong = [], []
+    for path, _, _, _, target in todo:
+        if is_undecodable(target):
+            failed.append(f"{path}: not audio libsndfile can decode (committed with "
+                          "allow_undecodable; a flavour holds audio only)")
     for path, blob, source, size, target in todo:
+        if is_undecodable(target):
+            continue
         final = derived_path(root, flavour.id, blob)
         if blob in seen or final.exists():
             continue
@@ -119,13 +159,12 @@ def convert_missing(
         tmp = temp_name(final.parent)
         tasks.append(Task(path, source, str(tmp) + "." + target.format, target, size))
     blob_of = {p: b for p, b, *_ in todo}
-    failed = []
     done = 0
     with Progress("converting", sum(t.size for t in tasks), len(tasks), enabled=progress) as bar:
         for task, error in convert_many(tasks):
             bar.advance(task.size)
             if error is not None:
-                failed.append(f"{task.key}: {error}")
+                (wrong if error.integrity else failed).append(f"{task.key}: {error.message}")
                 continue
             final = derived_path(root, flavour.id, blob_of[task.key])
             try:
@@ -136,6 +175,11 @@ def convert_missing(
             if record is not None:
                 record(blob_of[task.key], str(final))
             done += 1
+    if wrong:
+        more = f" (and {len(wrong) + len(failed) - 1} more failed)" if len(wrong) + len(
+            failed) > 1 else ""
+        raise IntegrityError(f"converting {wrong[0]}{more}; nothing wrong was kept, the other "
+                             "files are converted and kept")
     if failed:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         raise InvalidDataset(f"cannot convert {failed[0]}{more}; the other files are converted "

@@ -112,6 +112,7 @@ class Repository:
         message: str = "",
         author: str | None = None,
         progress: bool | None = None,
+        allow_undecodable: bool = False,
     ) -> CommitResult:
         """Commit the audformat folder ``source`` as a new version of ``dataset``.
 
@@ -119,6 +120,11 @@ class Repository:
         ``version``, the commit is also tagged; a version is never re-published
         (``AlreadyExists``). If another writer moved the branch meanwhile, nothing is changed and
         ``Conflict`` is raised.
+
+        A media file whose name or header claims audio that libsndfile cannot decode (a text or
+        empty file named ``.wav``, a cut-off header, a truncated WAV) is ``InvalidDataset``
+        listing the files, unless it is declared as an attachment in db.yaml or
+        ``allow_undecodable`` is True (see docs/tables.md, "Media that cannot be decoded").
 
         Example:
             >>> import tempfile, pathlib
@@ -132,7 +138,8 @@ class Repository:
 
         with self.writing():
             return commit(self, source, dataset=dataset, version=version, branch=branch,
-                      message=message, author=author, progress=progress)
+                      message=message, author=author, progress=progress,
+                      allow_undecodable=allow_undecodable)
 
     # -- reading ------------------------------------------------------------------------------
 

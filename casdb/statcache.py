@@ -157,6 +157,18 @@ class StatCache:
         if probed:
             self._write("", "probes", {"probes": {**self.probes(), **probed}})
 
+    def problems(self, root: str, media_id: str) -> dict[str, str] | None:
+        """Media problems (:mod:`casdb.decodable`) of the media index ``media_id`` last committed
+        from folder ``root``; None if that is not the index recorded."""
+        data = self._read(root, "problems")
+        if not data or data.get("media") != media_id or not isinstance(data.get("problems"), dict):
+            return None
+        return data["problems"]
+
+    def remember_problems(self, root: str, media_id: str, problems: dict[str, str]) -> None:
+        """Record the media problems of ``media_id`` for folder ``root``."""
+        self._write(root, "problems", {"media": media_id, "problems": problems})
+
     def clear(self) -> None:
         """Forget everything (after blobs were deleted from the store)."""
         with contextlib.suppress(FileNotFoundError):

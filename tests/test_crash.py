@@ -16,18 +16,20 @@ import pytest
 from casdb.errors import StorageError
 from casdb.fsck import check
 from casdb.repo import Repository
-from casdb.testing.synth import make_dataset
+from casdb.testing.synth import make_dataset, wav_header
 from tests.conftest import CASDB, age
 
 
 def big_source(root: Path, files: int, size: int, seed: int) -> Path:
-    """A dataset whose media are random bytes (the commit does not decode audio)."""
+    """A dataset whose media are random bytes behind a WAV header (a commit opens each file's
+    header, never its samples)."""
     make_dataset(root, files=files, audio=False)
     rng = random.Random(seed)
     for i in range(files):
         path = root / f"audio/{i // 1000:03d}/{i:06d}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(rng.randbytes(size))
+        body = size - 44 - (size % 2)
+        path.write_bytes(wav_header(body) + rng.randbytes(body))
     age(root)
     return root
 

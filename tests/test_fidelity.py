@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from casdb.repo import Repository
+from casdb.testing.synth import write_audio
 
 
 def build_db(root: Path, storage_format: str) -> audformat.Database:
@@ -51,7 +52,7 @@ def build_db(root: Path, storage_format: str) -> audformat.Database:
     audformat.testing.create_audio_files(db)
     for f in files:
         (root / f).parent.mkdir(parents=True, exist_ok=True)
-        (root / f).write_bytes(b"RIFF")
+        write_audio(root / f, 0, 0.01, 8000, 1)  # real audio: a commit refuses fake WAVs
     (root / "extra" / "folder" / "sub").mkdir(parents=True, exist_ok=True)
     (root / "extra" / "file.txt").write_text("attachment")
     (root / "extra" / "folder" / "sub" / "notes.md").write_text("# notes")

@@ -1,4 +1,4 @@
-"""casdb commit SRC --dataset NAME [--version V] [--branch B] [-m MSG]"""
+"""casdb commit SRC --dataset NAME [--version V] [--branch B] [-m MSG] [--allow-undecodable]"""
 
 from __future__ import annotations
 
@@ -14,12 +14,16 @@ from casdb.cli.common import open_repo
 @click.option("--branch", "-b", default="main", show_default=True, help="Branch to advance.")
 @click.option("--message", "-m", default="", help="Commit message.")
 @click.option("--author", help="Author (default: CASDB_AUTHOR or your login).")
+@click.option("--allow-undecodable", is_flag=True,
+              help="Accept media that claim to be audio but that libsndfile cannot decode "
+                   "(text or empty files named .wav, truncated WAVs).")
 @click.pass_context
 def command(ctx: click.Context, src: str, dataset: str, version: str | None, branch: str,
-            message: str, author: str | None) -> None:
+            message: str, author: str | None, allow_undecodable: bool) -> None:
     """Commit the audformat folder SRC as a new version of a dataset."""
     result = open_repo(ctx).commit(
-        src, dataset=dataset, version=version, branch=branch, message=message, author=author
+        src, dataset=dataset, version=version, branch=branch, message=message, author=author,
+        allow_undecodable=allow_undecodable,
     )
     click.echo(result.id)
     click.echo(result.summary())

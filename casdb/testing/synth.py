@@ -28,6 +28,23 @@ def write_audio(path: Path, seed: int, duration: float, sampling_rate: int, chan
     sf.write(path, data, sampling_rate, subtype="PCM_16")
 
 
+def wav_header(data_bytes: int, sampling_rate: int = 16000, channels: int = 1) -> bytes:
+    """The 44-byte header of a 16-bit PCM WAV whose data chunk holds ``data_bytes`` bytes:
+    followed by that many bytes (any bytes: noise), it is a WAV libsndfile decodes.
+
+    Example:
+        >>> len(wav_header(100)), wav_header(100)[:4]
+        (44, b'RIFF')
+    """
+    import struct
+
+    block = 2 * channels
+    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt "
+            + struct.pack("<IHHIIHH", 16, 1, channels, sampling_rate, sampling_rate * block,
+                          block, 16)
+            + b"data" + struct.pack("<I", data_bytes))
+
+
 def header(name: str = "synth") -> str:
     """A db.yaml with schemes (labels from a list and from a misc table), a split and tables."""
     emotions = ", ".join(EMOTIONS)
