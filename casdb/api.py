@@ -137,7 +137,7 @@ def _cached(
         path = cache.folder(root, name, version, flavour.id)
         state = cache.read_state(path)
         if state is not None and state.covers(request.key()):
-            cache.touch_used(path)
+            _check(root, path)
             return path
         return None
     found = [e for e in cache.entries(root, name)
@@ -146,5 +146,13 @@ def _cached(
     if not found:
         return None
     best = max(found, key=lambda e: version_key(e.state.version))
-    cache.touch_used(best.path)
+    _check(root, best.path)
     return best.path
+
+
+def _check(root: Path, path: Path) -> None:
+    """A cached folder is handed out again only if its files are still what was placed."""
+    from casdb.cachecheck import check_in_place
+
+    check_in_place(root, path)
+    cache.touch_used(path)

@@ -244,6 +244,71 @@ def _check_media(root: Path, path: Path, state: cache.State, present: list[_File
         return [problem for problem in pool.map(check, present) if problem is not None]
 
 
+PLACED_DB = ".placed.db"
+"""Cache-wide evidence about placed files, keyed by ``dev:inode``: a hardlinked blob is one
+inode in every folder, so linking it again elsewhere (which changes its ctime) updates the one
+record every folder uses."""
+
+
+def placed_fingerprints(root: Path):
+    from casdb.fingerprint import Fingerprints
+
+    return Fingerprints(root / PLACED_DB)
+
+
+def inode_key(st: os.stat_result) -> str:
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+def check_in_place(root: Path, path: Path) -> int:
+    """Before a folder already in the cache is handed out again: every media file in it must
+    still hold the bytes placed there. One ``stat`` per file whose fingerprint is unchanged; a
+    file that changed is re-hashed. Returns the number re-hashed; ``IntegrityError`` names a
+    file that was modified (``casdb cache verify`` repairs it)."""
+    import pyarrow.parquet as pq
+
+    from casdb.errors import IntegrityError
+    from casdb.fingerprint import Stamp, Verifier, hash_file
+
+    media = path / cache.META / "media.parquet"
+    try:
+        names = pq.read_schema(media).names
+        columns = [c for c in ("local", "blob", "converted") if c in names]
+        table = pq.read_table(media, columns=columns).to_pydict()
+    except Exception as exc:  # noqa: BLE001 - any damage: the load's own read reports it
+        raise IntegrityError(f"{media} is unreadable: {exc}; run `casdb cache verify`") from exc
+    local = table.get("local") or []
+    converted = table.get("converted") or [False] * len(local)
+    found = []
+    for file, blob, conv in zip(local, table["blob"], converted, strict=True):
+        try:
+            st = os.stat(path / file)
+        except OSError:
+            continue  # not placed (a partial folder, a purged file): nothing is handed out
+        found.append((file, blob, conv, st))
+    if not found:
+        return 0
+    check = Verifier(placed_fingerprints(root))
+    check.prefetch(inode_key(st) for *_, st in found)
+    for file, blob, conv, st in found:
+        key = inode_key(st)
+        record = check.known.get(key)
+        now = Stamp(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        expected = record[0] if conv and record else blob
+        if record is not None and record == (expected, now):
+            continue
+        if conv and record is None:
+            continue  # converted by an older casdb: no hash to check against (cache verify can)
+        check.rehashed += 1
+        if hash_file(str(path / file)) != expected:
+            check.save()
+            raise IntegrityError(f"{path / file} was modified after it was checked out; run "
+                                 "`casdb cache verify` to repair it")
+        check.note(key, expected, now)
+    check.save()
+    return check.rehashed
+
+
 def _conversions(root: Path, state: cache.State, present: list[_File]) -> dict[str, str]:
     """Blob -> the hash recorded when it was converted to this folder's flavour."""
     from casdb.flavoured import DERIVED_DB, derived_fingerprints

@@ -143,7 +143,7 @@ def checkout(
         _check_dest(path)
     else:
         path = cache.folder(root, dataset, name, flavour.id)
-    ready = _ready(path, commit_id, request)
+    ready = _ready(path, commit_id, request, root)
     if ready is not None:
         return ready
     ensure = None
@@ -169,7 +169,7 @@ def checkout(
     except OSError as exc:
         raise storage_error(exc, str(path)) from exc
     with FileLock(meta / "lock", timeout=None):
-        ready = _ready(path, commit_id, request)  # another process may have finished it
+        ready = _ready(path, commit_id, request, root)  # another process may have finished it
         if ready is not None:
             return ready
         writable = dest is not None and link == "copy"  # the user asked for files to edit
@@ -190,7 +190,7 @@ def _repairer(repo: Repository):
     return repair
 
 
-def _ready(path: Path, commit_id: str, request: Request) -> Checkout | None:
+def _ready(path: Path, commit_id: str, request: Request, root: Path) -> Checkout | None:
     """The folder, if it serves ``request`` already (the request is checked against it)."""
     state = cache.read_state(path)
     if state is None:
@@ -205,6 +205,9 @@ def _ready(path: Path, commit_id: str, request: Request) -> Checkout | None:
     from casdb.dataset import Dataset
 
     Dataset(path, request).selection  # noqa: B018 (an unknown table fails here)
+    from casdb.cachecheck import check_in_place
+
+    check_in_place(root, path)
     cache.touch_used(path)
     return Checkout(path, state)
 
@@ -316,6 +319,7 @@ def _write(
     blob_check = snap.store.verifier()
     _check_blobs(snap.store, blob_check, {blobs[p]: p for p in todo}, repair)
     derived_check = ver.derived_verifier()
+    placed_check = _Placed(ver.root)
     try:  # the evidence gathered is kept even if a conversion or a placement fails
         _drop_damaged_derived(ver, derived_check, [p for p in todo if p in ver.targets])
         convert = [(p, blobs[p], str(snap.store.blob_path(blobs[p])), ver.sizes[p], ver.targets[p])
@@ -334,10 +338,11 @@ def _write(
                                    derived_check))
             else:
                 items.append(_Item(p, ver.source(p), ver.size(p), blobs[p], blobs[p], blob_check))
-        placed, placed_bytes = _place_all(path, items, linker, progress)
+        placed, placed_bytes = _place_all(path, items, linker, progress, placed_check)
     finally:
         blob_check.save()
         derived_check.save()
+        placed_check.check.save()
     for method, count in linker.used.items():
         new.link[method] = new.link.get(method, 0) + count
 
@@ -471,7 +476,7 @@ def _drop_damaged_derived(ver: _Version, check: Verifier, paths: list[str]) -> N
 
 
 def _place_all(
-    path: Path, todo: list[_Item], linker: Linker, progress: bool | None
+    path: Path, todo: list[_Item], linker: Linker, progress: bool | None, placed: _Placed
 ) -> tuple[int, int]:
     """Place the files of ``todo`` not in place yet, each inside ``path`` and nowhere else;
     return (files, bytes) placed.
@@ -495,6 +500,7 @@ def _place_all(
             except OSError as exc:
                 raise storage_error(exc, str(path / item.local)) from exc
             _check_existing(path, item, st)
+            placed.note_file(item.expected, name, fd)
         total = sum(_size(item) for item, _, _ in missing)
         with Progress("checkout", total, len(missing), enabled=progress) as bar:
 
@@ -505,9 +511,11 @@ def _place_all(
                     except FileExistsError:  # appeared meanwhile: not ours, so check it
                         _check_existing(path, item, os.stat(name, dir_fd=fd,
                                                             follow_symlinks=False))
+                        placed.note_file(item.expected, name, fd)
                         continue
                     if method == "hardlink":  # a new link changes the source's ctime
                         item.check.restamp(item.key, item.source)
+                    placed.note_file(item.expected, name, fd)
                     bar.advance(_size(item))
 
             batches = [missing[i : i + _BATCH] for i in range(0, len(missing), _BATCH)]
@@ -551,6 +559,31 @@ def _check_existing(path: Path, item: _Item, st: os.stat_result) -> None:
     if hash_file(str(full)) != item.expected:
         raise AlreadyExists(f"{full} is in the way: it is not the version's file and casdb did "
                             "not write it; move it away and check out again")
+
+
+class _Placed:
+    """Evidence about the files a checkout placed, for the checks of later warm loads
+    (:func:`casdb.cachecheck.check_in_place`)."""
+
+    def __init__(self, root: Path) -> None:
+        from casdb.cachecheck import placed_fingerprints
+
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            self.check = Verifier(placed_fingerprints(root))
+        except OSError:
+            self.check = Verifier(None)
+
+    def note_file(self, digest: str, name: str, fd: int) -> None:
+        from casdb.cachecheck import inode_key
+        from casdb.fingerprint import Stamp
+
+        try:
+            st = os.stat(name, dir_fd=fd)
+        except OSError:
+            return
+        self.check.note(inode_key(st), digest,
+                        Stamp(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
 
 
 class _Folders:

@@ -189,3 +189,31 @@ def test_placement_refuses_unsafe_paths(tmp_path, path):
     finally:
         folders.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_warm_load_refuses_a_file_modified_since_checkout(published, tmp_path):
+    from casdb.cachecheck import check_in_place
+
+    root = tmp_path / "c"
+    ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root)
+    assert check_in_place(root, Path(ds.root)) == 0  # one stat per file, nothing re-hashed
+    file = sorted(blobs_of(published))[2]
+    undo = flip_byte(Path(ds.root) / file, random.Random(9))
+    with pytest.raises(IntegrityError, match=f"{file} was modified.*casdb cache verify"):
+        casdb.load("synth", "1.0.0", repo=published, cache_root=root)
+    with pytest.raises(IntegrityError, match="was modified"):  # the repository path too
+        casdb.checkout(published, "synth", "1.0.0", cache_root=root)
+    undo()  # the bytes are right again (a re-hash proves it): the folder loads
+    assert casdb.load("synth", "1.0.0", repo=published, cache_root=root).root == ds.root
+
+
+def test_linking_a_blob_into_another_folder_costs_no_rehash(published, tmp_path):
+    from casdb.cachecheck import check_in_place
+
+    root = tmp_path / "c"
+    first = casdb.load("synth", "1.0.0", repo=published, cache_root=root)
+    casdb.checkout(published, "synth", "1.0.0", dest=tmp_path / "d", cache_root=root)
+    casdb.load("synth", "1.0.0", repo=published, cache_root=root, flavour={"bit_depth": 24})
+    # the blobs' ctime changed with every new link; the cache-wide record followed
+    assert check_in_place(root, Path(first.root)) == 0
+    assert published.store.check_blobs(list(blobs_of(published).values())) == []
