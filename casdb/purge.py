@@ -7,15 +7,18 @@ bytes can sit under other paths, in other versions and in other datasets, so a p
    version and path that holds the same bytes, and reports them (``dry_run`` stops here);
 2. records a tombstone per blob in ``<repo>/purged`` (blob id, dataset, paths, reason, date),
    before deleting anything, so an interrupted purge is finished by running it again;
-3. deletes the blobs from the repository, and in the checkout cache every version folder that
-   holds them (it is checked out again without them on the next load), every converted copy, and
-   the copies in remote object caches;
+3. deletes the blobs from the repository, and in every checkout cache that loaded from it (the
+   one given, and each one :mod:`casdb.checkouts` recorded) every version folder that holds them
+   (it is checked out again without them on the next load), every converted copy, and the
+   copies in remote object caches; folders the user checked out into (``DEST``) are listed, not
+   deleted;
 4. deletes them from every remote it can reach; a remote out of reach is purged by the next push
    or pull (:func:`apply_remote`), and never receives the bytes again.
 
 Older versions keep loading: without the purged files, and without their rows unless
 ``removed_media=True`` asks to keep them (like audb). ``fsck`` counts purged blobs as expected
-absences.
+absences. A commit of a folder holding purged bytes (under any name) is refused
+(:func:`refuse_purged`), and a pull never fetches them.
 
 Example:
     >>> import tempfile
@@ -317,6 +320,6 @@ def refuse_purged(repo: Repository, files: dict[str, tuple[str, int]]) -> None:
     more = f" (and {len(hits) - 1} more file{'s' if len(hits) > 2 else ''})" if len(hits) > 1 else ""
     raise InvalidDataset(
         f"{hits[0]}{more} holds bytes purged from this repository: blob {short(t.blob)}, "
-        f"{t.dataset} {', '.join(t.paths)}, reason {t.reason!r}, {t.date}; remove it from the "
-        "folder (casdb purged lists the tombstones)"
+        f"{t.dataset} {', '.join(t.paths)}, reason {t.reason!r}, {t.date}; remove it (and its "
+        "rows) from the folder (casdb purged lists the tombstones)"
     )
