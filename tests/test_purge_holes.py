@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -321,3 +322,28 @@ def test_gc_kept_counts_what_stays_on_disk(small, tmp_path):
     assert done.returncode == 0
     assert (f"kept {report.kept_objects} reachable objects and {report.kept_blobs} blobs"
             in done.stdout)
+
+
+@pytest.mark.slow
+def test_seaweedfs_keeps_purged_bytes_until_it_vacuums(small, tmp_path, s3_env, s3_url):
+    """What docs/purge-gc.md says about S3 servers, shown on the real one: a delete only marks
+    the needle deleted; the bytes stay in the volume file until a vacuum compacts it."""
+    repo, src = small
+    needle = (src / SECRET).read_bytes()[1000:1400]
+    repo.remote_add("s3", s3_url)
+    repo.push("s3")
+    assert holding(s3_env.data, needle)
+    report = repo.purge("synth", [SECRET], "consent", cache_root=tmp_path / "cache")
+    assert report.remotes["s3"] == "purged"
+    bucket, prefix = s3_url[len("s3://"):].split("/", 1)
+    client = s3_env.client()
+    assert not [k for k in s3_env.keys(bucket, prefix + "/")
+                if needle in client.get_object(Bucket=bucket, Key=k)["Body"].read()]
+    assert holding(s3_env.data, needle)  # deleted through S3, still on the server's disk
+    # The filer deletes an object's chunks from the volumes in the background, a moment later:
+    # vacuum until the volume no longer holds them.
+    deadline = time.monotonic() + 30
+    while holding(s3_env.data, needle) and time.monotonic() < deadline:
+        s3_env.vacuum()
+        time.sleep(0.5)
+    assert holding(s3_env.data, needle) == []
