@@ -108,8 +108,9 @@ def unsupported_url(url: str) -> InvalidInput:
     """The error for a URL whose scheme no backend serves (``gs://``, ``http://``, ...).
 
     Example:
-        >>> str(unsupported_url("gs://bucket/casdb"))[:48]
-        "unsupported repository URL 'gs://bucket/casdb':"
+        >>> error = unsupported_url("gs://bucket/casdb")
+        >>> error.exit_code, "s3://bucket/prefix" in str(error)
+        (2, True)
     """
     from casdb.errors import InvalidInput
 
