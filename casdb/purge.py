@@ -235,6 +235,8 @@ def purge_cache(root: Path, blobs: set[str]) -> tuple[list[Path], int]:
 
     removed = []
     for entry in cache.entries(root):
+        if entry.state is not None and not _cache_folder(root, entry):
+            continue  # a folder of casdb's making but not this cache's (a DEST checkout)
         try:
             index = pq.read_table(entry.path / cache.META / "media.parquet", columns=["blob"])
         except OSError:
@@ -254,6 +256,19 @@ def purge_cache(root: Path, blobs: set[str]) -> tuple[list[Path], int]:
                     os.unlink(os.path.join(dirpath, name))
                     derived += 1
     return removed, derived
+
+
+def _cache_folder(root: Path, entry) -> bool:
+    """Whether ``entry`` sits where the cache puts the version its state names: a recorded
+    root may be any folder, and user folders under it are not the cache's to delete."""
+    from casdb import cache
+    from casdb.errors import InvalidInput
+
+    state = entry.state
+    try:
+        return entry.path == cache.folder(root, state.dataset, state.version, state.flavour)
+    except (InvalidInput, TypeError):
+        return False
 
 
 def apply_remote(repo: Repository, remote: Remote) -> None:

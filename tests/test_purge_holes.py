@@ -347,3 +347,17 @@ def test_seaweedfs_keeps_purged_bytes_until_it_vacuums(small, tmp_path, s3_env, 
         s3_env.vacuum()
         time.sleep(0.5)
     assert holding(s3_env.data, needle) == []
+
+
+def test_purge_deletes_no_dest_checkout_under_a_recorded_root(small, tmp_path):
+    """A recorded cache root may hold user folders (a DEST checkout three levels down looks like
+    a cache folder): purge deletes only folders where the cache itself puts versions."""
+    repo, src = small
+    root = tmp_path / "shared"
+    dest = root / "projects" / "emo" / "data"
+    casdb.checkout(repo, "synth", "1.0.0", dest, cache_root=root, link="copy")
+    casdb.load("synth", "1.0.0", repo=repo, cache_root=root)
+    report = repo.purge("synth", [SECRET], "consent", cache_root=tmp_path / "cache")
+    assert root in report.cache_roots and report.checkouts == [dest]
+    assert report.cache_folders == [root / "synth" / "1.0.0" / "original"]
+    assert (dest / SECRET).exists() and (dest / "db.yaml").exists()
