@@ -361,3 +361,47 @@ def test_purge_deletes_no_dest_checkout_under_a_recorded_root(small, tmp_path):
     assert root in report.cache_roots and report.checkouts == [dest]
     assert report.cache_folders == [root / "synth" / "1.0.0" / "original"]
     assert (dest / SECRET).exists() and (dest / "db.yaml").exists()
+
+
+def test_a_dest_checkout_with_a_damaged_index_is_listed(small, tmp_path):
+    repo, _ = small
+    dest = tmp_path / "mine"
+    casdb.checkout(repo, "synth", "1.0.0", dest, cache_root=tmp_path / "cache")
+    index = dest / ".casdb" / "media.parquet"
+    data = bytearray(index.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    data[-8:] = b"\0" * 8  # the footer length and magic: not a parquet file any more
+    os.chmod(index, 0o644)
+    index.write_bytes(bytes(data))
+    assert repo.purge("synth", [SECRET], "consent", dry_run=True).checkouts == [dest]
+
+
+RECORDER = """
+import sys
+from pathlib import Path
+from casdb import checkouts
+from casdb.repo import Repository
+repo = Repository(sys.argv[1])
+for n in range(100000):
+    checkouts.record(repo, Path(sys.argv[2]) / f"cache-{n}")
+"""
+
+
+def test_a_killed_recorder_leaves_a_readable_record(repo, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    for delay in (0.05, 0.2, 0.4):
+        proc = subprocess.Popen([sys.executable, "-c", RECORDER, str(repo.path), str(tmp_path)],
+                                env={**os.environ})
+        deadline = time.monotonic() + 30
+        while not (repo.path / checkouts.CHECKOUTS).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        recorded = checkouts.read(repo)  # never half a file
+        assert recorded.caches and all(p.parent == tmp_path for p in recorded.caches)
+    checkouts.record(repo, tmp_path / "after")  # the lock died with the process
+    assert checkouts.read(repo).caches[-1] == tmp_path / "after"
