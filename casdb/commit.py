@@ -137,6 +137,7 @@ def commit(
             dirs: dict[str, tuple[str, int, int]] = {}
             root = trees.build(store, stored.files, known=body.dirs, seen=dirs)
             body = FolderCache(stored.stats, dirs)
+        _refuse_purged(repo, stored, root.id)
         frames = checking.result() if checking is not None else None
         if frames is None and _removes_files(store, parent_commit, root.id):
             frames = read_tables(src)  # files went away: check the tables' references again
@@ -220,6 +221,17 @@ def _problems(repo: Repository, folder: str, media: str) -> dict[str, str]:
     repo.statcache.remember_probes(probed)
     repo.statcache.remember_problems(folder, media, problems)
     return problems
+
+
+def _refuse_purged(repo: Repository, stored: IngestResult, tree: str) -> None:
+    """Refuse bytes that were purged from this repository (a purge is meant to last), whether
+    they were hashed now or the stat cache vouched for them (or for the whole tree)."""
+    from casdb.purge import purged_blobs, refuse_purged
+
+    if not purged_blobs(repo):
+        return
+    files = stored.files or {p: (e.id, e.size) for p, e in trees.walk(repo.store, tree)}
+    refuse_purged(repo, files)
 
 
 def _stat(path) -> tuple[int, int, int]:

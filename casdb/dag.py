@@ -55,6 +55,12 @@ class Diff:
     """What changed in the header, as dotted keys (``schemes.emotion``, ``license``)."""
 
     @property
+    def files(self) -> list[trees.Change]:
+        """The same list as :attr:`media`: every file added, removed or changed (attachments
+        too), under the name ``Dataset.files`` and audformat's ``db.files`` use."""
+        return self.media
+
+    @property
     def empty(self) -> bool:
         return not self.media and not self.tables and not self.header_changed
 

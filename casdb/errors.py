@@ -4,8 +4,10 @@ Every error carries the exit code the CLI uses, and a message that fits on one l
 
     Error                      exit 1   anything casdb reports on purpose
     ├── InvalidInput           exit 2   a bad argument: name, version, path, option value
+    │   │                               (also a ValueError)
     │   └── InvalidDataset     exit 3   the dataset folder is not a valid audformat database
     ├── NotFound               exit 4   no such dataset, version, branch, object or repository
+    │                                   (also a LookupError)
     ├── AlreadyExists          exit 5   a version or repository that exists already
     ├── Conflict               exit 6   someone else moved a ref first; pull or retry
     ├── IntegrityError         exit 7   stored bytes do not hash to their id
@@ -13,12 +15,17 @@ Every error carries the exit code the CLI uses, and a message that fits on one l
     └── BackendError           exit 9   a remote store failed (network, credentials, bucket)
 
 Errors from other libraries (pyarrow, soundfile, yaml, OSError) are translated where they enter
-casdb (``raise InvalidDataset(...) from exc``), so callers catch only ``casdb.Error``.
+casdb (``raise InvalidDataset(...) from exc``), so callers catch only ``casdb.Error``. Two
+classes are also the builtin a Python caller would reach for: ``except ValueError`` catches a bad
+argument (``InvalidInput``, ``InvalidDataset``) and ``except LookupError`` a missing thing
+(``NotFound``), as with ``int("x")`` or ``{}["x"]``.
 
 Example:
     >>> from casdb.errors import NotFound, Error
     >>> issubclass(NotFound, Error), NotFound.exit_code
     (True, 4)
+    >>> issubclass(NotFound, LookupError), issubclass(InvalidDataset, ValueError)
+    (True, True)
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ class Error(Exception):
     exit_code: int = 1
 
 
-class InvalidInput(Error):
+class InvalidInput(Error, ValueError):
     """An argument is not acceptable: a name, version, path or option value."""
 
     exit_code = 2
@@ -42,7 +49,7 @@ class InvalidDataset(InvalidInput):
     exit_code = 3
 
 
-class NotFound(Error):
+class NotFound(Error, LookupError):
     """No such dataset, version, branch, object or repository."""
 
     exit_code = 4

@@ -49,8 +49,14 @@ class GcReport:
     bytes: int = 0
     kept_young: int = 0
     """Unreachable files spared because they changed within the grace period."""
+    kept_objects: int = 0
+    """Objects in the store that a ref reaches, left in place (counted on disk)."""
+    kept_blobs: int = 0
+    """Blobs in the store that a ref reaches, left in place (purged blobs are not there)."""
     reachable_objects: int = 0
+    """Objects the mark reached (stored or not)."""
     reachable_blobs: int = 0
+    """Blobs the trees name, purged ones included: more than :attr:`kept_blobs` after a purge."""
     dry_run: bool = False
     problems: list[str] = field(default_factory=list)
 
@@ -100,14 +106,20 @@ def _collect(repo: Repository, grace: float, dry_run: bool) -> GcReport:
     cutoff = started - grace
     deleted = False
     for top, marked in (("objects", objects), ("blobs", blobs)):
-        dead = []
+        dead, live = [], []
         for path, object_id in _files(repo.path / top):
             try:
                 raw = bytes.fromhex(object_id)
             except ValueError:
                 continue
-            if raw not in marked:
-                dead.append(path)
+            (live if raw in marked else dead).append(path)
+        # "Kept" is what stays on disk, counted there: the mark also names blobs that are
+        # not stored (purged ones) and would overstate it. (No sizes: a stat per kept file
+        # would double the listing's cost.)
+        if top == "objects":
+            report.kept_objects = len(live)
+        else:
+            report.kept_blobs = len(live)
         # Unlinks wait on the file system's journal more than on the CPU: many at once.
         batches = [dead[i : i + 512] for i in range(0, len(dead), 512)]
         # A dry run has nothing to wait on: one thread (threads only cost the GIL there).

@@ -143,6 +143,9 @@ def checkout(
         _check_dest(path)
     else:
         path = cache.folder(root, dataset, name, flavour.id)
+    from casdb.checkouts import record  # every copy of the bytes, for purge to find
+
+    record(repo, root, path if dest is not None else None)
     ready = _ready(path, commit_id, request, root)
     if ready is not None:
         return ready

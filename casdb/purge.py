@@ -7,15 +7,18 @@ bytes can sit under other paths, in other versions and in other datasets, so a p
    version and path that holds the same bytes, and reports them (``dry_run`` stops here);
 2. records a tombstone per blob in ``<repo>/purged`` (blob id, dataset, paths, reason, date),
    before deleting anything, so an interrupted purge is finished by running it again;
-3. deletes the blobs from the repository, and in the checkout cache every version folder that
-   holds them (it is checked out again without them on the next load), every converted copy, and
-   the copies in remote object caches;
+3. deletes the blobs from the repository, and in every checkout cache that loaded from it (the
+   one given, and each one :mod:`casdb.checkouts` recorded) every version folder that holds them
+   (it is checked out again without them on the next load), every converted copy, and the
+   copies in remote object caches; folders the user checked out into (``DEST``) are listed, not
+   deleted;
 4. deletes them from every remote it can reach; a remote out of reach is purged by the next push
    or pull (:func:`apply_remote`), and never receives the bytes again.
 
 Older versions keep loading: without the purged files, and without their rows unless
 ``removed_media=True`` asks to keep them (like audb). ``fsck`` counts purged blobs as expected
-absences.
+absences. A commit of a folder holding purged bytes (under any name) is refused
+(:func:`refuse_purged`), and a pull never fetches them.
 
 Example:
     >>> import tempfile
@@ -69,6 +72,14 @@ class PurgeReport:
     deleted_blobs: int = 0
     cache_folders: list[Path] = field(default_factory=list)
     derived: int = 0
+    cache_roots: list[Path] = field(default_factory=list)
+    """Cache roots cleaned: the one given (or the default) and every one recorded as having
+    loaded from this repository (:mod:`casdb.checkouts`) that still exists."""
+    checkouts: list[Path] = field(default_factory=list)
+    """Folders checked out with ``casdb checkout NAME DEST`` that still hold purged files: user
+    data, not deleted; delete them (or the files) yourself."""
+    problems: list[str] = field(default_factory=list)
+    """What kept the purge from reaching every copy (an unreadable record of checkouts)."""
     remotes: dict[str, str] = field(default_factory=dict)
     """Remote name -> ``purged`` or why not (it will be purged on the next push or pull)."""
     dry_run: bool = False
@@ -153,6 +164,7 @@ def purge(repo: Repository, dataset: str, paths: list[str], reason: str, *,
     report = plan(repo, dataset, paths)
     report.dry_run = dry_run
     if dry_run:
+        report.checkouts = _checkouts(repo, set(report.blobs), report)
         return report
     date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     stones = tombstones(repo)
@@ -176,10 +188,14 @@ def finish(repo: Repository, report: PurgeReport | None = None,
     report = report or PurgeReport()
     blobs = purged_blobs(repo)
     report.deleted_blobs += finish_local(repo, blobs)
-    root = cache_root if cache_root is not None else default_root()
-    folders, derived = purge_cache(root, blobs)
-    report.cache_folders += folders
-    report.derived += derived
+    roots = [cache_root if cache_root is not None else default_root()]
+    roots += [r for r in _recorded(repo, report).caches if r.is_dir()]
+    for root in dict.fromkeys(r.absolute() for r in roots):  # each once, the given one first
+        folders, derived = purge_cache(root, blobs)
+        report.cache_roots.append(root)
+        report.cache_folders += folders
+        report.derived += derived
+    report.checkouts = _checkouts(repo, blobs, report)
     for name in repo.remotes():
         try:
             apply_remote(repo, repo.remote(name))
@@ -187,6 +203,27 @@ def finish(repo: Repository, report: PurgeReport | None = None,
         except (BackendError, NotFound, OSError) as exc:
             report.remotes[name] = f"not reached ({exc}); purged on the next push or pull"
     return report
+
+
+def _recorded(repo: Repository, report: PurgeReport):
+    """The recorded cache roots and checkout folders; a damaged record is a problem reported,
+    not a reason to stop half-way (the tombstones are written already)."""
+    from casdb import checkouts
+    from casdb.errors import IntegrityError
+
+    try:
+        return checkouts.read(repo)
+    except IntegrityError as exc:
+        if str(exc) not in report.problems:
+            report.problems.append(str(exc))
+        return checkouts.Recorded()
+
+
+def _checkouts(repo: Repository, blobs: set[str], report: PurgeReport) -> list[Path]:
+    """Recorded ``DEST`` checkout folders that hold any of ``blobs``."""
+    from casdb import checkouts
+
+    return checkouts.holding(_recorded(repo, report).folders, blobs)
 
 
 def purge_cache(root: Path, blobs: set[str]) -> tuple[list[Path], int]:
@@ -198,6 +235,8 @@ def purge_cache(root: Path, blobs: set[str]) -> tuple[list[Path], int]:
 
     removed = []
     for entry in cache.entries(root):
+        if entry.state is not None and not _cache_folder(root, entry):
+            continue  # a folder of casdb's making but not this cache's (a DEST checkout)
         try:
             index = pq.read_table(entry.path / cache.META / "media.parquet", columns=["blob"])
         except OSError:
@@ -217,6 +256,19 @@ def purge_cache(root: Path, blobs: set[str]) -> tuple[list[Path], int]:
                     os.unlink(os.path.join(dirpath, name))
                     derived += 1
     return removed, derived
+
+
+def _cache_folder(root: Path, entry) -> bool:
+    """Whether ``entry`` sits where the cache puts the version its state names: a recorded
+    root may be any folder, and user folders under it are not the cache's to delete."""
+    from casdb import cache
+    from casdb.errors import InvalidInput
+
+    state = entry.state
+    try:
+        return entry.path == cache.folder(root, state.dataset, state.version, state.flavour)
+    except (InvalidInput, TypeError):
+        return False
 
 
 def apply_remote(repo: Repository, remote: Remote) -> None:
@@ -261,3 +313,28 @@ def purged_paths(repo: Repository, commit_id: str) -> list[str]:
     if not blobs:
         return []
     return sorted(p for p, b in _files(repo, commit_id).items() if b in blobs)
+
+
+def refuse_purged(repo: Repository, files: dict[str, tuple[str, int]]) -> None:
+    """``InvalidDataset`` if any of ``files`` (path -> blob id, size) holds purged bytes.
+
+    A commit calls this once every file has its blob id (hashed now or vouched for by the stat
+    cache), before anything is published. Storing purged bytes again would be undone anyway:
+    every push and pull deletes tombstoned blobs from the remote.
+    """
+    from casdb.errors import InvalidDataset
+    from casdb.ids import short
+
+    stones = {t.blob: t for t in tombstones(repo)}
+    if not stones:
+        return
+    hits = sorted(p for p, (blob, _) in files.items() if blob in stones)
+    if not hits:
+        return
+    t = stones[files[hits[0]][0]]
+    more = f" (and {len(hits) - 1} more file{'s' if len(hits) > 2 else ''})" if len(hits) > 1 else ""
+    raise InvalidDataset(
+        f"{hits[0]}{more} holds bytes purged from this repository: blob {short(t.blob)}, "
+        f"{t.dataset} {', '.join(t.paths)}, reason {t.reason!r}, {t.date}; remove it (and its "
+        "rows) from the folder (casdb purged lists the tombstones)"
+    )

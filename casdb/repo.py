@@ -396,10 +396,12 @@ def _local_path(location: str | Path) -> Path:
     if text.startswith("file://"):
         text = text[len("file://"):]
     elif "://" in text:
-        from casdb.backends.base import redact
+        from casdb.backends.base import redact, unsupported_url
 
+        if text.split("://", 1)[0].lower() != "s3":
+            raise unsupported_url(text)
         raise InvalidInput(f"{redact(text)} is a remote: clone it (casdb clone URL PATH), or load "
-                           "from it with checkout / casdb.load")
+                           "from it (casdb.load(NAME, repo=URL), casdb --repo URL checkout NAME)")
     return Path(text).expanduser().absolute()
 
 

@@ -45,6 +45,10 @@ class MediaSummary:
     sampling_rates: Counter = field(default_factory=Counter)
     channels: Counter = field(default_factory=Counter)
     bit_depths: Counter = field(default_factory=Counter)
+    """Bit depth -> files; ``None`` for audio without one (compressed: MP3, Ogg Vorbis, Opus)."""
+    purged_files: int = 0
+    """Files whose bytes were purged: left out of every figure above."""
+    purged_bytes: int = 0
 
 
 @dataclass
@@ -93,15 +97,36 @@ def summarize(repo: Repository, dataset: str, version: str | None = None) -> Sum
 
 
 def _media(repo: Repository, commit: Commit) -> MediaSummary:
+    """The media of ``commit`` as they load now: files whose bytes were purged are left out
+    (and counted apart), as a checkout leaves them out."""
+    from casdb.purge import purged_blobs
+
     m = MediaSummary()
+    purged = purged_blobs(repo)
     if commit.media is None:  # no index: count files from the tree
-        for entry in trees.entries(repo.store, commit.tree):
-            m.files += entry.count
-            m.bytes += entry.size
+        if not purged:
+            for entry in trees.entries(repo.store, commit.tree):
+                m.files += entry.count
+                m.bytes += entry.size
+            return m
+        for _, entry in trees.walk(repo.store, commit.tree):
+            gone = entry.id in purged
+            m.purged_files += gone
+            m.purged_bytes += entry.size if gone else 0
+            m.files += not gone
+            m.bytes += 0 if gone else entry.size
         return m
     from casdb import mediaindex
 
     table = mediaindex.arrow(repo.store, commit.media)
+    if purged:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        gone = pc.is_in(table.column("blob"), value_set=pa.array(sorted(purged), pa.string()))
+        m.purged_files = pc.sum(gone).as_py() or 0
+        m.purged_bytes = pc.sum(pc.filter(table.column("bytes"), gone)).as_py() or 0
+        table = table.filter(pc.invert(gone))
     m.files = table.num_rows
     m.bytes = sum(table.column("bytes").to_pylist())
     m.duration = sum(table.column("duration").to_pylist())
@@ -109,5 +134,7 @@ def _media(repo: Repository, commit: Commit) -> MediaSummary:
     for key, counter in (("format", m.formats), ("sampling_rate", m.sampling_rates),
                          ("channels", m.channels), ("bit_depth", m.bit_depths)):
         values = table.column(key).to_pylist()
+        if key == "bit_depth":  # 0 in the index: the format has no bit depth (MP3, Vorbis)
+            values = [v or None for v in values]
         counter.update(v for v, a in zip(values, audio, strict=True) if a or key == "format")
     return m

@@ -25,7 +25,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from casdb.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,6 @@ def open_backend(url: str) -> Backend:
         >>> open_backend(tempfile.mkdtemp()).capabilities.local_path
         True
     """
-    from casdb.errors import InvalidInput
-
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme in ("", "file"):
         from casdb.backends.local import LocalBackend
@@ -100,7 +101,22 @@ def open_backend(url: str) -> Backend:
         from casdb.backends.s3 import S3Backend
 
         return S3Backend.from_url(url)
-    raise InvalidInput(f"unsupported repository URL {redact(url)!r}: use a folder or s3://bucket/prefix")
+    raise unsupported_url(url)
+
+
+def unsupported_url(url: str) -> InvalidInput:
+    """The error for a URL whose scheme no backend serves (``gs://``, ``http://``, ...).
+
+    Example:
+        >>> error = unsupported_url("gs://bucket/casdb")
+        >>> error.exit_code, "s3://bucket/prefix" in str(error)
+        (2, True)
+    """
+    from casdb.errors import InvalidInput
+
+    return InvalidInput(f"unsupported repository URL {redact(url)!r}: casdb opens a folder (a path "
+                        "or file://...) or s3://bucket/prefix (AWS S3 or an S3-compatible server "
+                        "such as MinIO, Ceph or SeaweedFS; AWS_* variables for credentials)")
 
 
 def redact(url: str) -> str:

@@ -37,6 +37,6 @@ def command(ctx: click.Context, dry_run: bool, grace: str, remote: str | None) -
                              "(see casdb fsck)")
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"{verb} {report.objects} objects, {report.blobs} blobs and {report.temporary} "
-               f"temporary files ({human_size(report.bytes)}); kept {report.reachable_objects} "
-               f"reachable objects and {report.reachable_blobs} blobs, and {report.kept_young} "
+               f"temporary files ({human_size(report.bytes)}); kept {report.kept_objects} "
+               f"reachable objects and {report.kept_blobs} blobs, and {report.kept_young} "
                f"unreachable files younger than {grace}")

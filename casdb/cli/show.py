@@ -38,11 +38,16 @@ def command(ctx: click.Context, ref: str) -> None:
                     fg="red")
     m = s.media
     click.secho("media", bold=True)
-    click.echo(f"  {m.files} files, {human_size(m.bytes)}, {human_duration(m.duration)} of audio")
+    left_out = (f" ({m.purged_files} purged file{'s' if m.purged_files > 1 else ''}, "
+                f"{human_size(m.purged_bytes)}, left out)" if m.purged_files else "")
+    click.echo(f"  {m.files} files, {human_size(m.bytes)}, {human_duration(m.duration)} of audio"
+               + left_out)
     for title, counter in (("formats", m.formats), ("sampling rates", m.sampling_rates),
                            ("channels", m.channels), ("bit depths", m.bit_depths)):
         if counter:
-            parts = ", ".join(f"{k} ({n})" for k, n in sorted(counter.items(), key=str))
+            # None: a format without a bit depth (MP3, Vorbis): not applicable, not zero.
+            parts = ", ".join(f"{'n/a' if k is None else k} ({n})"
+                              for k, n in sorted(counter.items(), key=lambda kv: (kv[0] is None, str(kv[0]))))
             click.echo(f"  {title + ':':<16}{parts}")
 
     click.secho(f"tables ({len(s.tables)})", bold=True)

@@ -110,6 +110,21 @@ class SeaweedFS:
             if not token:
                 return out
 
+    def vacuum(self, threshold: float = 0.0001) -> None:
+        """Compact every volume holding more than ``threshold`` deleted bytes now (the master's
+        ``/vol/vacuum``; on its own it waits until 30 % of a volume is garbage)."""
+        import urllib.request
+
+        url = (f"http://127.0.0.1:{self.ports['master.port']}/vol/vacuum"
+               f"?garbageThreshold={threshold}")
+        with urllib.request.urlopen(url, timeout=120) as response:
+            response.read()
+
+    @property
+    def data(self) -> Path:
+        """The folder holding the volumes (``*.dat``: the stored bytes)."""
+        return self.root / "data"
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             import signal
