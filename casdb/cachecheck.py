@@ -270,6 +270,17 @@ def check_in_place(root: Path, path: Path) -> int:
     from casdb.errors import IntegrityError
     from casdb.fingerprint import Stamp, Verifier, hash_file
 
+    state = cache.read_state(path)
+    for name, digest in sorted((state.files if state else {}).items()):
+        # db.yaml and the tables are small: re-hashed on every load (parquet pages have no
+        # checksum that pyarrow verifies by default, so a flipped byte could read as a value)
+        try:
+            actual = hash_bytes((path / name).read_bytes())
+        except OSError:
+            actual = None
+        if actual != digest:
+            raise IntegrityError(f"{path / name} was modified or removed after it was checked "
+                                 "out; run `casdb cache verify` to repair it")
     media = path / cache.META / "media.parquet"
     try:
         names = pq.read_schema(media).names

@@ -217,3 +217,15 @@ def test_linking_a_blob_into_another_folder_costs_no_rehash(published, tmp_path)
     # the blobs' ctime changed with every new link; the cache-wide record followed
     assert check_in_place(root, Path(first.root)) == 0
     assert published.store.check_blobs(list(blobs_of(published).values())) == []
+
+
+@pytest.mark.parametrize("name", ["db.yaml", "db.emotion.parquet"])
+def test_a_warm_load_refuses_modified_metadata(published, tmp_path, name):
+    root = tmp_path / "c"
+    ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root)
+    flip_byte(Path(ds.root) / name, random.Random(2))
+    with pytest.raises(IntegrityError, match=f"{name} was modified"):
+        casdb.load("synth", "1.0.0", repo=published, cache_root=root)
+    done = run_casdb("cache", "verify", "--cache", str(root), repo=published.path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert casdb.load("synth", "1.0.0", repo=published, cache_root=root)["emotion"].get().shape
