@@ -181,7 +181,15 @@ def decode_column(store: ObjectStore, partition_id: str, data: bytes | None = No
 
     if data is None:
         data = store.get_partition(partition_id)
-    array = pa.ipc.open_stream(data).read_all().column(0).combine_chunks()
+    try:
+        stream = pa.ipc.open_stream(data).read_all()
+        if stream.num_columns != 1:
+            raise ValueError(f"{stream.num_columns} columns")
+        array = stream.column(0).combine_chunks()
+    except (pa.ArrowException, ValueError) as exc:  # intact bytes (ids match) of a forged object
+        from casdb.errors import IntegrityError
+
+        raise IntegrityError(f"partition {partition_id} is not one Arrow column: {exc}") from exc
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     return array
