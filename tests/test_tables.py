@@ -152,7 +152,7 @@ def test_crafted_row_orders_are_integrity_errors(tmp_path):
 steps = st.one_of(st.integers(-2, 4), st.integers(-(2**63), 2**63 - 1))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(steps, min_size=4, max_size=4))
 def test_fuzzed_row_orders_give_a_permutation_or_an_integrity_error(tmp_path_factory, values):
     store = ObjectStore(LocalBackend(tmp_path_factory.getbasetemp() / "fuzzed-orders"))
