@@ -36,6 +36,10 @@ from casdb.objects import (
 )
 
 FORMAT = 1
+TABLE_ORDER_FORMAT = 2
+"""Format of a table object that records its rows' file order (``Table.order``). A table in
+sorted order keeps format 1 and its old bytes; a casdb that predates the order refuses a format 2
+table instead of handing out its rows in the wrong order."""
 _EXT_DATE = 1
 _EXT_DATETIME = 2
 _EXT_BIGINT = 3
@@ -115,7 +119,9 @@ def _tree_fields(tree: Tree) -> dict:
 
 
 def _table_fields(table: Table) -> dict:
+    order = {"order": [to_raw(i) for i in table.order], "format": TABLE_ORDER_FORMAT}
     return {
+        **(order if table.order else {}),
         "name": table.name,
         "table_type": table.type,
         "index": [[c.name, c.dtype] for c in table.index],
@@ -168,7 +174,8 @@ def encode(obj: Object) -> bytes:
         fields = _commit_fields(obj)
     # casdb's own objects hold only plain values in fields it orders itself: the same bytes as
     # pack() gives, without walking every value in Python (trees hold 100k entries).
-    fields.update(type=kind, format=FORMAT)
+    fields["type"] = kind
+    fields.setdefault("format", FORMAT)  # a table with a row order sets its own
     try:
         return msgpack.packb({k: fields[k] for k in sorted(fields)}, use_bin_type=True,
                              default=_default)
@@ -181,7 +188,7 @@ def decode(data: bytes, expect: str | None = None) -> Object:
     try:
         fields = unpack(data)
         kind = fields["type"]
-        if fields["format"] != FORMAT:
+        if fields["format"] not in ((FORMAT, TABLE_ORDER_FORMAT) if kind == "table" else (FORMAT,)):
             raise IntegrityError(f"unsupported {kind} format {fields['format']}")
         if expect is not None and kind != expect:
             raise IntegrityError(f"expected a {expect} object, found a {kind}")
@@ -214,7 +221,18 @@ def _decode_table(f: dict) -> Table:
             Run(rows, tuple(first), tuple(last), tuple(from_raw(i) for i in ids))
             for rows, first, last, ids in f["runs"]
         ),
+        order=_decode_order(f),
     )
+
+
+def _decode_order(f: dict) -> tuple[str, ...]:
+    """A table's row order: one partition per run, only in format 2 (format 1: sorted)."""
+    if f["format"] == FORMAT:
+        return ()
+    order = tuple(from_raw(i) for i in f["order"])
+    if not order or len(order) != len(f["runs"]):
+        raise ValueError(f"table order has {len(order)} partitions for {len(f['runs'])} runs")
+    return order
 
 
 def _decode_commit(f: dict) -> Commit:

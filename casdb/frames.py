@@ -4,7 +4,8 @@ Dtypes follow audformat: ``string`` for str, ``Int64``, ``boolean``, ``float64``
 ``timedelta64[ns]``, ``datetime64[ns]``, ``object`` for columns without a scheme, and a
 categorical for labelled columns (categories from the scheme's labels, or from the index of the
 misc table that holds them). Filewise tables are indexed by ``file``; segmented ones by a
-``file``/``start``/``end`` MultiIndex; misc tables by their own levels. Rows come sorted by index.
+``file``/``start``/``end`` MultiIndex; misc tables by their own levels. Rows come in the order of
+the committed file.
 
 Example:
     >>> import pyarrow as pa

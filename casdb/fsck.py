@@ -121,7 +121,8 @@ def children(obj: object, blobs: dict[str, int]) -> list[tuple[str, str]]:
                 blobs[e.id] = e.size
         return out
     if isinstance(obj, Table):
-        return [(pid, "partition") for run in obj.runs for pid in run.columns]
+        out = [(pid, "partition") for run in obj.runs for pid in run.columns]
+        return out + [(pid, "partition") for pid in obj.order]
     return []
 
 

@@ -3,7 +3,8 @@
 A checkout writes, into a cache folder or a destination the user names:
 
 - the media, placed from the store by reflink, hardlink or copy (:mod:`casdb.linking`);
-- one ``db.<table>.parquet`` per table (audformat reads them; rows sorted by index);
+- one ``db.<table>.parquet`` per table (audformat reads them; rows in the
+  committed file's order);
 - ``db.yaml``, the version's header, listing only the tables present;
 - ``.casdb/``: the state, the full header and the media index, so that the folder can be
   loaded and verified later without the repository.

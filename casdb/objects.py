@@ -104,6 +104,10 @@ class Table:
     index: tuple[Column, ...]
     columns: tuple[Column, ...]
     runs: tuple[Run, ...]
+    order: tuple[str, ...] = ()
+    """The rows' order in the source file, when it is not the sorted order: one partition per
+    run (same rows, same order as the run) holding each row's position in the file. Empty when
+    the file was sorted by index (the common case stores nothing, and the id is unchanged)."""
 
     @property
     def rows(self) -> int:

@@ -206,7 +206,7 @@ class Repository:
         return self.snapshot(dataset, version).header
 
     def table(self, dataset: str, table_id: str, version: str | None = None) -> pd.DataFrame:
-        """A table of a version as a DataFrame with audformat's dtypes, sorted by index."""
+        """A table of a version as a DataFrame with audformat's dtypes, rows in the file's order."""
         return self.snapshot(dataset, version).table(table_id)
 
     def media(self, dataset: str, version: str | None = None) -> pd.DataFrame:

@@ -61,11 +61,12 @@ class Snapshot:
         return layout(self.header, table_id)
 
     def arrow(self, table_id: str, columns: Sequence[str] | None = None) -> pa.Table:
-        """A table as stored: Arrow, index levels first, rows sorted by index."""
+        """A table as committed: Arrow, index levels first, rows in the file's order."""
         return load_arrow(self.store, self.table_object(table_id), columns)
 
     def label_sets(self, lay: TableLayout) -> dict[str, list]:
-        """Index values of the misc tables whose index labels columns of ``lay``."""
+        """Index values of the misc tables whose index labels columns of ``lay``, in the misc
+        table's file order (audformat orders such categories so)."""
         out = {}
         for spec in lay.columns.values():
             if spec.labels_table and spec.labels_table not in out:
@@ -76,7 +77,8 @@ class Snapshot:
         return out
 
     def table(self, table_id: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """A table as audformat gives it: audformat dtypes and index, rows sorted by index."""
+        """A table as audformat gives it: audformat dtypes and index, rows and categories of
+        misc-table labels in the order of the committed files."""
         from casdb.frames import to_frame
 
         lay = self.layout(table_id)

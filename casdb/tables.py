@@ -6,7 +6,9 @@ four times that). Each column of a run is its own partition object, an Arrow IPC
 fresh buffers (text columns whose values repeat are dictionary-encoded). So the same rows always
 give the same ids, on any machine; inserting rows moves
 only the boundaries next to them; relabelling one column stores only that column's partitions
-again, and a diff can skip every partition whose id did not change.
+again, and a diff can skip every partition whose id did not change. A table whose file is not
+sorted by index also stores, per run, the file position of each row (an order partition), so
+loading gives the rows back in the file's order.
 
 Example:
     >>> import tempfile, pyarrow as pa
@@ -15,8 +17,10 @@ Example:
     >>> store = ObjectStore(LocalBackend(tempfile.mkdtemp()))
     >>> t = pa.table({"file": ["b.wav", "a.wav"], "emotion": ["happy", "sad"]})
     >>> table = store.get(store_table(store, "emotion", "filewise", t, ["file"]), "table")
-    >>> table.rows, load_arrow(store, table).column("emotion").to_pylist()
-    (2, ['sad', 'happy'])
+    >>> [run.rows for run in table.runs], len(table.order)  # sorted by file, order remembered
+    ([2], 1)
+    >>> load_arrow(store, table).column("emotion").to_pylist()  # the file's order
+    ['happy', 'sad']
 """
 
 from __future__ import annotations
@@ -39,12 +43,16 @@ RUN_AVERAGE = 1 << 13
 
 def sort_by_index(table: pa.Table, levels: Sequence[str]) -> pa.Table:
     """Rows ordered by the index levels, missing values last."""
-    import pyarrow.compute as pc
-
     if table.num_rows < 2:
         return table
-    order = pc.sort_indices(table, sort_keys=[(lv, "ascending", "at_end") for lv in levels])
-    return table.take(order)
+    return table.take(sort_order(table, levels))
+
+
+def sort_order(table: pa.Table, levels: Sequence[str]) -> pa.Array:
+    """Row positions that sort ``table`` by the index levels (missing values last)."""
+    import pyarrow.compute as pc
+
+    return pc.sort_indices(table, sort_keys=[(lv, "ascending", "at_end") for lv in levels])
 
 
 def key_hashes(table: pa.Table, levels: Sequence[str]) -> np.ndarray:
@@ -70,9 +78,20 @@ def key_hashes(table: pa.Table, levels: Sequence[str]) -> np.ndarray:
 def store_table(
     store: ObjectStore, name: str, kind: str, table: pa.Table, levels: Sequence[str]
 ) -> str:
-    """Store a table (index levels first) as runs of column partitions; return the table's id."""
-    table = sort_by_index(table.combine_chunks(), levels)
-    runs = []
+    """Store a table (index levels first) as runs of column partitions; return the table's id.
+
+    Rows are stored sorted by index; if the file's order differs, each run also gets an order
+    partition: the file position of each of its rows (:func:`load_arrow` puts them back).
+    """
+    import numpy as np
+
+    table = table.combine_chunks()
+    positions = sort_order(table, levels).to_numpy() if table.num_rows > 1 else None
+    if positions is not None and np.array_equal(positions, np.arange(table.num_rows)):
+        positions = None  # already sorted: nothing to remember
+    if positions is not None:
+        table = table.take(positions)
+    runs, order = [], []
     cuts = cut_points_array(key_hashes(table, levels), RUN_AVERAGE) or [0]  # empty: one run
     start = 0
     for end in cuts:
@@ -85,10 +104,33 @@ def store_table(
         first = _key(keys, 0) if part.num_rows else ()
         last = _key(keys, part.num_rows - 1) if part.num_rows else ()
         runs.append(Run(part.num_rows, first, last, ids))
+        if positions is not None:
+            order.append(store.put(Partition(encode_positions(positions[start:end]))))
         start = end
     columns = [Column(f.name, str(f.type)) for f in table.schema]
     n = len(levels)
-    return store.put(Table(name, kind, tuple(columns[:n]), tuple(columns[n:]), tuple(runs)))
+    return store.put(
+        Table(name, kind, tuple(columns[:n]), tuple(columns[n:]), tuple(runs), tuple(order))
+    )
+
+
+def encode_positions(positions: np.ndarray) -> bytes:
+    """An order partition: the file positions of a run's rows (sorted by index), delta-encoded:
+    the first position, then the step from each row's position to the next one's, as ``int32``
+    (``int64`` if a step does not fit: a rule of the content, so equal runs give equal bytes).
+
+    Rows appended at the end of a file keep the positions of the rows before them, so an append
+    changes only the order partitions of the runs that get new rows; a relabel changes none.
+    The steps make a run that is in file order (all steps 1) compress to almost nothing, so a
+    sorted table that gets rows appended out of order stores a few bytes per untouched run.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    steps = np.diff(positions.astype(np.int64), prepend=np.int64(0))
+    small = not len(steps) or (steps.min() >= -(2**31) and steps.max() < 2**31)
+    array = pa.array(steps.astype(np.int32) if small else steps)
+    return encode_column(pa.chunked_array([array], type=array.type), "order")
 
 
 def _key(rows: pa.Table, i: int) -> tuple:
@@ -139,7 +181,15 @@ def decode_column(store: ObjectStore, partition_id: str, data: bytes | None = No
 
     if data is None:
         data = store.get_partition(partition_id)
-    array = pa.ipc.open_stream(data).read_all().column(0).combine_chunks()
+    try:
+        stream = pa.ipc.open_stream(data).read_all()
+        if stream.num_columns != 1:
+            raise ValueError(f"{stream.num_columns} columns")
+        array = stream.column(0).combine_chunks()
+    except (pa.ArrowException, ValueError) as exc:  # intact bytes (ids match) of a forged object
+        from casdb.errors import IntegrityError
+
+        raise IntegrityError(f"partition {partition_id} is not one Arrow column: {exc}") from exc
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
     return array
@@ -148,7 +198,8 @@ def decode_column(store: ObjectStore, partition_id: str, data: bytes | None = No
 def load_arrow(
     store: ObjectStore, table: Table, columns: Sequence[str] | None = None, runs=None
 ) -> pa.Table:
-    """The rows of a stored table (all columns, or the index levels and ``columns``)."""
+    """The rows of a stored table (all columns, or the index levels and ``columns``), in the
+    order of the file it was committed from; only some ``runs``: sorted by index."""
     import pyarrow as pa
 
     names = [c.name for c in table.index + table.columns]
@@ -164,8 +215,40 @@ def load_arrow(
     if not chosen:  # no rows wanted: the first run still tells the types
         return load_arrow(store, table, columns, table.runs[:1]).slice(0, 0)
     ids = [run.columns[pos] for run in chosen for pos in positions]
-    fetched = store.get_partitions(ids)  # in parallel: decompressing and verifying release the GIL
+    ordered = runs is None and bool(table.order)
+    # in parallel: decompressing and verifying release the GIL
+    fetched = store.get_partitions(ids + list(table.order) if ordered else ids)
     arrays: list[list[pa.Array]] = [[] for _ in positions]
     for i, pid in enumerate(ids):
         arrays[i % len(positions)].append(decode_column(store, pid, fetched[pid]))
-    return pa.table([pa.chunked_array(parts) for parts in arrays], names=wanted)
+    out = pa.table([pa.chunked_array(parts) for parts in arrays], names=wanted)
+    if ordered:
+        out = out.take(file_order(store, table, fetched))
+    return out
+
+
+def file_order(store: ObjectStore, table: Table, fetched: dict[str, bytes]) -> np.ndarray:
+    """Positions that turn a table's sorted rows into the rows of its file, checked to be a
+    permutation of its rows (``IntegrityError`` if the order partitions do not fit the runs)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from casdb.errors import IntegrityError
+
+    parts = [decode_column(store, pid, fetched[pid]) for pid in table.order]
+    n = table.rows
+    if any(not pa.types.is_integer(p.type) or p.null_count for p in parts) or [
+        len(p) for p in parts
+    ] != [run.rows for run in table.runs]:
+        raise IntegrityError(f"table {table.name!r}: its row order does not fit its runs")
+    # steps back to positions, run by run (a crafted overflow only gives positions out of range)
+    positions = np.concatenate(
+        [np.cumsum(p.to_numpy(zero_copy_only=False).astype(np.int64)) for p in parts]
+    )
+    inverse = np.full(n, -1, dtype=np.int64)
+    if len(positions) and (positions.min() < 0 or positions.max() >= n):
+        raise IntegrityError(f"table {table.name!r}: its row order names rows it does not have")
+    inverse[positions] = np.arange(n)
+    if (inverse < 0).any():
+        raise IntegrityError(f"table {table.name!r}: its row order names a row twice")
+    return inverse

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casdb.encoding import decode, encode, pack, unpack
+from casdb.encoding import FORMAT, TABLE_ORDER_FORMAT, decode, encode, pack, unpack
 from casdb.errors import IntegrityError
 from casdb.ids import hash_bytes
 from casdb.objects import (
@@ -59,6 +59,10 @@ runs = st.builds(Run, st.integers(min_value=1, max_value=10**7), keys, keys,
 tables = st.builds(Table, names, st.sampled_from(["filewise", "segmented", "misc"]),
                    st.lists(columns, min_size=1, max_size=3).map(tuple),
                    st.lists(columns, max_size=4).map(tuple), st.lists(runs, max_size=5).map(tuple))
+# some tables remember a row order: one order partition per run
+tables = st.one_of(tables, tables.filter(lambda t: t.runs).flatmap(
+    lambda t: st.lists(ids, min_size=len(t.runs), max_size=len(t.runs)).map(
+        lambda order: Table(t.name, t.type, t.index, t.columns, t.runs, tuple(order)))))
 partitions = st.binary(max_size=500).map(Partition)
 commits = st.builds(
     Commit, names, ids, ids, st.lists(st.tuples(names, ids), max_size=4).map(tuple),
@@ -123,3 +127,40 @@ def test_malformed_bytes_are_integrity_errors(data):
 def test_unencodable_value_is_a_clear_error():
     with pytest.raises(ValueError, match="cannot encode"):
         pack({"x": object()})
+
+
+def _table(order=()) -> Table:
+    run = Run(2, ("a.wav",), ("b.wav",), ("ab" * 32, "cd" * 32))
+    return Table("t", "filewise", (Column("file", "string"),), (Column("x", "int64"),),
+                 (run, run), order)
+
+
+def test_a_table_in_sorted_order_keeps_format_1_and_the_bytes_of_older_casdb():
+    """Objects written before row orders existed decode (as sorted) to the same id."""
+    old = pack({"type": "table", "format": 1, "name": "t", "table_type": "filewise",
+                "index": [["file", "string"]], "columns": [["x", "int64"]],
+                "runs": [[2, ["a.wav"], ["b.wav"], [bytes.fromhex("ab" * 32),
+                                                    bytes.fromhex("cd" * 32)]]] * 2})
+    assert decode(old) == _table() and encode(_table()) == old
+    assert unpack(encode(_table(("ef" * 32, "01" * 32))))["format"] == TABLE_ORDER_FORMAT
+
+
+@pytest.mark.parametrize("fields", [
+    {"format": TABLE_ORDER_FORMAT},  # format 2 without an order
+    {"format": TABLE_ORDER_FORMAT, "order": []},
+    {"format": TABLE_ORDER_FORMAT, "order": [bytes(32)]},  # one partition for two runs
+    {"format": TABLE_ORDER_FORMAT, "order": ["x", "y"]},  # not ids
+    {"format": 3, "order": [bytes(32)] * 2},  # a format this casdb does not know
+])
+def test_malformed_table_orders_are_integrity_errors(fields):
+    good = unpack(encode(_table(("ef" * 32, "01" * 32))))
+    good.pop("order")
+    with pytest.raises(IntegrityError):
+        decode(pack({**good, **fields}))
+
+
+def test_only_tables_have_format_2():
+    fields = unpack(encode(Header({"name": "x"})))
+    assert fields["format"] == FORMAT
+    with pytest.raises(IntegrityError, match="unsupported header format 2"):
+        decode(pack({**fields, "format": TABLE_ORDER_FORMAT}))

@@ -17,7 +17,7 @@ from casdb.errors import InvalidInput
 from casdb.fsck import check
 from casdb.gc import collect, parse_duration
 from casdb.repo import Repository
-from casdb.testing.synth import make_dataset, write_audio
+from casdb.testing.synth import file_name, make_dataset, write_audio, write_tables
 from tests.conftest import age, run_casdb
 
 
@@ -61,6 +61,21 @@ def test_gc_deletes_only_what_no_ref_reaches(repo, source, tmp_path):
     assert len(casdb.load("synth", "1", repo=repo, cache_root=tmp_path / "c").files) == 12
 
 
+def test_gc_and_fsck_reach_the_row_order_of_unsorted_tables(repo, source, tmp_path):
+    write_tables(source, [11, 3, 7, 0, 5, 1, 9, 2, 10, 4, 8, 6])  # not sorted by file
+    repo.commit(source, dataset="synth", version="1")
+    order = repo.store.get(repo.snapshot("synth", "1").commit.tables[0][1], "table").order
+    assert order  # the emotion table remembers its order
+    make_old(repo.path / "objects")
+    make_old(repo.path / "blobs")
+    assert collect(repo, grace=0).objects == 0
+    assert check(repo).ok and not check(repo).unreachable_objects
+    assert repo.table("synth", "emotion", "1").index[:2].tolist() == [file_name(11), file_name(3)]
+    os.remove(repo.store._path("objects", order[0]))
+    report = check(Repository(repo.path))  # a fresh object cache
+    assert not report.ok and any(order[0] in p for p in report.problems)
+
+
 def test_gc_waits_for_writers_and_writers_for_gc(repo, source, tmp_path):
     repo.commit(source, dataset="synth", version="1")
     garbage(repo, tmp_path)
@@ -90,7 +105,7 @@ COMMITTER = textwrap.dedent("""
     import sys
     from pathlib import Path
     from casdb.repo import Repository
-    from casdb.testing.synth import make_dataset, write_audio
+    from casdb.testing.synth import file_name, make_dataset, write_audio, write_tables
     repo = Repository(sys.argv[1])
     src = make_dataset(Path(sys.argv[2]), files=20, duration=0.2)
     for v in range(6):

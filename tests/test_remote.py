@@ -338,3 +338,22 @@ def test_cli_remote_push_pull_clone(published, tmp_path):
         assert "Traceback" not in done.stderr and "SK@" not in done.stderr
     assert not (tmp_path / "d").exists()
     assert json.loads((published.path / "remotes.json").read_text()) == {"origin": url}
+
+
+@pytest.mark.slow  # about 3 s: push, clone and a load from the remote
+def test_unsorted_tables_keep_their_order_through_a_folder_remote(tmp_path):
+    """Order partitions travel with push and clone, and a load from the remote fetches them."""
+    repo = Repository.init(tmp_path / "repo")
+    src = make_dataset(tmp_path / "src", files=6, duration=0.05, sampling_rate=8000)
+    order = [4, 1, 5, 0, 3, 2]
+    write_tables(src, order)
+    repo.commit(src, dataset="synth", version="1.0.0")
+    url = str(tmp_path / "remote")
+    repo.remote_add("origin", url)
+    repo.push()
+    clone = Repository.clone(url, tmp_path / "clone")
+    assert check(clone).ok
+    expected = [f"audio/000/{i:06d}.wav" for i in order]
+    assert clone.table("synth", "emotion", "1.0.0").index.tolist() == expected
+    ds = casdb.load("synth", repo=url, cache_root=tmp_path / "cache", full_path=False)
+    assert ds["emotion"].get().index.tolist() == expected

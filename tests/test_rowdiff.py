@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 import casdb.tables
 from casdb.backends.local import LocalBackend
+from casdb.repo import Repository
 from casdb.rowdiff import diff_tables
 from casdb.store import ObjectStore
 from casdb.tables import store_table
+from casdb.testing.synth import file_name, make_dataset, write_tables
 
 
 def stored(store, frame: pd.DataFrame, levels=("file",)):
@@ -60,6 +62,45 @@ def test_diff_matches_pandas(tmp_path_factory, old, new):
     assert set(d.added.index) == added
     assert set(d.removed.index) == removed
     assert set(zip(d.changed.index, d.changed["column"], strict=True)) == changed
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows, rows, st.integers(0, 2**32 - 1))
+def test_diff_of_tables_in_any_file_order_matches_pandas(tmp_path_factory, old, new, seed):
+    """Row diffs compare rows by index: the order of the files they came from does not matter."""
+    store = ObjectStore(LocalBackend(tmp_path_factory.mktemp("s")))
+    a = frame(old).sample(frac=1, random_state=seed)
+    b = frame(new).sample(frac=1, random_state=seed + 1)
+    with small_runs():
+        d = diff_tables(store, stored(store, a), stored(store, b))
+    added, removed, changed = naive(a, b)
+    assert set(d.added.index) == added
+    assert set(d.removed.index) == removed
+    assert set(zip(d.changed.index, d.changed["column"], strict=True)) == changed
+
+
+def test_repo_diff_of_unsorted_versions(tmp_path):
+    """Two versions of a dataset whose tables are not sorted: relabel one row, append rows."""
+    root = make_dataset(tmp_path / "src", files=12, duration=0.05)
+    shuffled = list(np.random.default_rng(0).permutation(12))
+    write_tables(root, shuffled)
+    repo = Repository.init(tmp_path / "repo")
+    repo.commit(root, dataset="d", version="1.0.0")
+    make_dataset(root, files=15, duration=0.05)  # three more files
+    write_tables(root, shuffled + [12, 13, 14])
+    csv = root / "db.emotion.csv"
+    lines = csv.read_text().splitlines()
+    first = lines[1].split(",")
+    lines[1] = ",".join([first[0], first[1], "0.95", first[3]])
+    csv.write_text("\n".join(lines) + "\n")
+    repo.commit(root, dataset="d", version="2.0.0")
+    rows = repo.diff("d", "1.0.0", "2.0.0").tables["emotion"].rows
+    assert rows.added.index.tolist() == [file_name(i) for i in (12, 13, 14)]
+    assert rows.removed.empty
+    assert rows.changed.index.tolist() == [first[0]] and rows.changed["column"].tolist() == [
+        "confidence"]
+    got = repo.table("d", "emotion", "2.0.0")
+    assert got.index.tolist() == [line.split(",")[0] for line in lines[1:]]  # the file's order
 
 
 @contextlib.contextmanager
