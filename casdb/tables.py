@@ -139,9 +139,15 @@ def decode_column(store: ObjectStore, partition_id: str, data: bytes | None = No
 
     if data is None:
         data = store.get_partition(partition_id)
-    array = pa.ipc.open_stream(data).read_all().column(0).combine_chunks()
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
+    try:
+        array = pa.ipc.open_stream(data).read_all().column(0).combine_chunks()
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+    except (pa.ArrowException, IndexError, ValueError) as exc:
+        # The bytes hash to their id, so only a crafted object gets here.
+        from casdb.errors import IntegrityError
+
+        raise IntegrityError(f"partition {partition_id[:10]} is not a column: {exc}") from exc
     return array
 
 
@@ -155,6 +161,11 @@ def load_arrow(
     wanted = names if columns is None else [c.name for c in table.index] + [
         c for c in columns if c not in {i.name for i in table.index}
     ]
+    if not set(wanted) <= set(names):
+        from casdb.errors import NotFound
+
+        missing = sorted(set(wanted) - set(names))
+        raise NotFound(f"table {table.name!r} has no column {missing[0]!r}")
     positions = [names.index(n) for n in wanted]
     chosen = table.runs if runs is None else runs
     if not table.runs:
@@ -168,4 +179,9 @@ def load_arrow(
     arrays: list[list[pa.Array]] = [[] for _ in positions]
     for i, pid in enumerate(ids):
         arrays[i % len(positions)].append(decode_column(store, pid, fetched[pid]))
-    return pa.table([pa.chunked_array(parts) for parts in arrays], names=wanted)
+    try:
+        return pa.table([pa.chunked_array(parts) for parts in arrays], names=wanted)
+    except pa.ArrowException as exc:  # runs that disagree on types or lengths: crafted
+        from casdb.errors import IntegrityError
+
+        raise IntegrityError(f"table {table.name!r} is malformed: {exc}") from exc
