@@ -250,8 +250,6 @@ class Remote:
 
 
 _PACK_RE = re.compile(r"^[0-9a-f]{32}-[0-9a-f]{16}$")
-MAX_INDEX_SIZE = 1 << 30
-"""Bytes a decompressed pack index may take (a pack of 64 MiB holds at most a few 100k)."""
 
 
 def parse_pack_index(data: bytes, what: str) -> list[tuple[str, str, int, int]]:
@@ -269,8 +267,7 @@ def parse_pack_index(data: bytes, what: str) -> list[tuple[str, str, int, int]]:
     import msgpack
 
     try:
-        entries = msgpack.unpackb(compression.decompress(data), raw=False,
-                                  max_buffer_size=MAX_INDEX_SIZE)
+        entries = msgpack.unpackb(compression.decompress(data), raw=False)
     except IntegrityError as exc:
         raise IntegrityError(f"{what} is damaged ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - msgpack raises many kinds for bad bytes

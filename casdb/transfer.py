@@ -352,8 +352,8 @@ def _rebase(repo: Repository, mine: str, theirs: str) -> str:
 
 
 def check_tips(repo: Repository, commits: list[str]) -> None:
-    """Refuse, before any ref moves here, a fetched version whose header or media index names
-    an unsafe path (``IntegrityError``); trees were checked as they were decoded. Older
+    """Refuse, before any ref moves here, a fetched version whose header, media index or tables
+    name an unsafe path (``IntegrityError``); trees were checked as they were decoded. Older
     versions are checked when they are checked out."""
     from casdb import mediaindex
     from casdb.snapshot import Snapshot
@@ -364,3 +364,5 @@ def check_tips(repo: Repository, commits: list[str]) -> None:
         snap.header  # noqa: B018 - decoding checks it
         if snap.commit.media is not None:
             mediaindex.arrow(repo.store, snap.commit.media)
+        for table_id in snap.table_ids:
+            snap.arrow(table_id, [])  # the index levels only: the ``file`` level is checked
