@@ -179,6 +179,7 @@ def read_media(path: Path, columns: list[str] | None = None):
     file = path / META / "media.parquet"
     try:
         table = pq.read_table(file, columns=columns)
+        table.validate(full=True)  # parquet does not check that strings are UTF-8
     except FileNotFoundError as exc:
         raise IntegrityError(f"{file} is missing: remove {path}") from exc
     except (pa.ArrowException, OSError, ValueError) as exc:

@@ -152,6 +152,7 @@ class Dataset:
         path = self._table_path(table)
         try:
             out = pq.read_table(path, columns=columns)
+            out.validate(full=True)  # parquet does not check that strings are UTF-8
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise IntegrityError(f"{path} is damaged ({str(exc)[:120]}): run "
                                  "'casdb cache verify'") from exc

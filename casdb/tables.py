@@ -143,7 +143,7 @@ def decode_column(store: ObjectStore, partition_id: str, data: bytes | None = No
         array = pa.ipc.open_stream(data).read_all().column(0).combine_chunks()
         if pa.types.is_dictionary(array.type):
             array = array.dictionary_decode()
-    except (pa.ArrowException, IndexError, ValueError) as exc:
+    except (pa.ArrowException, OSError, IndexError, ValueError) as exc:
         # The bytes hash to their id, so only a crafted object gets here.
         from casdb.errors import IntegrityError
 
