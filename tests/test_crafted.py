@@ -117,18 +117,20 @@ def test_crafted_version_from_a_remote_is_refused(honest, tmp_path, remote_url, 
     craft_version(honest, "synth", "2.0.0", place, bad)
     serve(honest, remote_url)
     cache = tmp_path / "cache"
-    before = _outside(tmp_path, cache, tmp_path / "clone", mine.path, honest.path,
-                      tmp_path / "remote", tmp_path / "remote-clean")
+    owned = (cache, tmp_path / "clone", tmp_path / "clone-cli", mine.path, honest.path,
+             tmp_path / "remote", tmp_path / "remote-clean")
+    before = _outside(tmp_path, *owned)
     with pytest.raises(IntegrityError):
         Repository.clone(remote_url, tmp_path / "clone")
+    if bad == "../../x":  # the CLI says it in one line (S3 credentials come from the env)
+        _refused(_casdb("clone", remote_url, str(tmp_path / "clone-cli"), cache=cache))
     _refuses_or_ignores(place, lambda: casdb.load("synth", "2.0.0", repo=remote_url,
                                                   cache_root=cache))
     mine.remote_add("evil", remote_url, create=False)
     with pytest.raises(IntegrityError):
         mine.pull("evil")
     assert mine.versions("synth") == ["1.0.0"]  # no ref moved
-    assert _outside(tmp_path, cache, tmp_path / "clone", mine.path, honest.path,
-                    tmp_path / "remote", tmp_path / "remote-clean") == before
+    assert _outside(tmp_path, *owned) == before
     assert not ESCAPE_PROBE.exists()
 
 
