@@ -140,7 +140,12 @@ def decode_column(store: ObjectStore, partition_id: str, data: bytes | None = No
     if data is None:
         data = store.get_partition(partition_id)
     try:
-        array = pa.ipc.open_stream(data).read_all().column(0).combine_chunks()
+        table = pa.ipc.open_stream(data).read_all()
+        # Reading a stream checks its framing, not its buffers: offsets or dictionary indices
+        # out of range would crash compute functions (a segfault in take). Only a crafted
+        # object gets here (its bytes hash to its id), but one must not take casdb down.
+        table.validate(full=True)
+        array = table.column(0).combine_chunks()
         if pa.types.is_dictionary(array.type):
             array = array.dictionary_decode()
     except (pa.ArrowException, OSError, IndexError, ValueError) as exc:
