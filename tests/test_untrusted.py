@@ -11,6 +11,8 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import casdb
 from casdb.encoding import decode, encode
@@ -188,3 +190,29 @@ def test_a_corrupt_checkout_media_index_is_integrity_error(checked_out):
     path.write_bytes(b"PAR1garbagePAR1")
     with pytest.raises(IntegrityError, match="media.parquet is damaged"):
         casdb.load("synth", "1.0.0", repo=repo, cache_root=root.parent.parent.parent).files  # noqa: B018
+
+
+def _alphabet():
+    from hypothesis import strategies as st
+
+    # Characters that matter to the rule, plus some ordinary and multi-byte ones.
+    return st.text(st.sampled_from(list("ab./\\:C\x00\n\x7fé€😀")), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_alphabet(), max_size=6))
+def test_fast_list_check_agrees_with_the_one_by_one_check(paths):
+    """check_relpaths and check_relpath_array take shortcuts; they must refuse exactly the
+    lists in which check_relpath refuses a value."""
+    import pyarrow as pa
+
+    def refuses(call) -> bool:
+        try:
+            call()
+        except IntegrityError:
+            return True
+        return False
+
+    expected = any(refuses(lambda p=p: check_relpath(p, "t")) for p in paths)
+    assert refuses(lambda: check_relpaths(paths, "t")) == expected
+    assert refuses(lambda: check_relpath_array(pa.array(paths, pa.string()), "t")) == expected
