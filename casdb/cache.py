@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from casdb.atomic import atomic_write
-from casdb.errors import InvalidInput
+from casdb.errors import IntegrityError, InvalidInput
 from casdb.names import check_dataset
 
 ENV = "CASDB_CACHE"
@@ -91,14 +91,109 @@ class State:
 
 
 def read_state(path: Path) -> State | None:
-    """The state of a checked-out folder; None when absent or unreadable (then rebuilt)."""
+    """The state of a checked-out folder; None when absent (the folder is then (re)built).
+
+    A state that is there but damaged or unsafe (a path that leaves the folder, a field of the
+    wrong type) raises ``IntegrityError`` naming the file: casdb writes it atomically, so only
+    damage or tampering gets here, and nothing in such a folder is trusted or deleted by path.
+    """
+    file = path / META / STATE
     try:
-        data = json.loads((path / META / STATE).read_bytes())
-        if data.pop("format") != FORMAT:
-            return None
-        return State(**data)
-    except (OSError, ValueError, TypeError, KeyError):
+        raw = file.read_bytes()
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise IntegrityError(f"cannot read {file}: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise IntegrityError(f"{file} is damaged (not JSON): remove {path}") from exc
+    return _checked_state(data, file)
+
+
+_STATE_TYPES = {
+    "dataset": str, "version": str, "commit": str, "flavour": str, "tables": dict,
+    "media": (list, type(None)), "rows": list, "requests": list, "files": dict,
+    "complete": bool, "link": dict, "conversion": dict,
+}
+
+
+def _checked_state(data: object, file: Path) -> State | None:
+    from casdb.ids import is_id
+    from casdb.paths import check_name, check_relpaths
+
+    what = str(file)
+    if not isinstance(data, dict):
+        raise IntegrityError(f"{what} is damaged: not a mapping")
+    if data.get("format") != FORMAT:
+        return None  # written by another casdb: rebuilt
+    unknown = sorted(set(data) - set(_STATE_TYPES) - {"format"})
+    if unknown:
+        raise IntegrityError(f"{what} is damaged: unknown field {unknown[0][:60]!r}")
+    for key, kind in _STATE_TYPES.items():
+        if key in data and not isinstance(data[key], kind):
+            raise IntegrityError(f"{what} is damaged: {key!r} is a {type(data[key]).__name__}")
+    for key in ("dataset", "version", "commit"):
+        if key not in data:
+            raise IntegrityError(f"{what} is damaged: no {key!r}")
+    try:
+        check_dataset(data["dataset"])
+    except InvalidInput:
+        raise IntegrityError(f"{what}: invalid dataset {data['dataset'][:60]!r}") from None
+    check_name(data["version"], f"{what}: version")
+    check_name(data.get("flavour", ORIGINAL), f"{what}: flavour")
+    if not is_id(data["commit"]):
+        raise IntegrityError(f"{what}: commit {data['commit'][:80]!r} is not an id")
+    for table, scope in data.get("tables", {}).items():
+        check_name(table, f"{what}: table")
+        if scope not in ("all", "media"):
+            raise IntegrityError(f"{what}: table {table!r} has scope {str(scope)[:20]!r}")
+    if data.get("media") is not None:
+        check_relpaths(data["media"], f"{what}: media")
+    check_relpaths(data.get("rows", []), f"{what}: rows")
+    for name, digest in data.get("files", {}).items():
+        check_name(name, f"{what}: files")
+        if not isinstance(digest, str):
+            raise IntegrityError(f"{what}: files: {name!r} has no digest")
+    if not all(isinstance(r, str) for r in data.get("requests", [])):
+        raise IntegrityError(f"{what} is damaged: a request is not text")
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in data.get("link", {}).values()):
+        raise IntegrityError(f"{what} is damaged: 'link' counts are not integers")
+    data = dict(data)
+    del data["format"]
+    return State(**data)
+
+
+def read_media(path: Path, columns: list[str] | None = None):
+    """The media index kept in a checked-out folder (``.casdb/media.parquet``), checked.
+
+    ``file`` and ``local`` (where a flavour put the file) are safe relative paths, ``blob`` ids.
+    A damaged file raises ``IntegrityError`` naming it and ``casdb cache verify``.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from casdb.paths import check_relpath_array
+
+    file = path / META / "media.parquet"
+    try:
+        table = pq.read_table(file, columns=columns)
+        table.validate(full=True)  # parquet does not check that strings are UTF-8
+    except FileNotFoundError as exc:
+        raise IntegrityError(f"{file} is missing: remove {path}") from exc
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise IntegrityError(f"{file} is damaged ({str(exc)[:120]}): run 'casdb cache verify' "
+                             f"or remove {path}") from exc
+    for name in ("file", "local"):
+        if name in table.column_names:
+            check_relpath_array(table.column(name), str(file))
+    if "blob" in table.column_names:
+        blobs = table.column("blob")
+        if not (pa.types.is_string(blobs.type) and not blobs.null_count and pc.all(
+                pc.match_substring_regex(blobs, "^[0-9a-f]{64}$")).as_py() is not False):
+            raise IntegrityError(f"{file}: a blob is not an id")
+    return table
 
 
 def write_state(path: Path, state: State) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from casdb import cache
-from casdb.errors import Error
+from casdb.errors import Error, IntegrityError
 from casdb.ids import hash_bytes, new_hasher
 from casdb.parallel import workers
 from casdb.selection import attachment_paths, is_attachment
@@ -84,17 +84,19 @@ class _File(NamedTuple):
 
 def _present(path: Path, state: cache.State) -> list[_File]:
     """Files a folder's state says are in place."""
-    import pyarrow.parquet as pq
-
     from casdb import encoding
+    from casdb.header import check_stored
 
-    media = path / cache.META / "media.parquet"
-    table = pq.read_table(media)
+    table = cache.read_media(path)
     columns = {c: table.column(c).to_pylist() for c in table.column_names}
     files = columns["file"]
     rows = zip(files, columns.get("local", files), columns["blob"], columns["bytes"],
                columns.get("converted", [False] * len(files)), strict=True)
-    header = encoding.decode((path / cache.META / "header").read_bytes(), "header").data
+    file = path / cache.META / "header"
+    try:
+        header = check_stored(encoding.decode(file.read_bytes(), "header").data, str(file))
+    except OSError as exc:
+        raise IntegrityError(f"cannot read {file}: {exc.strerror or exc}") from exc
     attachments = attachment_paths(header)
     wanted = set(state.media) if state.media is not None else None
     return [_File(*row) for row in rows

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from casdb import cache, encoding
-from casdb.errors import InvalidInput, NotFound
+from casdb.errors import IntegrityError, InvalidInput, NotFound
 from casdb.header import table_specs
 from casdb.schema import layout
 from casdb.selection import Request, Selection, attachment_paths, is_attachment, select
@@ -80,8 +80,18 @@ class Dataset:
     @cached_property
     def full_header(self) -> dict[str, Any]:
         """The version's whole header (all tables, whatever was checked out)."""
-        data = (self.root / cache.META / "header").read_bytes()
-        return encoding.decode(data, "header").data
+        from casdb.header import check_stored
+
+        file = self.root / cache.META / "header"
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise IntegrityError(f"cannot read {file} ({exc.strerror or exc}): run "
+                                 "'casdb cache verify' or remove the folder") from exc
+        try:
+            return check_stored(encoding.decode(data, "header").data, str(file))
+        except IntegrityError as exc:
+            raise IntegrityError(f"{file}: {exc}: run 'casdb cache verify'") from None
 
     @cached_property
     def header(self) -> dict[str, Any]:
@@ -111,12 +121,8 @@ class Dataset:
     @cached_property
     def _local(self) -> dict[str, str]:
         """Media path -> path in the folder (a flavour may change the extension)."""
-        import pyarrow.parquet as pq
-
-        path = self.root / cache.META / "media.parquet"
-        names = pq.read_schema(path).names
-        columns = ["file", "local"] if "local" in names else ["file"]
-        table = pq.read_table(path, columns=columns)
+        table = cache.read_media(self.root)
+        columns = ["file", "local"] if "local" in table.column_names else ["file"]
         files = table.column("file").to_pylist()
         local = table.column(columns[-1]).to_pylist()
         return dict(zip(files, local, strict=True))
@@ -128,11 +134,33 @@ class Dataset:
         return select(self.full_header, media, self._file_column, self.request, self.dataset)
 
     def _file_column(self, table: str) -> list[str]:
-        import pyarrow.parquet as pq
-
-        files = pq.read_table(self._table_path(table), columns=["file"]).column("file")
+        files = self._parquet(table, ["file"]).column("file")
         original = {v: k for k, v in self._local.items()}
         return [original.get(f, f) for f in files.unique().to_pylist()]
+
+    def _parquet(self, table: str, columns: list[str] | None = None):
+        """A table file of the folder, read; ``IntegrityError`` naming a damaged file.
+
+        The ``file`` level of a filewise or segmented table must hold safe relative paths: they
+        are joined to the folder's path in the frames users get.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from casdb.paths import check_relpath_array
+
+        path = self._table_path(table)
+        try:
+            out = pq.read_table(path, columns=columns)
+            out.validate(full=True)  # parquet does not check that strings are UTF-8
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise IntegrityError(f"{path} is damaged ({str(exc)[:120]}): run "
+                                 "'casdb cache verify'") from exc
+        if table_specs(self.full_header).get(table) != "misc":
+            if "file" not in out.column_names:
+                raise IntegrityError(f"{path} has no 'file' column: run 'casdb cache verify'")
+            check_relpath_array(out.column("file"), str(path))
+        return out
 
     def _table_path(self, table: str) -> Path:
         path = self.root / f"db.{table}.parquet"
@@ -145,10 +173,16 @@ class Dataset:
         """Files of this version whose bytes were purged (not in the folder)."""
         import json
 
+        from casdb.paths import check_relpaths
+
+        file = self.root / cache.META / "purged.json"
         try:
-            return json.loads((self.root / cache.META / "purged.json").read_text())
+            data = json.loads(file.read_bytes())
         except FileNotFoundError:
             return []
+        except (OSError, ValueError) as exc:
+            raise IntegrityError(f"{file} is damaged: run 'casdb cache verify'") from exc
+        return check_relpaths(data, str(file))
 
     @property
     def tables(self) -> list[str]:
@@ -197,7 +231,7 @@ class Dataset:
         return self._frames[table_id]
 
     def _read(self, table_id: str) -> pd.DataFrame:
-        import pyarrow.parquet as pq
+        import pyarrow as pa
 
         from casdb.frames import to_frame
 
@@ -205,9 +239,17 @@ class Dataset:
         label_sets = {}
         for spec in lay.columns.values():
             if spec.labels_table and spec.labels_table not in label_sets:
-                misc = pq.read_table(self._table_path(spec.labels_table))
+                misc = self._parquet(spec.labels_table)
+                if misc.num_columns == 0:
+                    raise IntegrityError(f"{self._table_path(spec.labels_table)} has no "
+                                         "columns: run 'casdb cache verify'")
                 label_sets[spec.labels_table] = misc.column(0).to_pylist()
-        df = to_frame(pq.read_table(self._table_path(table_id)), lay, label_sets)
+        try:
+            df = to_frame(self._parquet(table_id), lay, label_sets)
+        except (pa.ArrowException, KeyError, ValueError, TypeError, IndexError) as exc:
+            raise IntegrityError(f"{self._table_path(table_id)} does not match db.yaml "
+                                 f"({type(exc).__name__}: {str(exc)[:100]}): run "
+                                 "'casdb cache verify'") from exc
         if lay.kind == "misc":
             return df
         sel = self.selection

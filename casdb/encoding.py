@@ -20,7 +20,7 @@ from typing import Any
 import msgpack
 
 from casdb.errors import IntegrityError
-from casdb.ids import from_raw, to_raw
+from casdb.ids import to_raw
 from casdb.objects import (
     DIR,
     FILE,
@@ -184,45 +184,115 @@ def encode(obj: Object) -> bytes:
 
 
 def decode(data: bytes, expect: str | None = None) -> Object:
-    """The object encoded in ``data``; ``IntegrityError`` if it is malformed or not ``expect``."""
+    """The object encoded in ``data``; ``IntegrityError`` if it is malformed or not ``expect``.
+
+    Every field is checked for its type and range (ids are 32 bytes, counts and sizes are
+    non-negative integers, tree entry names are safe path components in strictly increasing
+    order), so a crafted object never reaches the code that places files.
+    """
     try:
         fields = unpack(data)
-        kind = fields["type"]
-        if fields["format"] not in ((FORMAT, TABLE_ORDER_FORMAT) if kind == "table" else (FORMAT,)):
-            raise IntegrityError(f"unsupported {kind} format {fields['format']}")
+        if not isinstance(fields, dict):
+            raise IntegrityError(f"malformed object: a {type(fields).__name__}, not a map")
+        kind = fields.get("type")
+        if kind not in _DECODERS:
+            raise IntegrityError(f"malformed object: unknown type {_short(kind)}")
+        if fields.get("format") not in ((FORMAT, TABLE_ORDER_FORMAT) if kind == "table"
+                                        else (FORMAT,)):
+            raise IntegrityError(f"unsupported {kind} format {_short(fields.get('format'))}")
         if expect is not None and kind != expect:
             raise IntegrityError(f"expected a {expect} object, found a {kind}")
         return _DECODERS[kind](fields)
     except IntegrityError:
         raise
     except Exception as exc:  # noqa: BLE001 - any malformation is an integrity problem
-        raise IntegrityError(f"malformed object: {type(exc).__name__}: {exc}") from exc
+        raise IntegrityError(f"malformed object: {type(exc).__name__}: {_short(exc)}") from exc
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, BaseException) else str(value)
+    text = text.replace("\n", " ")
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _count(value: Any, what: str) -> int:
+    """A non-negative integer (sizes, counts, rows, levels)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise IntegrityError(f"malformed {what}: {_short(value)} is not a count")
+    return value
+
+
+def _id(raw: Any, what: str) -> str:
+    if not isinstance(raw, bytes) or len(raw) != 32:
+        raise IntegrityError(f"malformed {what}: {_short(raw)} is not an id")
+    return raw.hex()
+
+
+def _list(value: Any, what: str, width: int | None = None) -> list:
+    if not isinstance(value, list):
+        raise IntegrityError(f"malformed {what}: {_short(value)} is not a list")
+    if width is not None:
+        for item in value:
+            if not isinstance(item, list) or len(item) != width:
+                raise IntegrityError(f"malformed {what}: {_short(item)} is not {width} fields")
+    return value
 
 
 def _decode_tree(f: dict) -> Tree:
-    if f["level"] == 0:
+    from casdb.paths import check_name
+
+    level = _count(f.get("level"), "tree level")
+    if level == 0:
         entries = []
-        for name, kind, raw, size, count in f["entries"]:
+        previous = None
+        for name, kind, raw, size, count in _list(f.get("entries"), "tree entries", 5):
+            check_name(name, "tree entry")
+            if previous is not None and not previous < name:
+                raise IntegrityError(f"malformed tree: entry {_short(name)} is out of order "
+                                     "or repeated")
+            previous = name
             if kind not in (FILE, DIR):
-                raise ValueError(f"unknown entry kind {kind!r}")
-            entries.append(TreeEntry(name, kind, from_raw(raw), size, count))
+                raise IntegrityError(f"malformed tree: unknown entry kind {_short(kind)}")
+            if kind == FILE and count != 1:
+                raise IntegrityError(f"malformed tree: file {name!r} counts {_short(count)}")
+            entries.append(TreeEntry(name, kind, _id(raw, "tree entry"), _count(size, "tree"),
+                                     _count(count, "tree")))
         return Tree(entries=tuple(entries))
-    children = tuple(TreeChild(first, from_raw(raw), count) for first, raw, count in f["children"])
-    return Tree(children=children, level=f["level"])
+    children = []
+    previous = None
+    for first, raw, count in _list(f.get("children"), "tree children", 3):
+        check_name(first, "tree node")
+        if previous is not None and not previous < first:
+            raise IntegrityError(f"malformed tree: node {_short(first)} is out of order")
+        previous = first
+        children.append(TreeChild(first, _id(raw, "tree node"), _count(count, "tree node")))
+    return Tree(children=tuple(children), level=level)
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise IntegrityError(f"malformed {what}: {_short(value)} is not text")
+    return value
 
 
 def _decode_table(f: dict) -> Table:
-    return Table(
-        name=f["name"],
-        type=f["table_type"],
-        index=tuple(Column(n, t) for n, t in f["index"]),
-        columns=tuple(Column(n, t) for n, t in f["columns"]),
-        runs=tuple(
-            Run(rows, tuple(first), tuple(last), tuple(from_raw(i) for i in ids))
-            for rows, first, last, ids in f["runs"]
-        ),
-        order=_decode_order(f),
-    )
+    index = tuple(Column(_text(n, "table column"), _text(t, "table column type"))
+                  for n, t in _list(f.get("index"), "table index", 2))
+    columns = tuple(Column(_text(n, "table column"), _text(t, "table column type"))
+                    for n, t in _list(f.get("columns"), "table columns", 2))
+    width = len(index) + len(columns)
+    runs = []
+    for rows, first, last, ids in _list(f.get("runs"), "table runs", 4):
+        ids = _list(ids, "table run")
+        if len(ids) != width:
+            raise IntegrityError(f"malformed table: a run has {len(ids)} partitions for "
+                                 f"{width} columns")
+        runs.append(Run(_count(rows, "table run"), tuple(_list(first, "table run key")),
+                        tuple(_list(last, "table run key")),
+                        tuple(_id(i, "table partition") for i in ids)))
+    return Table(name=_text(f.get("name"), "table name"),
+                 type=_text(f.get("table_type"), "table type"),
+                 index=index, columns=columns, runs=tuple(runs), order=_decode_order(f))
 
 
 def _decode_order(f: dict) -> tuple[str, ...]:
@@ -236,24 +306,60 @@ def _decode_order(f: dict) -> tuple[str, ...]:
 
 
 def _decode_commit(f: dict) -> Commit:
+    from casdb.paths import check_name
+
+    tables = []
+    for name, raw in _list(f.get("tables"), "commit tables", 2):
+        tables.append((check_name(name, "commit table"), _id(raw, "commit table")))
+    media = f.get("media")
+    time = f.get("time")
+    tz_offset = f.get("tz_offset")
+    if not isinstance(time, int) or isinstance(time, bool):
+        raise IntegrityError(f"malformed commit: time {_short(time)}")
+    if not isinstance(tz_offset, int) or isinstance(tz_offset, bool):
+        raise IntegrityError(f"malformed commit: tz_offset {_short(tz_offset)}")
     return Commit(
-        dataset=f["dataset"],
-        tree=from_raw(f["tree"]),
-        header=from_raw(f["header"]),
-        tables=tuple((name, from_raw(raw)) for name, raw in f["tables"]),
-        parents=tuple(from_raw(p) for p in f["parents"]),
-        author=f["author"],
-        time=f["time"],
-        tz_offset=f["tz_offset"],
-        message=f["message"],
-        media=from_raw(f["media"]) if f["media"] is not None else None,
+        dataset=_dataset(f.get("dataset")),
+        tree=_id(f.get("tree"), "commit tree"),
+        header=_id(f.get("header"), "commit header"),
+        tables=tuple(tables),
+        parents=tuple(_id(p, "commit parent") for p in _list(f.get("parents"), "commit parents")),
+        author=_text(f.get("author"), "commit author"),
+        time=time,
+        tz_offset=tz_offset,
+        message=_text(f.get("message"), "commit message"),
+        media=_id(media, "commit media index") if media is not None else None,
     )
+
+
+def _dataset(name: Any) -> str:
+    from casdb.errors import InvalidInput
+    from casdb.names import check_dataset
+
+    try:
+        return check_dataset(name)
+    except InvalidInput:
+        raise IntegrityError(f"malformed commit: dataset {_short(name)}") from None
+
+
+def _decode_header(f: dict) -> Header:
+    data = f.get("data")
+    if not isinstance(data, dict):
+        raise IntegrityError(f"malformed header: {_short(data)} is not a mapping")
+    return Header(data)
+
+
+def _decode_partition(f: dict) -> Partition:
+    arrow = f.get("arrow")
+    if not isinstance(arrow, bytes):
+        raise IntegrityError(f"malformed partition: {type(arrow).__name__}, not bytes")
+    return Partition(arrow)
 
 
 _DECODERS = {
     "tree": _decode_tree,
-    "header": lambda f: Header(f["data"]),
+    "header": _decode_header,
     "table": _decode_table,
-    "partition": lambda f: Partition(f["arrow"]),
+    "partition": _decode_partition,
     "commit": _decode_commit,
 }

@@ -37,7 +37,7 @@ def known_properties(store: ObjectStore, media_id: str | None) -> dict[str, Medi
     """Blob id -> properties from an existing media index."""
     if media_id is None:
         return {}
-    table = load_arrow(store, store.get(media_id, "table"))
+    table = arrow(store, media_id)
     columns = [table.column(c).to_pylist() for c in MEDIA_COLUMNS]
     return {
         blob: MediaInfo(fmt, sr, ch, bd, dur)
@@ -91,10 +91,47 @@ def build(
 
 def frame(store: ObjectStore, media_id: str) -> pd.DataFrame:
     """The media index as a DataFrame indexed by ``file``."""
-    table = load_arrow(store, store.get(media_id, "table"))
-    return table.to_pandas().set_index("file")
+    return arrow(store, media_id).to_pandas().set_index("file")
 
 
 def arrow(store: ObjectStore, media_id: str) -> pa.Table:
-    """The media index as an Arrow table, sorted by file."""
-    return load_arrow(store, store.get(media_id, "table"))
+    """The media index as an Arrow table, sorted by file; checked (see :func:`check`)."""
+    table = load_arrow(store, store.get(media_id, "table"))
+    check(table, f"media index {media_id[:10]}")
+    return table
+
+
+_TYPES = {"file": "string", "blob": "string", "bytes": "int64", "format": "string",
+          "sampling_rate": "int64", "channels": "int64", "bit_depth": "int64",
+          "duration": "double"}
+
+
+def check(table: pa.Table, what: str) -> None:
+    """Refuse a media index that could place a file anywhere but where it belongs.
+
+    Every column is there with its type; every ``file`` is a safe relative path
+    (:mod:`casdb.paths`), once; every ``blob`` is an id (it names a file in the store);
+    sizes and audio properties are not negative. ``IntegrityError`` otherwise. Vectorised.
+    """
+    import pyarrow.compute as pc
+
+    from casdb.errors import IntegrityError
+    from casdb.paths import check_relpath_array
+
+    for name, kind in _TYPES.items():
+        if name not in table.column_names:
+            raise IntegrityError(f"{what}: no column {name!r}")
+        if str(table.column(name).type) != kind:
+            raise IntegrityError(f"{what}: column {name!r} is {table.column(name).type}, "
+                                 f"not {kind}")
+    files = table.column("file")
+    check_relpath_array(files, what)
+    if pc.count_distinct(files).as_py() != len(files):
+        raise IntegrityError(f"{what}: a file is listed twice")
+    blobs = table.column("blob")
+    if blobs.null_count or not pc.all(pc.match_substring_regex(blobs, "^[0-9a-f]{64}$")).as_py():
+        raise IntegrityError(f"{what}: a blob is not an id")
+    for name in ("bytes", "sampling_rate", "channels", "bit_depth"):
+        column = table.column(name)
+        if column.null_count or (len(column) and pc.min(column).as_py() < 0):
+            raise IntegrityError(f"{what}: column {name!r} holds a negative or missing value")

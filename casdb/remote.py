@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from casdb import compression
 from casdb.backends.base import Backend, open_backend, redact
 from casdb.errors import IntegrityError, InvalidInput, NotFound
 from casdb.ids import hash_bytes, is_id
+from casdb.names import check_branch, check_dataset, check_version
 
 MARKER = "casdb-remote.json"
 FORMAT = 1
@@ -74,6 +76,8 @@ class Remote:
                            "with 'casdb remote add')") from None
         except ValueError as exc:
             raise IntegrityError(f"{remote.url}/{MARKER} is damaged") from exc
+        if not isinstance(data, dict):
+            raise IntegrityError(f"{remote.url}/{MARKER} is damaged")
         if data.get("format") != FORMAT:
             raise IntegrityError(f"{remote.url}: unsupported remote format {data.get('format')}")
         return remote
@@ -88,14 +92,25 @@ class Remote:
     # -- refs -----------------------------------------------------------------------------------
 
     def datasets(self) -> list[str]:
-        return sorted({k.split("/")[1] for k in self.backend.list(REFS + "/") if k.count("/") >= 3})
+        """The datasets with refs on the remote (each name checked: it becomes a folder here)."""
+        names = {k.split("/")[1] for k in self.backend.list(REFS + "/") if k.count("/") >= 3}
+        return sorted(_checked_name(check_dataset, n, f"{self.url}: dataset") for n in names)
 
     def refs(self, dataset: str) -> dict[str, str]:
-        """``tags/<v>`` / ``heads/<b>`` -> commit id."""
+        """``tags/<v>`` / ``heads/<b>`` -> commit id.
+
+        Ref names come from the remote's listing and become files here: each must be
+        ``tags/<valid version>`` or ``heads/<valid branch>`` (``IntegrityError`` otherwise).
+        """
         out = {}
-        prefix = f"{REFS}/{dataset}/"
+        prefix = f"{REFS}/{check_dataset(dataset)}/"
         for key in self.backend.list(prefix):
             ref = key[len(prefix):]
+            kind, _, name = ref.partition("/")
+            check = {"tags": check_version, "heads": check_branch}.get(kind)
+            if check is None:
+                raise IntegrityError(f"{self.url}: unexpected ref {ref[:100]!r} of {dataset}")
+            _checked_name(check, name, f"{self.url}: ref {dataset}/{kind}")
             value = self.backend.get(key).decode("ascii", "replace").strip()
             if not is_id(value):
                 raise IntegrityError(f"{self.url}: ref {dataset}/{ref} is damaged")
@@ -124,7 +139,11 @@ class Remote:
 
     def _packs(self) -> list[str]:
         names = [k[len(PACKS) + 1 :] for k in self.backend.list(PACKS + "/")]
-        return sorted(n[: -len(".idx")] for n in names if n.endswith(".idx"))
+        packs = sorted(n[: -len(".idx")] for n in names if n.endswith(".idx"))
+        for pack in packs:  # a pack's name becomes a file name in the local index cache
+            if not _PACK_RE.match(pack):
+                raise IntegrityError(f"{self.url}: unexpected pack index {pack[:100]!r}")
+        return packs
 
     def _pack_index(self, pack: str) -> list[tuple[str, str, int, int]]:
         cached = self.cache / f"{pack}.idx" if self.cache is not None else None
@@ -138,13 +157,7 @@ class Remote:
 
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 atomic_write(cached, data, tmp_dir=cached.parent)
-        try:
-            import msgpack
-
-            entries = msgpack.unpackb(compression.decompress(data))
-        except Exception as exc:  # noqa: BLE001
-            raise IntegrityError(f"{self.url}: the index of pack {pack} is damaged") from exc
-        return [tuple(e) for e in entries]
+        return parse_pack_index(data, f"{self.url}: the index of pack {pack}")
 
     # -- writing ----------------------------------------------------------------------------------
 
@@ -176,16 +189,13 @@ class Remote:
 
     def tombstones(self) -> list:
         """The remote's record of purged blobs (``purged``)."""
-        from casdb.purge import Tombstone
+        from casdb.purge import parse_tombstones
 
         try:
             data = self.backend.get("purged")
         except NotFound:
             return []
-        try:
-            return [Tombstone(**t) for t in json.loads(data)]
-        except (ValueError, TypeError) as exc:
-            raise IntegrityError(f"{self.url}/purged is damaged") from exc
+        return parse_tombstones(data, f"{self.url}/purged")
 
     def put_tombstones(self, stones: list) -> None:
         """Replace the remote's tombstones (by compare-and-swap: a concurrent purge retries)."""
@@ -237,6 +247,54 @@ class Remote:
 
     def read_blob(self, blob: str, path: Path) -> None:
         self.backend.get_file(f"{BLOBS}/{blob[:2]}/{blob[2:]}", path)
+
+
+_PACK_RE = re.compile(r"^[0-9a-f]{32}-[0-9a-f]{16}$")
+
+
+def parse_pack_index(data: bytes, what: str) -> list[tuple[str, str, int, int]]:
+    """The entries ``(id, kind, offset, length)`` of a pack index, checked.
+
+    Ids name files in the store, kinds are ``o`` or ``b``, offsets and lengths are
+    non-negative integers: anything else raises ``IntegrityError`` naming ``what``.
+
+    Example:
+        >>> import msgpack
+        >>> entry = ["ab" * 32, OBJECT, 0, 10]
+        >>> parse_pack_index(compression.compress(msgpack.packb([entry])), "idx")[0][1:]
+        ('o', 0, 10)
+    """
+    import msgpack
+
+    try:
+        entries = msgpack.unpackb(compression.decompress(data), raw=False)
+    except IntegrityError as exc:
+        raise IntegrityError(f"{what} is damaged ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - msgpack raises many kinds for bad bytes
+        raise IntegrityError(f"{what} is damaged ({type(exc).__name__})") from exc
+    if not isinstance(entries, list):
+        raise IntegrityError(f"{what} is damaged: not a list of entries")
+    out = []
+    for entry in entries:
+        if not isinstance(entry, (list, tuple)) or len(entry) != 4:
+            raise IntegrityError(f"{what} is damaged: an entry is not 4 fields")
+        object_id, kind, offset, length = entry
+        if not isinstance(object_id, str) or not is_id(object_id):
+            raise IntegrityError(f"{what} is damaged: {str(object_id)[:80]!r} is not an id")
+        if kind not in (OBJECT, BLOB):
+            raise IntegrityError(f"{what} is damaged: unknown kind {str(kind)[:20]!r}")
+        for n in (offset, length):
+            if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n < 1 << 62:
+                raise IntegrityError(f"{what} is damaged: {str(n)[:20]!r} is not an offset")
+        out.append((object_id, kind, offset, length))
+    return out
+
+
+def _checked_name(check, name: str, what: str) -> str:
+    try:
+        return check(name)
+    except InvalidInput:
+        raise IntegrityError(f"{what} {name[:100]!r} is not a valid name") from None
 
 
 def _coalesce(spans: list[tuple[int, int]], gap: int = 1 << 16,

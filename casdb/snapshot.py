@@ -40,8 +40,11 @@ class Snapshot:
 
     @cached_property
     def header(self) -> dict[str, Any]:
-        """The db.yaml mapping."""
-        return self.store.get(self.commit.header, "header").data
+        """The db.yaml mapping (checked like a source's db.yaml: table ids, attachment paths)."""
+        from casdb.header import check_stored
+
+        return check_stored(self.store.get(self.commit.header, "header").data,
+                            f"header of {self.dataset} {self.commit_id[:10]}")
 
     @property
     def table_ids(self) -> list[str]:
@@ -61,8 +64,19 @@ class Snapshot:
         return layout(self.header, table_id)
 
     def arrow(self, table_id: str, columns: Sequence[str] | None = None) -> pa.Table:
-        """A table as committed: Arrow, index levels first, rows in the file's order."""
-        return load_arrow(self.store, self.table_object(table_id), columns)
+        """A table as stored: Arrow, index levels first, rows in the file's order.
+
+        The ``file`` level of a filewise or segmented table is checked (:mod:`casdb.paths`):
+        its values become paths in checkouts and in the frames users get.
+        """
+        table = self.table_object(table_id)
+        out = load_arrow(self.store, table, columns)
+        if table.type in ("filewise", "segmented") and "file" in out.column_names:
+            from casdb.paths import check_relpath_array
+
+            check_relpath_array(out.column("file"),
+                                f"table {table_id!r} of {self.dataset} {self.commit_id[:10]}")
+        return out
 
     def label_sets(self, lay: TableLayout) -> dict[str, list]:
         """Index values of the misc tables whose index labels columns of ``lay``, in the misc

@@ -79,8 +79,32 @@ def scan(root: str | Path) -> Source:
                    key=lambda f: f.path)
     if undecodable:
         raise InvalidDataset(_not_utf8(undecodable))
+    _check_paths(files)
     _check_attachments(header, root)
     return Source(root=root, header=header, tables=tables, files=files)
+
+
+def _check_paths(files: list[SourceFile]) -> None:
+    """Refuse names a checkout would refuse (:mod:`casdb.paths`): what is committed must come
+    back. Control characters, backslashes and a leading drive letter are legal on Linux but
+    not portable; a name that is not UTF-8 cannot be stored."""
+    from casdb.errors import IntegrityError
+    from casdb.paths import check_relpath, check_relpaths
+
+    paths = [f.path for f in files]
+    try:
+        check_relpaths(paths, "")
+    except IntegrityError:
+        bad = []
+        for p in paths:
+            try:
+                check_relpath(p, "")
+            except IntegrityError as exc:
+                bad.append(f"{p.encode('utf-8', 'backslashreplace').decode()!r} "
+                           f"({str(exc).rsplit('(', 1)[-1].rstrip(')')})")
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise InvalidDataset(f"file names casdb cannot store: {', '.join(bad[:3])}{more}"
+                             " (rename them)") from None
 
 
 def _check_attachments(header: dict, root: Path) -> None:

@@ -124,7 +124,7 @@ class StatCache:
     def head(self, root: str) -> Head:
         """The head of folder ``root``'s cache (empty if there is none or it is damaged)."""
         data = self._read(root, "head")
-        if data is None:
+        if data is None or not _valid_head(data):
             return Head()
         tree = tuple(data["tree"]) if data["tree"] else None
         return Head(data["listing"], tree, data["tables"])
@@ -132,7 +132,9 @@ class StatCache:
     def load(self, root: str) -> FolderCache:
         """The body of folder ``root``'s cache (empty if there is none or it is damaged)."""
         data = self._read(root, "body")
-        return FolderCache(data["files"], data["dirs"]) if data else FolderCache()
+        if data is None or not _valid_body(data):
+            return FolderCache()
+        return FolderCache(data["files"], data["dirs"])
 
     def save(self, root: str, head: Head, body: FolderCache | None, now_ns: int) -> None:
         """Replace the cache of ``root`` (``body`` None: keep it), leaving out racy files."""
@@ -150,7 +152,12 @@ class StatCache:
         from casdb.probe import MediaInfo
 
         data = self._read("", "probes")
-        return {k: MediaInfo(*v) for k, v in data["probes"].items()} if data else {}
+        probes = data.get("probes") if data else None
+        if not isinstance(probes, dict) or not all(
+            isinstance(k, str) and isinstance(v, list) and len(v) == 5 for k, v in probes.items()
+        ):
+            return {}
+        return {k: MediaInfo(*v) for k, v in probes.items()}
 
     def remember_probes(self, probed: dict[str, MediaInfo]) -> None:
         """Add to the probe memory."""
@@ -173,3 +180,36 @@ class StatCache:
         """Forget everything (after blobs were deleted from the store)."""
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.folder)
+
+
+# A cache file is checksummed, so these only fail for a file written by something else: then it
+# is ignored like a damaged one (the cache is never the truth).
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_tree(v: Any) -> bool:
+    return (isinstance(v, list) and len(v) == 3 and isinstance(v[0], str)
+            and _is_int(v[1]) and _is_int(v[2]))
+
+
+def _valid_head(data: dict) -> bool:
+    tables = data.get("tables")
+    return (
+        isinstance(data.get("listing"), (str, type(None)))
+        and (data.get("tree") is None or _is_tree(data.get("tree")))
+        and isinstance(tables, dict)
+        and all(isinstance(t, dict) and all(isinstance(k, str) and isinstance(i, str)
+                                            for k, i in t.items()) for t in tables.values())
+    )
+
+
+def _valid_body(data: dict) -> bool:
+    files, dirs = data.get("files"), data.get("dirs")
+    return (
+        isinstance(files, dict) and isinstance(dirs, dict)
+        and all(isinstance(v, list) and len(v) == 4 and _is_int(v[0]) and _is_int(v[1])
+                and _is_int(v[2]) and isinstance(v[3], str) for v in files.values())
+        and all(_is_tree(v) for v in dirs.values())
+    )

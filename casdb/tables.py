@@ -182,16 +182,21 @@ def decode_column(store: ObjectStore, partition_id: str, data: bytes | None = No
     if data is None:
         data = store.get_partition(partition_id)
     try:
-        stream = pa.ipc.open_stream(data).read_all()
-        if stream.num_columns != 1:
-            raise ValueError(f"{stream.num_columns} columns")
-        array = stream.column(0).combine_chunks()
-    except (pa.ArrowException, ValueError) as exc:  # intact bytes (ids match) of a forged object
+        table = pa.ipc.open_stream(data).read_all()
+        if table.num_columns != 1:
+            raise ValueError(f"{table.num_columns} columns")
+        # Reading a stream checks its framing, not its buffers: offsets or dictionary indices
+        # out of range would crash compute functions (a segfault in take). Only a crafted
+        # object gets here (its bytes hash to its id), but one must not take casdb down.
+        table.validate(full=True)
+        array = table.column(0).combine_chunks()
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+    except (pa.ArrowException, OSError, IndexError, ValueError) as exc:
+        # The bytes hash to their id, so only a crafted object gets here.
         from casdb.errors import IntegrityError
 
         raise IntegrityError(f"partition {partition_id} is not one Arrow column: {exc}") from exc
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
     return array
 
 
@@ -206,6 +211,11 @@ def load_arrow(
     wanted = names if columns is None else [c.name for c in table.index] + [
         c for c in columns if c not in {i.name for i in table.index}
     ]
+    if not set(wanted) <= set(names):
+        from casdb.errors import NotFound
+
+        missing = sorted(set(wanted) - set(names))
+        raise NotFound(f"table {table.name!r} has no column {missing[0]!r}")
     positions = [names.index(n) for n in wanted]
     chosen = table.runs if runs is None else runs
     if not table.runs:
@@ -221,7 +231,12 @@ def load_arrow(
     arrays: list[list[pa.Array]] = [[] for _ in positions]
     for i, pid in enumerate(ids):
         arrays[i % len(positions)].append(decode_column(store, pid, fetched[pid]))
-    out = pa.table([pa.chunked_array(parts) for parts in arrays], names=wanted)
+    try:
+        out = pa.table([pa.chunked_array(parts) for parts in arrays], names=wanted)
+    except pa.ArrowException as exc:  # runs that disagree on types or lengths: crafted
+        from casdb.errors import IntegrityError
+
+        raise IntegrityError(f"table {table.name!r} is malformed: {exc}") from exc
     if ordered:
         out = out.take(file_order(store, table, fetched))
     return out

@@ -304,6 +304,7 @@ def pull(repo: Repository, remote: Remote, datasets: list[str] | None = None,
             raise NotFound(f"no dataset {d!r} on {remote.url}")
     roots = sorted({c for refs in wanted.values() for c in refs.values()})
     result = fetch(repo, remote, roots, progress=progress)
+    check_tips(repo, roots)
     diverged = []
     for dataset, refs in wanted.items():
         updates = []
@@ -348,3 +349,20 @@ def _rebase(repo: Repository, mine: str, theirs: str) -> str:
         parent = repo.store.put(dataclasses.replace(commit, parents=(parent,)))
     repo.store.publish()
     return parent
+
+
+def check_tips(repo: Repository, commits: list[str]) -> None:
+    """Refuse, before any ref moves here, a fetched version whose header, media index or tables
+    name an unsafe path (``IntegrityError``); trees were checked as they were decoded. Older
+    versions are checked when they are checked out."""
+    from casdb import mediaindex
+    from casdb.snapshot import Snapshot
+
+    for commit_id in commits:
+        snap = Snapshot(repo.store, "", commit_id)
+        snap.dataset = snap.commit.dataset
+        snap.header  # noqa: B018 - decoding checks it
+        if snap.commit.media is not None:
+            mediaindex.arrow(repo.store, snap.commit.media)
+        for table_id in snap.table_ids:
+            snap.arrow(table_id, [])  # the index levels only: the ``file`` level is checked

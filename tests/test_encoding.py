@@ -24,18 +24,29 @@ from casdb.objects import (
     TreeChild,
     TreeEntry,
 )
+from casdb.paths import is_safe_relpath
 
 ids = st.binary(min_size=32, max_size=32).map(bytes.hex)
-names = st.text(min_size=1, max_size=40)
+texts = st.text(min_size=1, max_size=40)
+# Stored names must be safe path components (casdb.paths): the decoder refuses anything else.
+names = texts.filter(lambda n: is_safe_relpath(n) and "/" not in n)
+datasets = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_+-]{0,20}", fullmatch=True)
 sizes = st.integers(min_value=0, max_value=2**62)
 
-entries = st.builds(TreeEntry, names, st.sampled_from([FILE, DIR]), ids, sizes,
+
+def _entry(name: str, kind: str, object_id: str, size: int, count: int) -> TreeEntry:
+    return TreeEntry(name, kind, object_id, size, 1 if kind == FILE else count)
+
+
+entries = st.builds(_entry, names, st.sampled_from([FILE, DIR]), ids, sizes,
                     st.integers(min_value=1, max_value=10**9))
-leaves = st.lists(entries, max_size=20).map(lambda es: Tree(entries=tuple(es)))
+leaves = st.lists(entries, max_size=20, unique_by=lambda e: e.name).map(
+    lambda es: Tree(entries=tuple(sorted(es, key=lambda e: e.name))))
 index_nodes = st.builds(
-    lambda children, level: Tree(children=tuple(children), level=level),
+    lambda children, level: Tree(children=tuple(sorted(children, key=lambda c: c.first)),
+                                 level=level),
     st.lists(st.builds(TreeChild, names, ids, st.integers(min_value=1, max_value=10**9)),
-             min_size=1, max_size=20),
+             min_size=1, max_size=20, unique_by=lambda c: c.first),
     st.integers(min_value=1, max_value=8),
 )
 scalars = st.one_of(
@@ -53,24 +64,35 @@ plain = st.recursive(
 )
 headers = st.dictionaries(st.text(max_size=12), plain, max_size=8).map(Header)
 keys = st.tuples(st.text(max_size=10), st.integers(min_value=0, max_value=2**62))
-columns = st.builds(Column, names, st.sampled_from(["string", "int64", "double", "duration[ns]"]))
-runs = st.builds(Run, st.integers(min_value=1, max_value=10**7), keys, keys,
-                 st.lists(ids, min_size=1, max_size=5).map(tuple))
-tables = st.builds(Table, names, st.sampled_from(["filewise", "segmented", "misc"]),
-                   st.lists(columns, min_size=1, max_size=3).map(tuple),
-                   st.lists(columns, max_size=4).map(tuple), st.lists(runs, max_size=5).map(tuple))
+columns = st.builds(Column, texts, st.sampled_from(["string", "int64", "double", "duration[ns]"]))
+
+
+@st.composite
+def tables(draw) -> Table:
+    index = tuple(draw(st.lists(columns, min_size=1, max_size=3)))
+    values = tuple(draw(st.lists(columns, max_size=4)))
+    width = len(index) + len(values)
+    runs = draw(st.lists(st.builds(Run, st.integers(min_value=1, max_value=10**7), keys, keys,
+                                   st.lists(ids, min_size=width, max_size=width).map(tuple)),
+                         max_size=5))
+    return Table(draw(texts), draw(st.sampled_from(["filewise", "segmented", "misc"])), index,
+                 values, tuple(runs))
+
+
 # some tables remember a row order: one order partition per run
-tables = st.one_of(tables, tables.filter(lambda t: t.runs).flatmap(
+tables_or_ordered = st.one_of(tables(), tables().filter(lambda t: t.runs).flatmap(
     lambda t: st.lists(ids, min_size=len(t.runs), max_size=len(t.runs)).map(
         lambda order: Table(t.name, t.type, t.index, t.columns, t.runs, tuple(order)))))
+
+
 partitions = st.binary(max_size=500).map(Partition)
 commits = st.builds(
-    Commit, names, ids, ids, st.lists(st.tuples(names, ids), max_size=4).map(tuple),
+    Commit, datasets, ids, ids, st.lists(st.tuples(names, ids), max_size=4).map(tuple),
     st.lists(ids, max_size=2).map(tuple), st.text(max_size=20),
     st.integers(min_value=0, max_value=2**40), st.integers(min_value=-720, max_value=840),
     st.text(max_size=200), st.one_of(st.none(), ids),
 )
-objects = st.one_of(leaves, index_nodes, headers, tables, partitions, commits)
+objects = st.one_of(leaves, index_nodes, headers, tables_or_ordered, partitions, commits)
 
 
 @given(objects)
