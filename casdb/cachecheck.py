@@ -267,8 +267,6 @@ def check_in_place(root: Path, path: Path) -> int:
     still hold the bytes placed there. One ``stat`` per file whose fingerprint is unchanged; a
     file that changed is re-hashed. Returns the number re-hashed; ``IntegrityError`` names a
     file that was modified (``casdb cache verify`` repairs it)."""
-    import pyarrow.parquet as pq
-
     from casdb.errors import IntegrityError
     from casdb.fingerprint import Stamp, Verifier, hash_file
 
@@ -283,14 +281,8 @@ def check_in_place(root: Path, path: Path) -> int:
         if actual != digest:
             raise IntegrityError(f"{path / name} was modified or removed after it was checked "
                                  "out; run `casdb cache verify` to repair it")
-    media = path / cache.META / "media.parquet"
-    try:
-        names = pq.read_schema(media).names
-        columns = [c for c in ("local", "blob", "converted") if c in names]
-        table = pq.read_table(media, columns=columns).to_pydict()
-    except Exception as exc:  # noqa: BLE001 - any damage: the load's own read reports it
-        raise IntegrityError(f"{media} is unreadable: {exc}; run `casdb cache verify`") from exc
-    local = table.get("local") or []
+    table = cache.read_media(path).to_pydict()  # checked: safe paths, ids
+    local = table.get("local") or table["file"]
     converted = table.get("converted") or [False] * len(local)
     found = []
     for file, blob, conv in zip(local, table["blob"], converted, strict=True):

@@ -299,9 +299,10 @@ def _decode_order(f: dict) -> tuple[str, ...]:
     """A table's row order: one partition per run, only in format 2 (format 1: sorted)."""
     if f["format"] == FORMAT:
         return ()
-    order = tuple(from_raw(i) for i in f["order"])
+    order = tuple(_id(i, "table order") for i in _list(f.get("order"), "table order"))
     if not order or len(order) != len(f["runs"]):
-        raise ValueError(f"table order has {len(order)} partitions for {len(f['runs'])} runs")
+        raise IntegrityError(f"malformed table: its order has {len(order)} partitions for "
+                             f"{len(f['runs'])} runs")
     return order
 
 

@@ -407,7 +407,6 @@ def _copies_nearby(
         same_device = False
     if same_device and link != "copy":
         return {}
-    import pyarrow.parquet as pq
 
     wanted = {blobs[p] for p in todo}
     out: dict[str, tuple[str, str]] = {}
@@ -415,8 +414,8 @@ def _copies_nearby(
         if entry.path == path or entry.state is None or entry.path.name != path.name:
             continue
         try:
-            index = pq.read_table(entry.path / cache.META / MEDIA, columns=["file", "blob"])
-        except OSError:
+            index = cache.read_media(entry.path, ["file", "blob"])  # another folder: checked
+        except IntegrityError:
             continue
         present = None if entry.state.media is None else set(entry.state.media)
         for file, blob in zip(*(index.column(c).to_pylist() for c in ("file", "blob")),

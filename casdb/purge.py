@@ -275,7 +275,6 @@ def _checkouts(repo: Repository, blobs: set[str], report: PurgeReport) -> list[P
 
 def purge_cache(root: Path, blobs: set[str]) -> tuple[list[Path], int]:
     """Remove cache folders holding any of ``blobs``, converted copies, and remote-cache copies."""
-    import pyarrow.parquet as pq
 
     from casdb import cache
     from casdb.cachecheck import _make_writable
@@ -285,10 +284,10 @@ def purge_cache(root: Path, blobs: set[str]) -> tuple[list[Path], int]:
         if entry.state is not None and not _cache_folder(root, entry):
             continue  # a folder of casdb's making but not this cache's (a DEST checkout)
         try:
-            index = pq.read_table(entry.path / cache.META / "media.parquet", columns=["blob"])
-        except OSError:
-            continue
-        if blobs & set(index.column("blob").to_pylist()):
+            held = set(cache.read_media(entry.path, ["blob"]).column("blob").to_pylist())
+        except IntegrityError:
+            held = blobs  # unreadable: it may hold the bytes, and it is the cache's own folder
+        if blobs & held:
             _make_writable(entry.path)
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(entry.path)

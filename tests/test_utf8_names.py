@@ -73,6 +73,10 @@ def test_cli_refuses_a_name_that_is_not_utf8_in_one_line(repo, tmp_path):
 
 NAME_BYTES = st.binary(min_size=1, max_size=12).filter(
     lambda b: b"/" not in b and b"\0" not in b and b not in (b".", b".."))
+# names the path rule refuses for another reason than their encoding (control characters,
+# backslashes, drive letters: tests/test_untrusted.py) are left out here
+NAME_BYTES = NAME_BYTES.filter(lambda b: b"\\" not in b and b[1:2] != b":" and not any(
+    c < 0x20 or c == 0x7F for c in b))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -99,7 +103,7 @@ def test_scan_lists_utf8_names_and_refuses_the_others(tmp_path, names):
 
 def test_utf8_names_go_through_push_clone_and_checkout(repo, tmp_path):
     src = make_dataset(tmp_path / "src", files=2, duration=0.1, sampling_rate=8000)
-    names = ["audio/café.wav", "données/日本語.txt", "Ελληνικά/ü ü.bin"]
+    names = ["audio/café.txt", "données/日本語.txt", "Ελληνικά/ü ü.bin"]
     for i, name in enumerate(names):
         put(src, *(os.fsencode(p) for p in name.split("/")), data=bytes([i]) * 10)
     repo.commit(src, dataset="d", version="1")
