@@ -137,31 +137,9 @@ class Fingerprints:
         if not rows:
             return
         with self._lock:
-            conn = self._connect()
-            if conn is None:
-                return
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany("INSERT OR REPLACE INTO fp VALUES (?, ?, ?, ?, ?, ?)", rows)
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                if self._damaged(exc):
-                    self.put_many_unlocked(rows)
-
-    def put_many_unlocked(self, rows: list[tuple]) -> None:
-        conn = self._conn
-        if conn is None:
-            return
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT OR REPLACE INTO fp VALUES (?, ?, ?, ?, ?, ?)", rows)
-            conn.execute("COMMIT")
-        except sqlite3.Error:
-            pass
+            error = _insert(self._connect(), rows)
+            if error is not None and self._damaged(error):
+                _insert(self._conn, rows)  # once more, into the fresh database
 
     def _damaged(self, exc: sqlite3.Error) -> bool:
         """After a failed statement: a damaged file (not a busy one) is replaced by an empty
@@ -197,6 +175,23 @@ class Fingerprints:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _insert(conn: sqlite3.Connection | None, rows: list[tuple]) -> sqlite3.Error | None:
+    """Insert or replace ``rows`` in one transaction; the error, if it failed."""
+    if conn is None:
+        return None
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT OR REPLACE INTO fp VALUES (?, ?, ?, ?, ?, ?)", rows)
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        return exc
+    return None
 
 
 def _open(path: str) -> sqlite3.Connection:

@@ -129,7 +129,8 @@ def check(table: pa.Table, what: str) -> None:
     if pc.count_distinct(files).as_py() != len(files):
         raise IntegrityError(f"{what}: a file is listed twice")
     blobs = table.column("blob")
-    if blobs.null_count or not pc.all(pc.match_substring_regex(blobs, "^[0-9a-f]{64}$")).as_py():
+    if blobs.null_count or (len(blobs) and not pc.all(
+            pc.match_substring_regex(blobs, "^[0-9a-f]{64}$")).as_py()):  # empty: null, not True
         raise IntegrityError(f"{what}: a blob is not an id")
     for name in ("bytes", "sampling_rate", "channels", "bit_depth"):
         column = table.column(name)

@@ -17,6 +17,7 @@ import casdb
 from casdb.errors import InvalidInput, NotFound
 from casdb.fsck import check
 from casdb.repo import Repository
+from casdb.testing.corrupt import files_holding
 from casdb.testing.synth import make_dataset, write_audio, write_tables
 from tests.conftest import age, run_casdb
 
@@ -46,20 +47,6 @@ def versions(tmp_path) -> Repository:
 def secret_bytes(repo: Repository) -> bytes:
     blob = repo.media("synth", "1.0.0").loc[SECRET, "blob"]
     return repo.store.blob_path(blob).read_bytes()
-
-
-def files_holding(root: Path, needle: bytes) -> list[Path]:
-    """Every file under ``root`` whose bytes contain ``needle``."""
-    out = []
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            path = Path(dirpath) / name
-            try:
-                if needle in path.read_bytes():
-                    out.append(path)
-            except OSError:
-                pass
-    return out
 
 
 def test_dry_run_lists_every_holder(versions):

@@ -23,6 +23,7 @@ from casdb.gc import collect
 from casdb.repo import Repository
 from casdb.selection import Request
 from casdb.summary import summarize
+from casdb.testing.corrupt import files_holding
 from casdb.testing.synth import make_dataset, write_tables
 from tests.conftest import age, run_casdb
 
@@ -37,19 +38,6 @@ def small(repo, tmp_path) -> tuple[Repository, Path]:
     age(src)
     repo.commit(src, dataset="synth", version="1.0.0")
     return repo, src
-
-
-def holding(root: Path, needle: bytes) -> list[Path]:
-    out = []
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            path = Path(dirpath) / name
-            try:
-                if needle in path.read_bytes():
-                    out.append(path)
-            except OSError:
-                pass
-    return out
 
 
 def tmp_files(repo: Repository) -> list[str]:
@@ -135,10 +123,10 @@ def test_a_pull_does_not_bring_purged_bytes_back(small, tmp_path):
     # Its push meets the remote first: the remote still lacks the tombstone (out of reach
     # during the purge), so the bytes land there.
     other.push()
-    assert holding(Path(url), needle)
+    assert files_holding(Path(url), needle)
     repo.pull()
-    assert "again" in repo.datasets() and holding(repo.path, needle) == []
-    assert holding(Path(url), needle) == [] and check(repo).ok
+    assert "again" in repo.datasets() and files_holding(repo.path, needle) == []
+    assert files_holding(Path(url), needle) == [] and check(repo).ok
     ds = casdb.load("again", "1", repo=repo, cache_root=tmp_path / "c2")
     assert ds.files == [] and ds.purged == ["renamed.wav"]
 
@@ -164,17 +152,17 @@ def test_purge_cleans_every_cache_root_and_lists_dest_checkouts(small, tmp_path)
     recorded = checkouts.read(repo)
     assert set(recorded.caches) == {a, b, c} and set(recorded.folders) == {dest, clean, gone}
     shutil.rmtree(c / "synth")  # a root that only holds converted copies still gets cleaned
-    assert holding(b, needle) and holding(dest, needle)
+    assert files_holding(b, needle) and files_holding(dest, needle)
     dry = repo.purge("synth", [SECRET], "consent", dry_run=True)
-    assert dry.checkouts == [dest] and holding(b, needle)
+    assert dry.checkouts == [dest] and files_holding(b, needle)
     report = repo.purge("synth", [SECRET], "consent", cache_root=a)
     assert report.cache_roots == [a, b, c] and not report.problems and report.derived >= 1
     blob = dry.blobs[0]
     assert not [p for p in (c / ".derived").rglob(blob[2:])]  # the converted copy went too
     for root in (a, b, c):
-        assert holding(root, needle) == [], root
+        assert files_holding(root, needle) == [], root
     # DEST folders are user data: listed, never deleted.
-    assert report.checkouts == [dest] and holding(dest, needle)
+    assert report.checkouts == [dest] and files_holding(dest, needle)
 
 
 def test_purge_cli_lists_dest_checkouts(small, tmp_path, cli):
@@ -256,7 +244,7 @@ def test_a_damaged_record_is_refused_and_nothing_else_fails(small, tmp_path, dat
     needle = (src / SECRET).read_bytes()[100:400]
     report = repo.purge("synth", [SECRET], "consent", cache_root=tmp_path / "cache")
     assert len(report.problems) == 1 and "checkouts" in report.problems[0]
-    assert holding(tmp_path / "cache", needle) == [] and holding(repo.path, needle) == []
+    assert files_holding(tmp_path / "cache", needle) == [] and files_holding(repo.path, needle) == []
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -332,21 +320,21 @@ def test_seaweedfs_keeps_purged_bytes_until_it_vacuums(small, tmp_path, s3_env, 
     needle = (src / SECRET).read_bytes()[1000:1400]
     repo.remote_add("s3", s3_url)
     repo.push("s3")
-    assert holding(s3_env.data, needle)
+    assert files_holding(s3_env.data, needle)
     report = repo.purge("synth", [SECRET], "consent", cache_root=tmp_path / "cache")
     assert report.remotes["s3"] == "purged"
     bucket, prefix = s3_url[len("s3://"):].split("/", 1)
     client = s3_env.client()
     assert not [k for k in s3_env.keys(bucket, prefix + "/")
                 if needle in client.get_object(Bucket=bucket, Key=k)["Body"].read()]
-    assert holding(s3_env.data, needle)  # deleted through S3, still on the server's disk
+    assert files_holding(s3_env.data, needle)  # deleted through S3, still on the server's disk
     # The filer deletes an object's chunks from the volumes in the background, a moment later:
     # vacuum until the volume no longer holds them.
     deadline = time.monotonic() + 30
-    while holding(s3_env.data, needle) and time.monotonic() < deadline:
+    while files_holding(s3_env.data, needle) and time.monotonic() < deadline:
         s3_env.vacuum()
         time.sleep(0.5)
-    assert holding(s3_env.data, needle) == []
+    assert files_holding(s3_env.data, needle) == []
 
 
 def test_purge_deletes_no_dest_checkout_under_a_recorded_root(small, tmp_path):

@@ -17,6 +17,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def files_holding(root: str | Path, needle: bytes) -> list[Path]:
+    """Every file under ``root`` whose bytes contain ``needle`` (where purged bytes survive)."""
+    out = []
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            path = Path(dirpath) / name
+            try:
+                if needle in path.read_bytes():
+                    out.append(path)
+            except OSError:
+                pass
+    return out
+
+
 def flip_byte(path: str | Path, rng: random.Random, keep_mtime: bool = True) -> Callable[[], None]:
     """Flip one random bit of one random byte of ``path`` in place (through any hardlink, as root
     would, read-only mode or not), keeping its size and, if asked, its mtime; return a function
