@@ -224,6 +224,12 @@ class Verifier:
         if self.fingerprints is not None:
             self.known.update(self.fingerprints.get_many(k for k in keys if k not in self.known))
 
+    def vouched(self, key: str, path: str, expected: str) -> bool:
+        """Whether the record of ``key`` vouches for ``path`` now (one ``stat``, no hashing;
+        False means "unknown": :meth:`intact` decides)."""
+        record = self.known.get(key)
+        return record is not None and record[0] == expected and record[1] == stamp(path)
+
     def intact(self, key: str, path: str, expected: str) -> bool:
         """Whether ``path`` holds the bytes whose hash is ``expected``."""
         before = stamp(path)
