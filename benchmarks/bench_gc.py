@@ -28,7 +28,7 @@ The repository is built once and cached under ``--data`` (default /tmp/casdb-ben
 
 Then every file under objects/, blobs/ and tmp/ gets an mtime 2 hours ago, so that gc's grace
 period (1 h) spares none of them. The build counts what the repository holds with
-``casdb.gc.mark`` and a walk of gamma's commit (printed and in the JSON).
+``casdb.maintenance.gc.mark`` and a walk of gamma's commit (printed and in the JSON).
 
 Each gc run works on a real copy (``cp -a``; a hard-link copy would make every unlink cheaper
 than a real delete) of the cached repository, timed apart, then ``sync``:
@@ -39,7 +39,7 @@ deleted afterwards. ``--gc-runs 0`` only builds.
 
 1. ``casdb --repo R gc --dry-run`` (first run only), through ``.venv/bin/casdb``;
 2. ``casdb --repo R gc``: run 1 through ``.venv/bin/casdb``; later runs (``--gc-runs``, default
-   2) through ``casdb.cli.main`` with ``casdb.gc.mark``, ``_files`` and ``_collect`` wrapped to
+   2) through ``casdb.cli.main`` with ``casdb.maintenance.gc.mark``, ``_files`` and ``_collect`` wrapped to
    time each phase: mark, listing objects/ and blobs/, and the sweep (lstat + unlink of every
    unmarked file, the tmp/ sweep, clearing the stat cache). A dry run is phased the same way.
 3. ``casdb --repo R fsck --no-blobs`` after the gc, to confirm that the reachable part is intact
@@ -89,12 +89,15 @@ BATCH = 20_000
 STALE_TMP = 100
 
 # The gc CLI with its phases timed: the same entry point as .venv/bin/casdb (casdb.cli.main),
-# with three functions of casdb.gc wrapped (each is called once per gc, through the module's
-# globals). The phases go to the JSON file named by BENCH_PHASES.
+# with three functions of casdb.maintenance.gc wrapped (each is called once per gc, through the
+# module's globals). The phases go to the JSON file named by BENCH_PHASES.
 PHASED_CLI = r"""
 import json, os, sys, time
 T0 = time.perf_counter()
-import casdb.gc as g
+try:
+    import casdb.maintenance.gc as g
+except ImportError:  # a revision before casdb.maintenance
+    import casdb.gc as g
 ph = {"files": {}}
 def rss():
     out = {}
@@ -181,8 +184,12 @@ def child_fill(repo_path: str, n_obj: int, n_blob: int, n_tmp: int, seed: int) -
 
 def child_count(repo_path: str, gone_commit: str) -> None:
     """What the repository holds: reachable (gc's own mark), gamma's, and the rest."""
-    from casdb.fsck import children
-    from casdb.gc import mark
+    try:
+        from casdb.maintenance.fsck import children
+        from casdb.maintenance.gc import mark
+    except ImportError:  # a revision before casdb.maintenance
+        from casdb.fsck import children
+        from casdb.gc import mark
     from casdb.repo import Repository
 
     repo = Repository(repo_path)

@@ -120,8 +120,8 @@ def main() -> None:
     for _ in range(args.trials):
         victim = rng.choice(sorted(good))
         trial("converted file", victim,
-              lambda: casdb.checkout(repo, "synth", "1.0.0", dest=fresh(), cache_root=conv_root,
-                                     flavour=flavour),
+              lambda: casdb.checkout("synth", "1.0.0", dest=fresh(), cache_root=conv_root,
+                                     flavour=flavour, repo=repo),
               lambda out: all(hash_file(str(p)) == h for p, h in good.items()))
 
     # 4. a remote's object cache
@@ -131,7 +131,7 @@ def main() -> None:
     for _ in range(args.trials):
         victim = rng.choice(cached)
         trial("remote cache blob", victim,
-              lambda: casdb.checkout(remote, "synth", "1.0.0", dest=fresh(), cache_root=rc_root),
+              lambda: casdb.checkout("synth", "1.0.0", dest=fresh(), cache_root=rc_root, repo=remote),
               lambda out: media_ok(out.path, files))
 
     # 5. tables and db.yaml of a checkout, then a warm load reading every table

@@ -29,8 +29,14 @@ from casdb.names import check_dataset, version_key
 from casdb.selection import Request
 
 if TYPE_CHECKING:
+    from casdb.cachecheck import Eviction, Report
+    from casdb.cachecheck import Summary as CacheSummary
+    from casdb.maintenance.fsck import FsckReport
+    from casdb.maintenance.gc import GcReport
+    from casdb.maintenance.remotegc import RemoteGcReport
     from casdb.materialise import Checkout
     from casdb.repo import Repository
+    from casdb.summary import Summary
 
 REPO_ENV = "CASDB_REPO"
 DEFAULT_REPO = "~/.casdb/repo"
@@ -98,7 +104,7 @@ def load(
             if ready is not None:
                 return _opened(ready, request, full_path, removed_media)
         raise
-    out = checkout(repository, name, version, request=request, cache_root=root, link=link,
+    out = checkout(name, version, repo=repository, request=request, cache_root=root, link=link,
                    progress=progress, flavour=flavour)
     return _opened(out.path, request, full_path, removed_media)
 
@@ -110,20 +116,25 @@ def _opened(path: Path, request: Request, full_path: bool, removed_media: bool) 
 
 
 def checkout(
-    repo: Repository | str | Path | None,
     name: str,
     version: str | None = None,
     dest: str | Path | None = None,
     *,
+    repo: Repository | str | Path | None = None,
     request: Request | None = None,
     cache_root: str | Path | None = None,
     link: str = "auto",
     progress: bool | None = None,
     flavour: Flavour | dict | None = None,
 ) -> Checkout:
-    """Write a version as an audformat folder to ``dest`` (or to the cache) and return it."""
+    """Write a version as an audformat folder to ``dest`` (or to the cache) and return it.
+
+    The arguments come in the order of :func:`load`: the dataset, its version, then keywords
+    (``repo`` a repository, a path, a remote URL, or None for ``$CASDB_REPO``).
+    """
     from casdb.materialise import checkout as run
 
+    check_dataset(name)
     return run(open_repository(repo, cache_root), name, version, request or Request(),
                root=cache_root, dest=dest, link=link, progress=progress,
                flavour=Flavour.of(flavour))
@@ -156,3 +167,94 @@ def _check(root: Path, path: Path) -> None:
 
     check_in_place(root, path)
     cache.touch_used(path)
+
+
+# -- inspection and maintenance: one public function per CLI command ---------------------------
+
+def info(name: str, version: str | None = None, *,
+         repo: Repository | str | Path | None = None) -> Summary:
+    """The data card of one version (``casdb show``): header fields, tables, schemes, media.
+
+    Example:
+        >>> import tempfile
+        >>> from casdb.repo import Repository
+        >>> from casdb.testing.synth import make_dataset
+        >>> r = Repository.init(tempfile.mkdtemp() + "/r")
+        >>> _ = r.commit(make_dataset(tempfile.mkdtemp(), files=2, duration=0.1), dataset="d",
+        ...              version="1.0.0")
+        >>> info("d", repo=r).media.files
+        2
+    """
+    from casdb.summary import summarize
+
+    check_dataset(name)
+    return summarize(_local(repo), name, version)
+
+
+def fsck(*, repo: Repository | str | Path | None = None, verify_blobs: bool = True) -> FsckReport:
+    """Re-verify every object reachable from every ref (``casdb fsck``); blobs are re-hashed
+    unless ``verify_blobs`` is False."""
+    from casdb.maintenance.fsck import check
+
+    return check(_local(repo), verify_blobs=verify_blobs)
+
+
+def gc(*, repo: Repository | str | Path | None = None, grace: float | str = 3600.0,
+       dry_run: bool = False, remote: str | None = None) -> GcReport | RemoteGcReport:
+    """Delete what no ref reaches (``casdb gc``): in the repository, or on its ``remote``.
+    ``grace`` (seconds, or text such as ``"1h"``) spares what changed that recently."""
+    from casdb.maintenance.gc import collect, parse_duration
+
+    seconds = parse_duration(grace) if isinstance(grace, str) else float(grace)
+    local = _local(repo)
+    if remote is not None:
+        from casdb.maintenance.remotegc import collect_remote
+
+        return collect_remote(local.remote(remote), grace=seconds, dry_run=dry_run)
+    return collect(local, grace=seconds, dry_run=dry_run)
+
+
+def cache_ls(name: str | None = None, *,
+             cache_root: str | Path | None = None) -> list[CacheSummary]:
+    """The checked-out folders in the cache (of dataset ``name``), for ``casdb cache ls``."""
+    from casdb.cachecheck import summaries
+
+    return list(summaries(cache.cache_root(cache_root), name))
+
+
+def cache_verify(name: str | None = None, *, repo: Repository | str | Path | None = None,
+                 cache_root: str | Path | None = None, repair: bool = True) -> list[Report]:
+    """Re-hash the cache's files (``casdb cache verify``) and repair them unless ``repair`` is
+    False. Files are re-placed from ``repo`` (None: ``$CASDB_REPO`` or the default, if it
+    exists); without a repository only what needs none is repaired (remote object caches)."""
+    from casdb.cachecheck import verify
+    from casdb.errors import Error
+
+    local = None
+    if repair:
+        try:
+            local = _local(repo)
+        except Error:
+            if repo is not None:
+                raise
+    return verify(cache.cache_root(cache_root), local, name, repair=repair)
+
+
+def cache_evict(max_size: int | str, *, cache_root: str | Path | None = None,
+                dry_run: bool = False) -> Eviction:
+    """Remove least-recently-loaded folders until the cache fits ``max_size`` bytes (or text
+    such as ``"10G"``), then unlinked converted files (``casdb cache gc``)."""
+    from casdb.cachecheck import evict
+    from casdb.units import parse_size
+
+    size = parse_size(max_size) if isinstance(max_size, str) else int(max_size)
+    return evict(cache.cache_root(cache_root), size, dry_run=dry_run)
+
+
+def _local(repo: Repository | str | Path | None) -> Repository:
+    """A local repository: the one given, one at a path, or ``$CASDB_REPO`` / the default."""
+    from casdb.repo import Repository
+
+    if isinstance(repo, Repository):
+        return repo
+    return Repository(repo if repo is not None else os.environ.get(REPO_ENV) or DEFAULT_REPO)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from casdb import dag
 from casdb.errors import AlreadyExists, Conflict, IntegrityError, NotFound
-from casdb.fsck import children
+from casdb.maintenance.fsck import children
 from casdb.progress import Progress
 from casdb.refs import RefUpdate
 from casdb.remote import BIG, BLOB, OBJECT, PACK_SIZE, Entry, Remote

@@ -192,7 +192,7 @@ def test_map_errors(two_versions):
 
 
 def test_checked_out_folder_commits_back_to_the_same_objects(two_versions, tmp_path):
-    out = casdb.checkout(two_versions, "synth", "1.0.0", tmp_path / "dest")
+    out = casdb.checkout("synth", "1.0.0", tmp_path / "dest", repo=two_versions)
     result = two_versions.commit(out.path, dataset="copy", version="1.0.0")
     a = two_versions.get_commit(two_versions.resolve("synth", "1.0.0"))
     b = two_versions.get_commit(result.id)
@@ -289,14 +289,14 @@ def test_conflicting_cache_folder(two_versions, tmp_path):
     other.commit(make_dataset(tmp_path / "o", files=2, duration=0.1), dataset="synth",
                  version="1.0.0")
     with pytest.raises(Conflict, match="another repository"):
-        casdb.checkout(other, "synth", "1.0.0", cache_root=tmp_path / "cache",
-                       request=Request(tables=("segments",)))
+        casdb.checkout("synth", "1.0.0", cache_root=tmp_path / "cache",
+                       request=Request(tables=("segments",)), repo=other)
 
 
 LOADER = textwrap.dedent("""
     import sys, casdb
     from casdb.api import checkout
-    out = checkout(sys.argv[1], "synth", "1.0.0", cache_root=sys.argv[2], link=sys.argv[3])
+    out = checkout("synth", "1.0.0", repo=sys.argv[1], cache_root=sys.argv[2], link=sys.argv[3])
     print(out.placed, len(out.tables_written))
 """)
 
@@ -340,8 +340,8 @@ def test_interrupted_load_resumes(repo, tmp_path):
         assert state is None or state.complete  # never a partial folder claiming to be done
         placed = len(media_on_disk(folder)) if folder.exists() else 0
         mid_copy += 0 < placed < 300
-        out = casdb.checkout(repo, "synth", "1.0.0", cache_root=tmp_path / "cache",
-                                 link="copy")
+        out = casdb.checkout("synth", "1.0.0", cache_root=tmp_path / "cache",
+                                 link="copy", repo=repo)
         assert out.state.complete and out.placed == (0 if state else 300 - placed)
         assert all(r.ok and not r.repaired for r in verify(tmp_path / "cache", repo))
         ds = casdb.load("synth", "1.0.0", repo=repo, cache_root=tmp_path / "cache")
@@ -354,18 +354,18 @@ def test_interrupted_load_resumes(repo, tmp_path):
 
 def test_checkout_to_a_folder(two_versions, tmp_path):
     dest = tmp_path / "dest"
-    out = casdb.checkout(two_versions, "synth", "2.0.0", dest)
+    out = casdb.checkout("synth", "2.0.0", dest, repo=two_versions)
     assert out.path == dest and len(media_on_disk(dest)) == 15 and out.state.complete
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "mine.txt").write_text("keep me")
     with pytest.raises(AlreadyExists, match="not empty"):
-        casdb.checkout(two_versions, "synth", "2.0.0", tmp_path / "full")
+        casdb.checkout("synth", "2.0.0", tmp_path / "full", repo=two_versions)
     assert (tmp_path / "full" / "mine.txt").read_text() == "keep me"
     (tmp_path / "file").write_text("x")
     with pytest.raises(AlreadyExists, match="not a folder"):
-        casdb.checkout(two_versions, "synth", "2.0.0", tmp_path / "file")
+        casdb.checkout("synth", "2.0.0", tmp_path / "file", repo=two_versions)
     # A forced copy makes files the user can edit; links stay read-only.
-    edit = casdb.checkout(two_versions, "synth", "2.0.0", tmp_path / "edit", link="copy")
+    edit = casdb.checkout("synth", "2.0.0", tmp_path / "edit", link="copy", repo=two_versions)
     assert stat.S_IMODE(os.stat(edit.path / "audio/000/000000.wav").st_mode) & 0o200
 
 

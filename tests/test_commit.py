@@ -13,8 +13,8 @@ import pytest
 
 from casdb import trees
 from casdb.errors import AlreadyExists, InvalidDataset, InvalidInput, NotFound
-from casdb.fsck import check
 from casdb.ids import hash_bytes
+from casdb.maintenance.fsck import check
 from casdb.testing.synth import file_name, write_audio, write_tables
 
 

@@ -77,8 +77,8 @@ def test_checkout_and_load_refuse_a_crafted_version(honest, tmp_path, place, bad
     before = _outside(tmp_path, cache, dest, honest.path)
     _refuses_or_ignores(place, lambda: casdb.load("synth", "2.0.0", repo=honest,
                                                   cache_root=cache))
-    _refuses_or_ignores(place, lambda: casdb.checkout(honest, "synth", "2.0.0", dest,
-                                                      cache_root=cache))
+    _refuses_or_ignores(place, lambda: casdb.checkout("synth", "2.0.0", dest,
+                                                      cache_root=cache, repo=honest))
     if place == "tree":
         with pytest.raises(IntegrityError):
             honest.diff("synth", "1.0.0", "2.0.0")

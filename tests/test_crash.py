@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from casdb.errors import StorageError
-from casdb.fsck import check
+from casdb.maintenance.fsck import check
 from casdb.repo import Repository
 from casdb.testing.synth import make_dataset, wav_header
 from tests.conftest import CASDB, age

@@ -215,8 +215,8 @@ def test_files_already_in_the_flavour_are_linked(tmp_path):
     src = make_dataset(tmp_path / "src", files=4, duration=0.2, sampling_rate=16000)
     write_audio(src / "audio/000/000001.wav", 7, 0.2, 48000, 1)  # one file needs resampling
     repo.commit(src, dataset="synth", version="1.0.0")
-    out = casdb.checkout(repo, "synth", "1.0.0", cache_root=tmp_path / "c",
-                         flavour=Flavour(sampling_rate=16000))
+    out = casdb.checkout("synth", "1.0.0", cache_root=tmp_path / "c",
+                         flavour=Flavour(sampling_rate=16000), repo=repo)
     assert out.converted == 1
     media = repo.media("synth", "1.0.0")
     linked = out.path / "audio/000/000000.wav"
@@ -226,7 +226,7 @@ def test_files_already_in_the_flavour_are_linked(tmp_path):
 
 def test_converted_once_per_file_across_versions_and_datasets(stereo, tmp_path):
     cache_root = tmp_path / "c"
-    first = casdb.checkout(stereo, "synth", "1.0.0", cache_root=cache_root, flavour=FLAC16)
+    first = casdb.checkout("synth", "1.0.0", cache_root=cache_root, flavour=FLAC16, repo=stereo)
     assert first.converted == 8
     src = tmp_path / "src"
     for i in range(8, 10):
@@ -234,16 +234,16 @@ def test_converted_once_per_file_across_versions_and_datasets(stereo, tmp_path):
     write_tables(src, range(10), seed=3)
     age(src)
     stereo.commit(src, dataset="synth", version="2.0.0")
-    second = casdb.checkout(stereo, "synth", "2.0.0", cache_root=cache_root, flavour=FLAC16)
+    second = casdb.checkout("synth", "2.0.0", cache_root=cache_root, flavour=FLAC16, repo=stereo)
     assert second.converted == 2 and second.state.complete
     stereo.commit(src, dataset="copy", version="1.0.0")  # the same audio in another dataset
-    third = casdb.checkout(stereo, "copy", "1.0.0", cache_root=cache_root, flavour=FLAC16)
+    third = casdb.checkout("copy", "1.0.0", cache_root=cache_root, flavour=FLAC16, repo=stereo)
     assert third.converted == 0 and len(third.state.link) >= 1
     a = first.path / "audio/000/000003.flac"
     assert os.path.samefile(a, third.path / "audio/000/000003.flac")
     # Another flavour converts again, into its own folder.
-    other = casdb.checkout(stereo, "synth", "1.0.0", cache_root=cache_root,
-                           flavour=Flavour(sampling_rate=16000))
+    other = casdb.checkout("synth", "1.0.0", cache_root=cache_root,
+                           flavour=Flavour(sampling_rate=16000), repo=stereo)
     assert other.converted == 8 and sf.info(other.path / "audio/000/000003.wav").channels == 2
 
 
@@ -275,8 +275,8 @@ def test_a_corrupt_file_is_named_and_the_rest_is_kept(tmp_path):
     assert len([p for p in kept if p.is_file()]) == 6  # every other file was converted and kept
     assert casdb.load("synth", "1.0.0", repo=repo, cache_root=tmp_path / "c", flavour=flavour,
                       media=r"00000[0-3]\.wav").state.link == {"hardlink": 4}
-    out = casdb.checkout(repo, "synth", "1.0.0", cache_root=tmp_path / "c", flavour=flavour,
-                         request=casdb.api.Request(media=r"\.wav$"))
+    out = casdb.checkout("synth", "1.0.0", cache_root=tmp_path / "c", flavour=flavour,
+                         request=casdb.api.Request(media=r"\.wav$"), repo=repo)
     assert out.converted == 0  # a rerun converts nothing it converted before
     with pytest.raises(InvalidDataset, match="000004.flac"):
         casdb.load("synth", "1.0.0", repo=repo, cache_root=tmp_path / "c", flavour=flavour)

@@ -14,8 +14,8 @@ import pytest
 
 import casdb
 from casdb.errors import InvalidInput
-from casdb.fsck import check
-from casdb.gc import collect, parse_duration
+from casdb.maintenance.fsck import check
+from casdb.maintenance.gc import collect, parse_duration
 from casdb.repo import Repository
 from casdb.testing.synth import file_name, make_dataset, write_audio, write_tables
 from tests.conftest import age, run_casdb
@@ -138,7 +138,7 @@ def test_gc_while_another_process_commits(repo, tmp_path):
 
 GC_IN_PROCESS = textwrap.dedent("""
     import sys
-    from casdb.gc import collect
+    from casdb.maintenance.gc import collect
     from casdb.repo import Repository
     collect(Repository(sys.argv[1]), grace=0)
 """)
@@ -241,8 +241,8 @@ def test_cache_gc_removes_unlinked_conversions(repo, tmp_path):
 
 @pytest.mark.parametrize("kind", ["folder", "s3"])
 def test_remote_gc(repo, tmp_path, kind, request):
+    from casdb.maintenance.remotegc import collect_remote
     from casdb.remote import Remote
-    from casdb.remotegc import collect_remote
 
     url = str(tmp_path / "remote") if kind == "folder" else request.getfixturevalue("s3_url")
     src = make_dataset(tmp_path / "src", files=6, duration=0.2)

@@ -15,7 +15,7 @@ import pytest
 
 import casdb
 from casdb.errors import InvalidInput, NotFound
-from casdb.fsck import check
+from casdb.maintenance.fsck import check
 from casdb.repo import Repository
 from casdb.testing.corrupt import files_holding
 from casdb.testing.synth import make_dataset, write_audio, write_tables

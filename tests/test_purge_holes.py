@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 import casdb
 from casdb import checkouts
 from casdb.errors import IntegrityError, InvalidDataset
-from casdb.fsck import check
-from casdb.gc import collect
+from casdb.maintenance.fsck import check
+from casdb.maintenance.gc import collect
 from casdb.repo import Repository
 from casdb.selection import Request
 from casdb.summary import summarize
@@ -142,12 +142,12 @@ def test_purge_cleans_every_cache_root_and_lists_dest_checkouts(small, tmp_path)
     casdb.load("synth", "1.0.0", repo=repo, cache_root=b, link="copy")
     casdb.load("synth", "1.0.0", repo=repo, cache_root=c, flavour={"sampling_rate": 4000})
     dest = tmp_path / "mine"
-    casdb.checkout(repo, "synth", "1.0.0", dest, cache_root=a, link="copy")
+    casdb.checkout("synth", "1.0.0", dest, cache_root=a, link="copy", repo=repo)
     clean = tmp_path / "clean"
-    casdb.checkout(repo, "synth", "1.0.0", clean, cache_root=a, link="copy",
-                   request=Request.make(None, "000000", False))
+    casdb.checkout("synth", "1.0.0", clean, cache_root=a, link="copy",
+                   request=Request.make(None, "000000", False), repo=repo)
     gone = tmp_path / "gone"
-    casdb.checkout(repo, "synth", "1.0.0", gone, cache_root=a)
+    casdb.checkout("synth", "1.0.0", gone, cache_root=a, repo=repo)
     shutil.rmtree(gone)  # the user deleted it already
     recorded = checkouts.read(repo)
     assert set(recorded.caches) == {a, b, c} and set(recorded.folders) == {dest, clean, gone}
@@ -343,7 +343,7 @@ def test_purge_deletes_no_dest_checkout_under_a_recorded_root(small, tmp_path):
     repo, src = small
     root = tmp_path / "shared"
     dest = root / "projects" / "emo" / "data"
-    casdb.checkout(repo, "synth", "1.0.0", dest, cache_root=root, link="copy")
+    casdb.checkout("synth", "1.0.0", dest, cache_root=root, link="copy", repo=repo)
     casdb.load("synth", "1.0.0", repo=repo, cache_root=root)
     report = repo.purge("synth", [SECRET], "consent", cache_root=tmp_path / "cache")
     assert root in report.cache_roots and report.checkouts == [dest]
@@ -354,7 +354,7 @@ def test_purge_deletes_no_dest_checkout_under_a_recorded_root(small, tmp_path):
 def test_a_dest_checkout_with_a_damaged_index_is_listed(small, tmp_path):
     repo, _ = small
     dest = tmp_path / "mine"
-    casdb.checkout(repo, "synth", "1.0.0", dest, cache_root=tmp_path / "cache")
+    casdb.checkout("synth", "1.0.0", dest, cache_root=tmp_path / "cache", repo=repo)
     index = dest / ".casdb" / "media.parquet"
     data = bytearray(index.read_bytes())
     data[len(data) // 2] ^= 0xFF

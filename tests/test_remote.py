@@ -17,7 +17,7 @@ import pytest
 import casdb
 from casdb.backends.local import LocalBackend
 from casdb.errors import BackendError, Conflict, IntegrityError, InvalidInput, NotFound
-from casdb.fsck import check
+from casdb.maintenance.fsck import check
 from casdb.remote import Remote
 from casdb.repo import Repository
 from casdb.testing.backends import BackendContract

@@ -15,7 +15,7 @@ import pytest
 
 from casdb.api import checkout
 from casdb.errors import AlreadyExists, InvalidInput, NotFound
-from casdb.fsck import check
+from casdb.maintenance.fsck import check
 from casdb.remote import BIG, Remote
 from casdb.repo import CLONE_MARKER, Repository
 from casdb.testing.kills import Forked, all_refs, clone_stage, kill_at
@@ -50,7 +50,7 @@ def origin(tmp_path_factory):
     repo = publish(root, big=2)
     url = str(root / "remote")
     push(repo, Remote.create(url))
-    checkout(repo, "a", "1.1.0", dest=root / "co", cache_root=root / "cache")
+    checkout("a", "1.1.0", dest=root / "co", cache_root=root / "cache", repo=repo)
     return repo, url, listing(root / "co")
 
 
@@ -108,7 +108,7 @@ def finished(url: str, path: Path, origin: tuple, *, cli: bool) -> bool:
     assert not report.unreachable_objects and not report.unreachable_blobs
     assert report.temporary_files == 0
     dest = path.parent / f"{path.name}-co"
-    checkout(repo, "a", "1.1.0", dest=dest, cache_root=path.parent / f"{path.name}-cache")
+    checkout("a", "1.1.0", dest=dest, cache_root=path.parent / f"{path.name}-cache", repo=repo)
     assert listing(dest) == files
     return True
 

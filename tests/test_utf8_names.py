@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from casdb.api import checkout
 from casdb.errors import InvalidDataset
-from casdb.fsck import check
+from casdb.maintenance.fsck import check
 from casdb.repo import Repository
 from casdb.source import scan
 from casdb.statcache import FolderCache, Head, StatCache
@@ -111,7 +111,7 @@ def test_utf8_names_go_through_push_clone_and_checkout(repo, tmp_path):
     repo.push()
     clone = Repository.clone(str(tmp_path / "remote"), tmp_path / "clone")
     dest = tmp_path / "co"
-    checkout(clone, "d", "1", dest=dest, cache_root=tmp_path / "cache")
+    checkout("d", "1", dest=dest, cache_root=tmp_path / "cache", repo=clone)
     for i, name in enumerate(names):
         assert (dest / name).read_bytes() == bytes([i]) * 10
 

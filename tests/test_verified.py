@@ -106,8 +106,8 @@ def test_damaged_converted_files_are_converted_again(published, tmp_path):
     rng = random.Random(5)
     for trial, victim in enumerate(derived[:4]):
         flip_byte(victim, rng)
-        out = casdb.checkout(published, "synth", "1.0.0", dest=tmp_path / f"d{trial}",
-                             flavour=flavour, cache_root=root)
+        out = casdb.checkout("synth", "1.0.0", dest=tmp_path / f"d{trial}",
+                             flavour=flavour, cache_root=root, repo=published)
         assert out.converted == 1  # the damaged one, and only it
         for p, data in good.items():
             assert p.read_bytes() == data
@@ -134,7 +134,7 @@ def test_the_remote_object_cache_is_verified(published, tmp_path):
     rng = random.Random(7)
     for victim in cached:
         flip_byte(victim, rng)
-    out = casdb.checkout(url, "synth", "1.0.0", dest=tmp_path / "dest", cache_root=root)
+    out = casdb.checkout("synth", "1.0.0", dest=tmp_path / "dest", cache_root=root, repo=url)
     # the four that were damaged came again from the remote before being linked
     assert handed_out(out.path, files) == 0
     for victim in cached:
@@ -160,23 +160,23 @@ def test_placement_never_follows_a_planted_symlink(published, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     dest = tmp_path / "dest"
-    casdb.checkout(published, "synth", "1.0.0", dest=dest, request=casdb.api.Request(
-        only_metadata=True))
+    casdb.checkout("synth", "1.0.0", dest=dest, request=casdb.api.Request(
+        only_metadata=True), repo=published)
     os.symlink(outside, dest / "audio")
     with pytest.raises(AlreadyExists, match="in the way"):
-        casdb.checkout(published, "synth", "1.0.0", dest=dest)
+        casdb.checkout("synth", "1.0.0", dest=dest, repo=published)
     assert list(outside.iterdir()) == []
 
 
 def test_a_foreign_file_in_the_way_is_never_replaced(published, tmp_path):
     dest = tmp_path / "dest"
-    casdb.checkout(published, "synth", "1.0.0", dest=dest, request=casdb.api.Request(
-        only_metadata=True))
+    casdb.checkout("synth", "1.0.0", dest=dest, request=casdb.api.Request(
+        only_metadata=True), repo=published)
     file = sorted(blobs_of(published))[0]
     (dest / file).parent.mkdir(parents=True)
     (dest / file).write_bytes(b"my notes")
     with pytest.raises(AlreadyExists, match="in the way"):
-        casdb.checkout(published, "synth", "1.0.0", dest=dest)
+        casdb.checkout("synth", "1.0.0", dest=dest, repo=published)
     assert (dest / file).read_bytes() == b"my notes"
 
 
@@ -202,7 +202,7 @@ def test_a_warm_load_refuses_a_file_modified_since_checkout(published, tmp_path)
     with pytest.raises(IntegrityError, match=f"{file} was modified.*casdb cache verify"):
         casdb.load("synth", "1.0.0", repo=published, cache_root=root)
     with pytest.raises(IntegrityError, match="was modified"):  # the repository path too
-        casdb.checkout(published, "synth", "1.0.0", cache_root=root)
+        casdb.checkout("synth", "1.0.0", cache_root=root, repo=published)
     undo()  # the bytes are right again (a re-hash proves it): the folder loads
     assert casdb.load("synth", "1.0.0", repo=published, cache_root=root).root == ds.root
 
@@ -212,7 +212,7 @@ def test_linking_a_blob_into_another_folder_costs_no_rehash(published, tmp_path)
 
     root = tmp_path / "c"
     first = casdb.load("synth", "1.0.0", repo=published, cache_root=root)
-    casdb.checkout(published, "synth", "1.0.0", dest=tmp_path / "d", cache_root=root)
+    casdb.checkout("synth", "1.0.0", dest=tmp_path / "d", cache_root=root, repo=published)
     casdb.load("synth", "1.0.0", repo=published, cache_root=root, flavour={"bit_depth": 24})
     # the blobs' ctime changed with every new link; the cache-wide record followed
     assert check_in_place(root, Path(first.root)) == 0

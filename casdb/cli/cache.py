@@ -22,12 +22,12 @@ def ls(dataset: str | None, cache_root: str | None) -> None:
     """List the checked-out versions in the cache."""
     import time
 
+    from casdb.api import cache_ls
     from casdb.cache import cache_root as resolve
-    from casdb.cachecheck import summaries
     from casdb.units import human_size
 
     root = resolve(cache_root)
-    rows = list(summaries(root, dataset))
+    rows = cache_ls(dataset, cache_root=root)
     if not rows:
         click.echo(f"the cache {root} is empty", err=True)
         return
@@ -47,8 +47,7 @@ def ls(dataset: str | None, cache_root: str | None) -> None:
 @click.pass_context
 def verify(ctx: click.Context, dataset: str | None, cache_root: str | None, no_repair: bool) -> None:
     """Re-hash cached files against the store; repair what was modified or removed."""
-    from casdb.cache import cache_root as resolve
-    from casdb.cachecheck import verify as run
+    from casdb.api import cache_verify
     from casdb.cli.common import open_repo
     from casdb.errors import Error, IntegrityError
 
@@ -58,7 +57,7 @@ def verify(ctx: click.Context, dataset: str | None, cache_root: str | None, no_r
             repo = open_repo(ctx)
         except Error as exc:
             click.echo(f"casdb: warning: cannot repair: {exc}", err=True)
-    reports = run(resolve(cache_root), repo, dataset, repair=not no_repair)
+    reports = cache_verify(dataset, repo=repo, cache_root=cache_root, repair=not no_repair)
     broken = 0
     for r in reports:
         if r.incomplete:
@@ -83,11 +82,10 @@ def verify(ctx: click.Context, dataset: str | None, cache_root: str | None, no_r
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
 def gc(cache_root: str | None, max_size: str, dry_run: bool) -> None:
     """Remove least-recently-loaded versions until the cache fits in SIZE."""
-    from casdb.cache import cache_root as resolve
-    from casdb.cachecheck import evict
-    from casdb.units import human_size, parse_size
+    from casdb.api import cache_evict
+    from casdb.units import human_size
 
-    out = evict(resolve(cache_root), parse_size(max_size), dry_run=dry_run)
+    out = cache_evict(max_size, cache_root=cache_root, dry_run=dry_run)
     for path in out.folders:
         click.echo(f"{'would remove' if dry_run else 'removed'} {path}")
     click.echo(f"cache: {human_size(out.before)} -> {human_size(out.after)} "

@@ -33,9 +33,9 @@ def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
 
     The folder's path is printed as the last line, so that `cd "$(casdb checkout emodb)"` works.
     """
+    from casdb.api import checkout
     from casdb.errors import InvalidInput
     from casdb.flavour import Flavour
-    from casdb.materialise import checkout
     from casdb.selection import Request
     from casdb.units import human_size, plural
 
@@ -50,11 +50,8 @@ def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
             raise InvalidInput(f"invalid channels {channels!r}: use indices like 0 or 0,1") from None
     flavour = Flavour(sampling_rate=sampling_rate, channels=picked, mixdown=mixdown,
                       bit_depth=bit_depth, format=fmt)
-    from casdb.api import open_repository
-
-    repo = open_repository(ctx.find_root().obj, cache_root)
-    out = checkout(repo, name, version, request, root=cache_root, dest=dest,
-                   link=link, progress=progress, flavour=flavour)
+    out = checkout(name, version, dest, repo=ctx.find_root().obj, request=request,
+                   cache_root=cache_root, link=link, progress=progress, flavour=flavour)
     how = ", ".join(f"{n} by {m}" for m, n in sorted(out.state.link.items())) or "none"
     if out.converted:
         click.echo(f"converted {plural(out.converted, 'file')} to {out.state.flavour}", err=True)

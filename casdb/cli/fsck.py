@@ -12,11 +12,11 @@ from casdb.cli.common import open_repo
 @click.pass_context
 def command(ctx: click.Context, no_blobs: bool) -> None:
     """Re-verify every object reachable from every ref; report unreachable ones."""
+    from casdb.api import fsck
     from casdb.errors import IntegrityError
-    from casdb.fsck import check
     from casdb.units import human_size, plural
 
-    report = check(open_repo(ctx), verify_blobs=not no_blobs)
+    report = fsck(repo=open_repo(ctx), verify_blobs=not no_blobs)
     click.echo(f"checked {report.objects} objects and {report.blobs} blobs "
                f"({human_size(report.blob_bytes)})")
     if report.purged:

@@ -15,21 +15,18 @@ from casdb.cli.common import open_repo
 @click.pass_context
 def command(ctx: click.Context, dry_run: bool, grace: str, remote: str | None) -> None:
     """Delete the objects and blobs that no ref reaches."""
+    from casdb.api import gc
     from casdb.errors import IntegrityError
-    from casdb.gc import collect, parse_duration
     from casdb.units import human_size
 
     if remote is not None:
-        from casdb.remotegc import collect_remote
-
-        r = collect_remote(open_repo(ctx).remote(remote), grace=parse_duration(grace),
-                           dry_run=dry_run)
+        r = gc(repo=open_repo(ctx), grace=grace, dry_run=dry_run, remote=remote)
         verb = "would delete" if dry_run else "deleted"
         click.echo(f"{remote}: {verb} {r.blobs} blobs and {r.entries} packed entries "
                    f"({r.packs_rewritten} packs rewritten, {r.packs_deleted} deleted); kept "
                    f"{r.kept_young} unreachable entries younger than {grace}")
         return
-    report = collect(open_repo(ctx), grace=parse_duration(grace), dry_run=dry_run)
+    report = gc(repo=open_repo(ctx), grace=grace, dry_run=dry_run)
     if report.problems:
         for problem in report.problems:
             click.echo(f"  {problem}", err=True)

@@ -12,13 +12,13 @@ from casdb.cli.common import open_repo, split_ref
 @click.pass_context
 def command(ctx: click.Context, ref: str) -> None:
     """Show a data card of one version: header, tables, schemes, splits, raters, media."""
+    from casdb.api import info
     from casdb.ids import short
     from casdb.schema import scheme_dtype
-    from casdb.summary import summarize
     from casdb.units import human_duration, human_size, local_time
 
     name, version = split_ref(ref)
-    s = summarize(open_repo(ctx), name, version)
+    s = info(name, version, repo=open_repo(ctx))
     label = ", ".join(s.versions) if s.versions else "unversioned"
     click.secho(f"{s.dataset} {label}", bold=True, nl=False)
     click.echo(f"  (commit {short(s.commit_id)}, {local_time(s.commit.time, s.commit.tz_offset)}, "

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from casdb import compression, encoding
-from casdb.fsck import children
+from casdb.maintenance.fsck import children
 from casdb.remote import BLOB, BLOBS, PACKS, Remote
 
 

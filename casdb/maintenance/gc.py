@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from casdb.errors import InvalidInput
-from casdb.fsck import reachable
 from casdb.ids import to_raw
+from casdb.maintenance.fsck import reachable
 from casdb.parallel import workers
 
 if TYPE_CHECKING:
