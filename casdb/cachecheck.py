@@ -475,6 +475,7 @@ def evict(root: Path, max_size: int, dry_run: bool = False) -> Eviction:
     ``max_size``; then converted files that nothing links any more."""
     import shutil
 
+    from casdb.fileops import make_tree_writable
     from casdb.flavoured import DERIVED
     from casdb.locking import FileLock
 
@@ -490,7 +491,7 @@ def evict(root: Path, max_size: int, dry_run: bool = False) -> Eviction:
         out.freed += sizes[entry.path]
         if not dry_run:
             with FileLock(entry.path / cache.META / "lock", timeout=None):
-                _make_writable(entry.path)
+                make_tree_writable(entry.path)
                 shutil.rmtree(entry.path)
             for parent in (entry.path.parent, entry.path.parent.parent):
                 try:
@@ -508,12 +509,3 @@ def evict(root: Path, max_size: int, dry_run: bool = False) -> Eviction:
                     out.freed += st.st_blocks * 512
                     os.unlink(path)
     return out
-
-
-def _make_writable(path: Path) -> None:
-    """Folders must be writable to delete their files (the files may stay read-only)."""
-    for dirpath, _, _ in os.walk(path):
-        try:
-            os.chmod(dirpath, 0o755)
-        except OSError:
-            pass

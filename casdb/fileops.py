@@ -59,3 +59,13 @@ def stream(src: BinaryIO, dst: BinaryIO) -> bool:
     while chunk := src.read(CHUNK):
         dst.write(chunk)
     return True
+
+
+def make_tree_writable(path: str | os.PathLike) -> None:
+    """Make every folder under ``path`` writable, so that its files can be deleted (the files
+    themselves may stay read-only: deleting a name needs write access to its folder only)."""
+    for dirpath, _, _ in os.walk(path):
+        try:
+            os.chmod(dirpath, 0o755)
+        except OSError:
+            pass

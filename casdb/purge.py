@@ -145,7 +145,8 @@ def purged_blobs(repo: Repository) -> set[str]:
     return {t.blob for t in tombstones(repo)}
 
 
-def _save(repo: Repository, stones: list[Tombstone]) -> None:
+def save_tombstones(repo: Repository, stones: list[Tombstone]) -> None:
+    """Replace the repository's tombstones (atomically)."""
     atomic_write(repo.path / PURGED,
                  json.dumps([asdict(t) for t in stones], indent=1).encode() + b"\n",
                  tmp_dir=repo.path / "tmp")
@@ -222,7 +223,7 @@ def purge(repo: Repository, dataset: str, paths: list[str], reason: str, *,
             held = sorted({p for ds, _, p in mine if ds == dataset} & set(paths)) or paths
             stones.append(Tombstone(blob, dataset, held, reason.strip(), date,
                                     [" ".join(h) for h in mine]))
-    _save(repo, stones)  # first: an interrupted purge is finished by running it again
+    save_tombstones(repo, stones)  # first: an interrupted purge is finished by running it again
     finish(repo, report, cache_root)
     return report
 
@@ -277,7 +278,7 @@ def purge_cache(root: Path, blobs: set[str]) -> tuple[list[Path], int]:
     """Remove cache folders holding any of ``blobs``, converted copies, and remote-cache copies."""
 
     from casdb import cache
-    from casdb.cachecheck import _make_writable
+    from casdb.fileops import make_tree_writable
 
     removed = []
     for entry in cache.entries(root):
@@ -288,7 +289,7 @@ def purge_cache(root: Path, blobs: set[str]) -> tuple[list[Path], int]:
         except IntegrityError:
             held = blobs  # unreadable: it may hold the bytes, and it is the cache's own folder
         if blobs & held:
-            _make_writable(entry.path)
+            make_tree_writable(entry.path)
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(entry.path)
     derived = 0
@@ -319,21 +320,21 @@ def _cache_folder(root: Path, entry) -> bool:
 
 def apply_remote(repo: Repository, remote: Remote) -> None:
     """Make ``remote`` hold the union of both sides' tombstones and none of their bytes."""
-    from casdb.remote import BLOBS
+    from casdb.store import blob_key
 
     local = tombstones(repo)
     theirs = remote.tombstones()
     mine = {t.blob for t in local}
     new_here = [t for t in theirs if t.blob not in mine]
     if new_here:  # purged elsewhere: purge here too
-        _save(repo, local + new_here)
+        save_tombstones(repo, local + new_here)
         finish_local(repo, {t.blob for t in new_here})
     merged = local + new_here
     if {t.blob for t in theirs} != {t.blob for t in merged}:
         remote.put_tombstones(merged)
     blobs = {t.blob for t in merged}
     for blob in blobs:
-        remote.backend.delete(f"{BLOBS}/{blob[:2]}/{blob[2:]}")
+        remote.backend.delete(blob_key(blob))
     where = remote.index()
     packs = {where[b].pack for b in blobs if b in where and where[b].pack}
     for pack in packs:

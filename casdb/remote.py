@@ -33,11 +33,11 @@ from casdb.backends.base import Backend, open_backend, redact
 from casdb.errors import IntegrityError, InvalidInput, NotFound
 from casdb.ids import hash_bytes, is_id
 from casdb.names import check_branch, check_dataset, check_version
+from casdb.store import BLOBS, blob_key
 
 MARKER = "casdb-remote.json"
 FORMAT = 1
 PACKS = "packs"
-BLOBS = "blobs"
 REFS = "refs"
 BIG = 4 << 20
 """Blobs of this size and more travel alone (multipart); smaller ones in packs."""
@@ -183,7 +183,7 @@ class Remote:
         return name, len(body)
 
     def put_blob(self, blob: str, path: Path) -> bool:
-        return self.backend.put_file(f"{BLOBS}/{blob[:2]}/{blob[2:]}", path)
+        return self.backend.put_file(blob_key(blob), path)
 
     # -- purges ---------------------------------------------------------------------------------
 
@@ -246,7 +246,7 @@ class Remote:
                     yield i, chunk[e.offset - start : e.offset - start + e.length]
 
     def read_blob(self, blob: str, path: Path) -> None:
-        self.backend.get_file(f"{BLOBS}/{blob[:2]}/{blob[2:]}", path)
+        self.backend.get_file(blob_key(blob), path)
 
 
 _PACK_RE = re.compile(r"^[0-9a-f]{32}-[0-9a-f]{16}$")

@@ -69,11 +69,11 @@ def sync_refs(repo: Repository, dataset: str) -> None:
         raise NotFound(f"no dataset {dataset!r} on {remote.url}{hint}")
     stones = remote.tombstones()
     if stones:  # the remote's purges apply to its object cache too
-        from casdb.purge import _save, finish_local, purged_blobs
+        from casdb.purge import finish_local, purged_blobs, save_tombstones
 
         new = {t.blob for t in stones} - purged_blobs(repo)
         if new:
-            _save(repo, stones)
+            save_tombstones(repo, stones)
             finish_local(repo, new)
     for ref, commit in refs.items():
         key = f"refs/{dataset}/{ref}"

@@ -207,6 +207,13 @@ class ObjectStore:
         self._schedule(final)
         self.stage.add(tmp, final)
 
+    def trim_cache(self, limit: int) -> None:
+        """Drop the decoded objects kept in memory once there are more than ``limit`` (a walk
+        over every object reads each once: keeping them would only cost memory)."""
+        with self._lock:
+            if len(self._cache) > limit:
+                self._cache.clear()
+
     def has(self, object_id: str) -> bool:
         final = self._path(OBJECTS, object_id)
         return object_id in self._present or final in self.stage or os.path.exists(final)
@@ -227,7 +234,7 @@ class ObjectStore:
         return self.stage.temp_path(final) or final
 
     def has_blob(self, object_id: str) -> bool:
-        return os.path.exists(f"{self.root}/{BLOBS}/{object_id[:2]}/{object_id[2:]}")
+        return os.path.exists(self._path(BLOBS, object_id))
 
     def blob_ids(self) -> Iterator[str]:
         """Ids of every stored blob."""

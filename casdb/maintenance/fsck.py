@@ -98,8 +98,7 @@ def reachable(repo: Repository) -> tuple[set[bytes], dict[str, int], list[str], 
             continue
         intact += 1
         stack.extend(children(obj, blobs))
-        if len(store._cache) > 256:  # the walk reads each object once: keep the cache small
-            store._cache.clear()
+        store.trim_cache(256)  # the walk reads each object once: keep the cache small
     return objects, blobs, problems, intact
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from casdb import compression, encoding
 from casdb.maintenance.fsck import children
-from casdb.remote import BLOB, BLOBS, PACKS, Remote
+from casdb.remote import BLOB, PACKS, Remote
+from casdb.store import blob_key
 
 
 @dataclass
@@ -61,7 +62,7 @@ def collect_remote(remote: Remote, *, grace: float = 3600.0, dry_run: bool = Fal
         if object_id in marked:
             continue
         if entry.pack is None:
-            key = f"{BLOBS}/{object_id[:2]}/{object_id[2:]}"
+            key = blob_key(object_id)
             if remote.backend.modified(key) > cutoff:
                 report.kept_young += 1
                 continue
