@@ -344,9 +344,10 @@ def in_process(r: dict) -> float:
 
 
 def print_machine(machine: dict, *lines: tuple[str, str]) -> None:
-    """The machine section of a report, then ``(name, value)`` lines."""
+    """The machine section of a report: the machine, the load now, then ``(name, value)`` lines."""
+    load = ("load avg", f"{load_avgs()} now (1/5/15-min; 1-min per step in the JSON)")
     print("\n== machine ==")
-    for k, v in [*machine.items(), *lines]:
+    for k, v in [*machine.items(), load, *lines]:
         print(f"  {k:13} {v}")
 
 

@@ -192,10 +192,6 @@ def main() -> None:
     if not args.skip_audb:
         host, repo_name, pub = audb_repository(bc, args, ds, work)
         res["audb_publish"] = pub
-        print(f"\naudb: repository {host} (published in {pub['1.0.0']['seconds']:.1f} s + "
-              f"{pub['2.0.0']['seconds']:.1f} s{', cached' if pub.get('cached') else ''})",
-              flush=True)
-        bc.warm(host)
         caches = work / "audb-caches"
 
         def aspec(version: str, cache: Path, **kw) -> dict:
@@ -316,6 +312,17 @@ def layout(root) -> list[str]:
 
 
 def audb_repository(bc, args, ds: dict, work) -> tuple:
+    """Publish 1.0.0 and 2.0.0 with audb to a file-system repository, cached under --data; print
+    it and read it once (warm). (host folder, repository name, publish times)."""
+    host, repo_name, pub = publish_audb(bc, args, ds, work)
+    print(f"\naudb: repository {host} (published in {pub['1.0.0']['seconds']:.1f} s + "
+          f"{pub['2.0.0']['seconds']:.1f} s{', cached' if pub.get('cached') else ''})",
+          flush=True)
+    bc.warm(host)
+    return host, repo_name, pub
+
+
+def publish_audb(bc, args, ds: dict, work) -> tuple:
     """Publish 1.0.0 and 2.0.0 with audb to a file-system repository, cached under --data."""
     import audb
 
@@ -378,7 +385,6 @@ def report(bc, machine: dict, args, res: dict) -> dict:
     s = res["steps"]
     common.print_machine(
         machine,
-        ("load avg", f"{os.getloadavg()[0]:.2f} now (1-min; per step in the JSON)"),
         ("page cache", f"warm; sync before every step; {args.repeat} run(s) per step"),
     )
 

@@ -271,10 +271,6 @@ def main() -> None:
     if not args.skip_audb:
         host, repo_name, pub = bco.audb_repository(bc, args, ds, work)
         res["audb_publish"] = pub
-        print(f"\naudb: repository {host} (published in {pub['1.0.0']['seconds']:.1f} s + "
-              f"{pub['2.0.0']['seconds']:.1f} s{', cached' if pub.get('cached') else ''})",
-              flush=True)
-        bc.warm(host)
         caches = work / "audb-caches"
 
         def aspec(version: str, cache: Path, **kw) -> dict:
@@ -387,7 +383,6 @@ def report(bc, machine: dict, args, res: dict) -> dict:
     s = res["steps"]
     common.print_machine(
         machine,
-        ("load avg", f"{common.load_avgs()} now (1/5/15-min; 1-min per step below)"),
         ("page cache", f"warm; sync before every step; casdb pair run {args.repeat} time(s)"),
     )
 

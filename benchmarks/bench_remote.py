@@ -578,7 +578,6 @@ def report(bc, machine: dict, args, res: dict) -> dict:
     s = res["steps"]
     common.print_machine(
         machine,
-        ("load avg", f"{common.load_avgs()} now (1/5/15-min; 1-min per step in the JSON)"),
         ("server", f"SeaweedFS (weed mini) on 127.0.0.1, data on {machine['fs']}; "
                    f"{bc.human(res.get('server_data_bytes', 0))} on disk at the end"),
     )
