@@ -118,6 +118,25 @@ def add_load_args(ap, repeat_help: str) -> None:
     ap.add_argument("--republish", action="store_true", help="publish the audb repository anew")
 
 
+def casdb_command(args, export_revision: Callable) -> tuple[list[str], str, str | None]:
+    """For bench_commit.py and bench_gc.py: (the casdb command, the python it runs on, the
+    revision or None). ``--casdb`` (its python read from its ``#!`` line), or with ``--rev`` the
+    CLI of that revision, exported by ``export_revision``, which the children import (their
+    ``PYTHONPATH`` comes before the editable install)."""
+    from pathlib import Path
+
+    casdb = [args.casdb]
+    python = Path(args.casdb).read_text(errors="replace").splitlines()[0][2:].strip() \
+        if Path(args.casdb).is_file() else sys.executable
+    rev = None
+    if args.rev:
+        rev, snapshot = export_revision(args.rev, args.data)
+        os.environ["PYTHONPATH"] = str(snapshot)
+        # -P: do not put the current folder first on sys.path (it may hold another casdb/).
+        casdb = [python, "-P", "-c", CLI_CODE]
+    return casdb, python, rev
+
+
 def casdb_under_test(bc, args) -> str | None:
     """Point the children at ``--rev`` or ``--snapshot`` (``PYTHONPATH``); the revision name, or
     None for the installed casdb."""
