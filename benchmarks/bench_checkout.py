@@ -73,8 +73,10 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # children run with -P, which leaves this folder off sys.path
+import _common as common  # noqa: E402
+
 NAME = "bench"
-PRELOAD = ("pandas", "pyarrow")  # imported before the timed call in every child
 
 
 # -- child ---------------------------------------------------------------------------------------
@@ -92,30 +94,9 @@ def child(spec_json: str) -> None:
         import audb
 
         load = audb.load
-    for mod in PRELOAD:
-        __import__(mod)
-    t1 = time.perf_counter()
-    out = {"import_s": t1 - t0}
-    kw = dict(spec["kwargs"])
-    if spec["tool"] == "casdb":
-        ds = load(spec["name"], spec["version"], repo=spec["repo"], cache_root=spec["cache"],
-                  full_path=True, **kw)
-        t2 = time.perf_counter()
-        # The misc tables too, as audb's database holds them (the spec promises only .tables).
-        rows = {t: len(ds[t].get()) for t in [*ds.tables, *getattr(ds, "misc_tables", [])]}
-        t3 = time.perf_counter()
-        files, root = list(ds.files), str(ds.root)
-    else:
-        audb.config.REPOSITORIES = [audb.Repository(spec["repo_name"], spec["host"], "file-system")]
-        db = load(spec["name"], version=spec["version"], cache_root=spec["cache"], verbose=False,
-                  full_path=True, **kw)
-        t2 = time.perf_counter()
-        rows = {t: len(db[t].get()) for t in list(db)}
-        t3 = time.perf_counter()
-        files, root = list(db.files), db.root
-    out.update(load_s=t2 - t1, tables_s=t3 - t2, rows=rows, files=len(files),
-               present=sum(os.path.exists(f) for f in files), root=root,
-               example=files[0] if files else None)
+    common.preload()
+    out = {"import_s": time.perf_counter() - t0}
+    out.update(common.load_and_read(spec, load, "file-system"))
     print(json.dumps(out))
 
 
@@ -123,78 +104,24 @@ def child(spec_json: str) -> None:
 
 
 def main() -> None:
-    import argparse
-    import shutil
-    import subprocess
     from pathlib import Path
 
-    sys.path.insert(0, HERE)
     import bench_commit as bc
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path("/tmp/casdb-bench"),
-                    help="data dir: cached sources, audb repository, work folders (default %(default)s)")
-    ap.add_argument("--files", type=int, default=2000, help="files in 1.0.0 (default %(default)s)")
-    ap.add_argument("--duration", type=float, default=3.0, help="seconds per file")
-    ap.add_argument("--sampling-rate", type=int, default=48000)
-    ap.add_argument("--channels", type=int, default=2)
-    ap.add_argument("--casdb", default=str(Path(sys.executable).parent / "casdb"),
-                    help="casdb executable for init/commit/checkout (default: beside this python)")
-    ap.add_argument("--rev", help="benchmark casdb as of this git revision (exported to the data "
-                    "dir) instead of the working tree")
-    ap.add_argument("--snapshot", action="store_true", help="benchmark a copy of casdb/ as it is "
-                    "now in the working tree (uncommitted changes included), taken at the start")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per step, best wall kept")
-    ap.add_argument("--skip-audb", action="store_true", help="casdb steps only")
-    ap.add_argument("--skip-casdb", action="store_true", help="audb steps only")
-    ap.add_argument("--republish", action="store_true", help="publish the audb repository anew")
-    ap.add_argument("--keep", action="store_true", help="keep the work folder")
-    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap = common.parser(__doc__, "cached sources, audb repository, work folders")
+    common.add_load_args(ap, "runs per step, best wall kept")
     args = ap.parse_args()
 
-    args.data.mkdir(parents=True, exist_ok=True)
     python = sys.executable
-    casdb_cli = [args.casdb]
-    rev = None
-    if args.rev or args.snapshot:
-        if args.rev:
-            rev, snapshot = bc.export_revision(args.rev, args.data)
-        else:
-            rev, snapshot = snapshot_worktree(bc, args.data)
-        os.environ["PYTHONPATH"] = str(snapshot)
-        casdb_cli = [python, "-P", "-c", "import sys; sys.argv[0] = 'casdb'; "
-                     "from casdb.cli import main; sys.exit(main())"]
-    work = args.data / f"checkout-{os.getpid()}"
-    logs = work / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    # Neither tool may fall back to a cache in the home folder.
-    os.environ.update(AUDB_CACHE_ROOT=str(work / "audb-default-cache"),
-                      AUDB_SHARED_CACHE_ROOT=str(work / "audb-shared-cache"),
-                      CASDB_CACHE=str(work / "casdb-default-cache"))
-
-    machine = bc.machine_info(args.data, rev)
-    machine["casdb_from"] = subprocess.run(
-        [python, "-P", "-c", "import casdb, os; print(os.path.dirname(casdb.__file__))"],
-        capture_output=True, text=True, check=True, cwd=bc.WORK_DIR).stdout.strip()
-    machine["audb"] = subprocess.run(
-        [python, "-P", "-c", "import audb; print(audb.__version__)"],
-        capture_output=True, text=True, cwd=bc.WORK_DIR).stdout.strip() or "not installed"
-    print(f"casdb {machine['casdb_rev']} ({machine['casdb_from']}), audb {machine['audb']} on "
-          f"{machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']} GiB, "
-          f"python {machine['python']}, {machine['fs']}", flush=True)
+    rev, work, logs, machine = common.start(bc, args, "checkout", ("audb",))
+    casdb_cli = common.casdb_cli(args, rev)
     digest = bc.sources_digest()
     started = time.time()
 
     # -- sources: 1.0.0 and 2.0.0 as folders -------------------------------------------------
-    ds = bc.large_set(args.data, args.files, args.duration, args.sampling_rate, args.channels)
-    src1, src2 = work / "src-1.0.0", work / "src-2.0.0"
-    bc.link_tree(ds["base"], src1)
-    bc.link_tree(ds["base"], src2)
-    changed = apply_v2(bc, ds, src2)
-    bc.set_old_mtime(changed)
-    media1 = media_files(src1)
-    media2 = media_files(src2)
+    ds, src1, src2, changed = common.two_versions(bc, args, work)
+    media1 = common.media_files(src1)
+    media2 = common.media_files(src2)
     media_bytes = sum((src2 / m).stat().st_size for m in media2)
     print(f"\n1.0.0: {len(media1)} files; 2.0.0: {len(media2)} files, {bc.human(media_bytes)} "
           f"of media ({len(changed)} files changed)", flush=True)
@@ -210,21 +137,9 @@ def main() -> None:
                 bc.rm_rf(fresh)
             for p in clear:
                 bc.rm_rf(p)
-            bc.sync()
-            load = os.getloadavg()[0]
-            log = logs / f"{key}-{i}.log"
             cmd = [python, "-P", os.path.abspath(__file__), "--child", json.dumps(spec)]
-            r = timed(bc, cmd, log)
-            t0 = time.perf_counter()
-            bc.sync()
-            r["sync_s"] = time.perf_counter() - t0
-            r["load_avg"] = load
-            runs.append(r)
-        ok = [r for r in runs if "error" not in r]
-        best = min(ok, key=lambda r: r["seconds"]) if ok else runs[0]
-        best = {**best, "label": label, "runs": len(runs),
-                "all_walls": [round(r["seconds"], 3) for r in runs],
-                "all_load_s": [round(r["load_s"], 3) for r in runs if "load_s" in r]}
+            runs.append(common.synced_run(bc, cmd, logs / f"{key}-{i}.log"))
+        best = common.best_run(runs, label=label)
         res["steps"][key] = best
         print("  " + step_line(bc, label, best), flush=True)
         return best
@@ -236,18 +151,8 @@ def main() -> None:
     # -- casdb ----------------------------------------------------------------------------------
     if not args.skip_casdb:
         repo = work / "casdb-repo"
-        print(f"\ncasdb: repository {repo}", flush=True)
-        subprocess.run([*casdb_cli, "init", str(repo)], check=True, stdout=subprocess.DEVNULL,
-                       cwd=bc.WORK_DIR)
-        for version, src in (("1.0.0", src1), ("2.0.0", src2)):
-            bc.warm(src)
-            bc.sync()
-            r = timed(bc, [*casdb_cli, "--repo", str(repo), "commit", str(src), "--dataset", NAME,
-                           "--version", version], logs / f"commit-{version}.log")
-            if "error" in r:
-                sys.exit(f"casdb commit {version} failed:\n{r['error']}")
-            res[f"casdb_commit_{version}"] = r
-            print(f"  commit {version}: {r['seconds']:.2f} s", flush=True)
+        common.commit_versions(bc, casdb_cli, repo, {"1.0.0": src1, "2.0.0": src2}, logs, res,
+                               NAME)
         bc.sync()
         caches = work / "casdb-caches"
 
@@ -275,7 +180,7 @@ def main() -> None:
         cli_cache = caches / "cli"
         bc.sync()
         load_avg = os.getloadavg()[0]
-        r = timed(bc, [*casdb_cli, "--repo", str(repo), "checkout", f"{NAME}@2.0.0",
+        r = common.timed(bc, [*casdb_cli, "--repo", str(repo), "checkout", f"{NAME}@2.0.0",
                        "--cache", str(cli_cache)], logs / "cli-checkout.log")
         r["load_avg"] = load_avg
         r["label"] = "casdb CLI checkout bench@2.0.0, empty cache"
@@ -287,10 +192,6 @@ def main() -> None:
     if not args.skip_audb:
         host, repo_name, pub = audb_repository(bc, args, ds, work)
         res["audb_publish"] = pub
-        print(f"\naudb: repository {host} (published in {pub['1.0.0']['seconds']:.1f} s + "
-              f"{pub['2.0.0']['seconds']:.1f} s{', cached' if pub.get('cached') else ''})",
-              flush=True)
-        bc.warm(host)
         caches = work / "audb-caches"
 
         def aspec(version: str, cache: Path, **kw) -> dict:
@@ -326,20 +227,15 @@ def main() -> None:
         bc.rm_rf(caches)
 
     out = report(bc, machine, args, res)
-    if not (args.rev or args.snapshot or args.skip_casdb) and bc.sources_digest() != digest:
-        print("\nWARNING: casdb/ sources changed during the run; the figures mix two versions.")
+    common.warn_if_changed(bc, args, digest)
     out.update(machine=machine, args={k: str(v) for k, v in vars(args).items()}, results=res,
                total_seconds=time.time() - started)
-    path = args.json or args.data / f"checkout-results-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(out, indent=2, default=str))
-    print(f"\nresults: {path}")
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    common.save_results(args, "checkout", out, work, started)
 
 
 def startup(bc, python: str, args) -> dict:
     """Fixed costs in every child's wall: the interpreter, pandas and pyarrow, each tool."""
-    pre = ", ".join(PRELOAD)
+    pre = ", ".join(common.PRELOAD)
     codes = {"python": "pass", "python + pandas, pyarrow": f"import {pre}"}
     if not args.skip_casdb:
         codes["python + casdb.load + pandas, pyarrow"] = f"import casdb; casdb.load; import {pre}"
@@ -349,63 +245,15 @@ def startup(bc, python: str, args) -> dict:
             for k, c in codes.items()}
 
 
-def snapshot_worktree(bc, data) -> tuple[str, object]:
-    """Copy casdb/ of the working tree to ``data/casdb-wt-<digest>`` (once); (name, folder)."""
-    import shutil
-
-    rev = bc.casdb_revision()
-    folder = data / f"casdb-wt-{bc.sources_digest()}"
-    if not (folder / "casdb" / "__init__.py").exists():
-        tmp = data / f".casdb-wt-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(bc.PROJECT / "casdb", tmp / "casdb",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        os.replace(tmp, folder)
-    return f"{rev} (snapshot {folder.name})", folder
-
-
-def apply_v2(bc, ds: dict, src) -> list:
-    """Turn a hard-link copy of 1.0.0 into 2.0.0: new files, re-recordings, new tables."""
-    changed = []
-    for d in (ds["new"], ds["rewrite"]):
-        for p in bc.all_files(d):
-            dst = src / p.relative_to(d)
-            bc.replace_file(p, dst)
-            changed.append(dst)
-    for p in ds["tables"].iterdir():
-        bc.replace_file(p, src / p.name)
-        changed.append(src / p.name)
-    return changed
-
-
-def media_files(root) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in (root / "audio").rglob("*.wav"))
-
-
-def timed(bc, cmd: list[str], log) -> dict:
-    """``bench_commit.run_timed``, plus the child's JSON line; a failure is recorded, not raised."""
-    try:
-        r = bc.run_timed(cmd, log)
-    except SystemExit as exc:
-        return {"seconds": float("nan"), "error": str(exc)[-2000:]}
-    lines = log.read_text(errors="replace").strip().splitlines()
-    if lines and lines[-1].startswith("{"):
-        r.update(json.loads(lines[-1]))
-    return r
-
-
 def step_line(bc, label: str, r: dict) -> str:
-    if "error" in r:
-        last = r["error"].strip().splitlines()[-1] if r["error"].strip() else "?"
-        return f"{label:52} FAILED: {last[:160]}"
-    parts = [f"{label:52} wall {r['seconds']:6.2f} s"]
-    if "load_s" in r:
-        parts.append(f"import {r['import_s']:5.2f}  load {r['load_s']:6.2f}  tables "
-                     f"{r['tables_s']:5.2f}  files {r['present']}/{r['files']}")
-    parts.append(f"RSS {bc.human(r.get('peak_rss', 0))}  cpu {r.get('cpu', 0):.1f} s")
-    if "sync_s" in r:
-        parts.append(f"sync {r['sync_s']:.2f} s")
-    return "  ".join(parts)
+    def details(r: dict) -> list[str]:
+        parts = []
+        if "load_s" in r:
+            parts.append(f"import {r['import_s']:5.2f}  load {r['load_s']:6.2f}  tables "
+                         f"{r['tables_s']:5.2f}  files {r['present']}/{r['files']}")
+        return parts + common.resources(bc, r)
+
+    return common.step_line(label, r, details, width=52)
 
 
 # -- disk ----------------------------------------------------------------------------------------
@@ -464,6 +312,17 @@ def layout(root) -> list[str]:
 
 
 def audb_repository(bc, args, ds: dict, work) -> tuple:
+    """Publish 1.0.0 and 2.0.0 with audb to a file-system repository, cached under --data; print
+    it and read it once (warm). (host folder, repository name, publish times)."""
+    host, repo_name, pub = publish_audb(bc, args, ds, work)
+    print(f"\naudb: repository {host} (published in {pub['1.0.0']['seconds']:.1f} s + "
+          f"{pub['2.0.0']['seconds']:.1f} s{', cached' if pub.get('cached') else ''})",
+          flush=True)
+    bc.warm(host)
+    return host, repo_name, pub
+
+
+def publish_audb(bc, args, ds: dict, work) -> tuple:
     """Publish 1.0.0 and 2.0.0 with audb to a file-system repository, cached under --data."""
     import audb
 
@@ -489,7 +348,7 @@ def audb_repository(bc, args, ds: dict, work) -> tuple:
         if version == "2.0.0":
             bc.link_tree(p1, p2)  # 1.0.0's folder after publishing: holds its db.parquet
             own_metadata(bc, p2)
-            apply_v2(bc, ds, p2)
+            common.apply_v2(bc, ds, p2)
         bc.warm(folder)
         bc.sync()
         print(f"audb.publish {version} from {folder} ...", flush=True)
@@ -524,17 +383,12 @@ def own_metadata(bc, folder) -> None:
 
 def report(bc, machine: dict, args, res: dict) -> dict:
     s = res["steps"]
-    print("\n== machine ==")
-    for k, v in machine.items():
-        print(f"  {k:13} {v}")
-    print(f"  {'load avg':13} {os.getloadavg()[0]:.2f} now (1-min; per step in the JSON)")
-    print(f"  {'page cache':13} warm; sync before every step; {args.repeat} run(s) per step")
+    common.print_machine(
+        machine,
+        ("page cache", f"warm; sync before every step; {args.repeat} run(s) per step"),
+    )
 
-    def ok(key):
-        return key in s and "error" not in s[key]
-
-    def inproc(r):
-        return r["load_s"] + r["tables_s"]
+    ok, inproc = common.succeeded(s), common.in_process
 
     print("\n== steps (wall: child incl. start-up and imports; in-proc: load call + tables) ==")
     print(f"  {'step':34} {'casdb wall':>10} {'in-proc':>8} {'audb wall':>10} {'in-proc':>8} "
@@ -604,15 +458,8 @@ def report(bc, machine: dict, args, res: dict) -> dict:
         targets.append(("switching versions under 0.5 s (in-process load call)",
                         f"load call {r['load_s']:.3f} s (+ tables {r['tables_s']:.3f} s); "
                         f"child wall {r['seconds']:.2f} s", r["load_s"] < 0.5))
-    print("\n== targets ==")
-    for name, detail, passed in targets:
-        print(f"  [{'PASS' if passed else 'FAIL'}] {name}: {detail}")
-    return {"ratios": ratios,
-            "targets": [{"name": n, "detail": d, "pass": p} for n, d, p in targets]}
+    return {"ratios": ratios, "targets": common.print_targets(targets)}
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--child"]:
-        child(sys.argv[2])
-    else:
-        main()
+    common.run_main(child, main)

@@ -629,17 +629,9 @@ def main() -> None:
     args = ap.parse_args()
 
     args.data.mkdir(parents=True, exist_ok=True)
-    casdb = [args.casdb]
-    casdb_python = Path(args.casdb).read_text(errors="replace").splitlines()[0][2:].strip() \
-        if Path(args.casdb).is_file() else sys.executable
-    rev = None
-    if args.rev:
-        rev, snapshot = export_revision(args.rev, args.data)
-        # Children import casdb from the snapshot (PYTHONPATH comes before the editable install).
-        os.environ["PYTHONPATH"] = str(snapshot)
-        # -P: do not put the current folder first on sys.path (it may hold another casdb/).
-        casdb = [casdb_python, "-P", "-c", "import sys; sys.argv[0] = 'casdb'; "
-                 "from casdb.cli import main; sys.exit(main())"]
+    import _common as common  # beside this script
+
+    casdb, casdb_python, rev = common.casdb_command(args, export_revision)
     machine = machine_info(args.data, rev)
     machine["casdb_from"] = subprocess.run(
         [casdb_python, "-P", "-c", "import casdb, os; print(os.path.dirname(casdb.__file__))"],

@@ -79,8 +79,10 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # children run with -P, which leaves this folder off sys.path
+import _common as common  # noqa: E402
+
 NAME = "bench"
-PRELOAD = ("pandas", "pyarrow")  # imported before the timed call in every child
 RATE = 16000
 CASDB_FLAVOUR = {"sampling_rate": RATE, "mixdown": True}
 AUDB_FLAVOUR = {"sampling_rate": RATE, "mixdown": True}  # channels, format, bit_depth: None
@@ -136,37 +138,14 @@ def child(spec_json: str) -> None:
 
         Flavor.__call__ = call
         load = audb.load
-    for mod in PRELOAD:
-        __import__(mod)
-    t1 = time.perf_counter()
-    out = {"import_s": t1 - t0}
-    kw = dict(spec["kwargs"])
-    c0 = os.times()
+    common.preload()
+    out = {"import_s": time.perf_counter() - t0}
+    out.update(common.load_and_read(spec, load, "file-system"))
     if spec["tool"] == "casdb":
-        ds = load(spec["name"], spec["version"], repo=spec["repo"], cache_root=spec["cache"],
-                  full_path=True, **kw)
-        t2 = time.perf_counter()
-        c1 = os.times()
-        rows = {t: len(ds[t].get()) for t in [*ds.tables, *getattr(ds, "misc_tables", [])]}
-        t3 = time.perf_counter()
-        files, root = list(ds.files), str(ds.root)
         out["converted"] = conv["n"] if conv["calls"] else None
     else:
-        audb.config.REPOSITORIES = [audb.Repository(spec["repo_name"], spec["host"], "file-system")]
-        db = load(spec["name"], version=spec["version"], cache_root=spec["cache"], verbose=False,
-                  full_path=True, **kw)
-        t2 = time.perf_counter()
-        c1 = os.times()
-        rows = {t: len(db[t].get()) for t in list(db)}
-        t3 = time.perf_counter()
-        files, root = list(db.files), db.root
         out["converted"] = conv["calls"]  # Flavor.__call__ also copies files already in flavour
-    out.update(load_s=t2 - t1, tables_s=t3 - t2, convert_s=conv["s"] if conv["calls"] else None,
-               load_cpu_self=(c1.user - c0.user) + (c1.system - c0.system),
-               load_cpu_workers=(c1.children_user - c0.children_user)
-               + (c1.children_system - c0.children_system),
-               rows=rows, files=len(files), present=sum(os.path.exists(f) for f in files),
-               root=root, example=files[0] if files else None)
+    out["convert_s"] = conv["s"] if conv["calls"] else None
     print(json.dumps(out))
 
 
@@ -174,89 +153,30 @@ def child(spec_json: str) -> None:
 
 
 def main() -> None:
-    import argparse
     import re
-    import shutil
-    import subprocess
     from pathlib import Path
 
-    sys.path.insert(0, HERE)
     import bench_checkout as bco
     import bench_commit as bc
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path("/tmp/casdb-bench"),
-                    help="data dir: cached sources, audb repository, work folders (default %(default)s)")
-    ap.add_argument("--files", type=int, default=2000, help="files in 1.0.0 (default %(default)s)")
-    ap.add_argument("--duration", type=float, default=3.0, help="seconds per file")
-    ap.add_argument("--sampling-rate", type=int, default=48000)
-    ap.add_argument("--channels", type=int, default=2)
-    ap.add_argument("--casdb", default=str(Path(sys.executable).parent / "casdb"),
-                    help="casdb executable for init/commit/checkout (default: beside this python)")
-    ap.add_argument("--rev", help="benchmark casdb as of this git revision (exported to the data "
-                    "dir) instead of the working tree")
-    ap.add_argument("--snapshot", action="store_true", help="benchmark a copy of casdb/ as it is "
-                    "now in the working tree (uncommitted changes included), taken at the start")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="runs of casdb's 1.0.0 + 2.0.0 pair (best of each kept)")
-    ap.add_argument("--skip-audb", action="store_true", help="casdb steps only")
-    ap.add_argument("--skip-casdb", action="store_true", help="audb steps only")
+    ap = common.parser(__doc__, "cached sources, audb repository, work folders")
+    common.add_load_args(ap, "runs of casdb's 1.0.0 + 2.0.0 pair (best of each kept)")
     ap.add_argument("--skip-audb-parallel", action="store_true",
                     help="audb with its default num_workers=1 only")
     ap.add_argument("--compare", type=int, default=5,
                     help="files of 1.0.0 compared sample by sample, casdb against audb")
-    ap.add_argument("--republish", action="store_true", help="publish the audb repository anew")
-    ap.add_argument("--keep", action="store_true", help="keep the work folder")
-    ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
 
-    args.data.mkdir(parents=True, exist_ok=True)
     python = sys.executable
-    casdb_cli = [args.casdb]
-    rev = None
-    if args.rev or args.snapshot:
-        if args.rev:
-            rev, snapshot = bc.export_revision(args.rev, args.data)
-        else:
-            rev, snapshot = bco.snapshot_worktree(bc, args.data)
-        os.environ["PYTHONPATH"] = str(snapshot)
-        casdb_cli = [python, "-P", "-c", "import sys; sys.argv[0] = 'casdb'; "
-                     "from casdb.cli import main; sys.exit(main())"]
-    work = args.data / f"flavour-{os.getpid()}"
-    logs = work / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    os.environ.update(AUDB_CACHE_ROOT=str(work / "audb-default-cache"),
-                      AUDB_SHARED_CACHE_ROOT=str(work / "audb-shared-cache"),
-                      CASDB_CACHE=str(work / "casdb-default-cache"))
-
-    machine = bc.machine_info(args.data, rev)
-    machine["casdb_from"] = subprocess.run(
-        [python, "-P", "-c", "import casdb, os; print(os.path.dirname(casdb.__file__))"],
-        capture_output=True, text=True, check=True, cwd=bc.WORK_DIR).stdout.strip()
-    versions = subprocess.run(
-        [python, "-P", "-c", "import importlib.metadata as m\n"
-         "for p in ('audb', 'audresample', 'audiofile', 'soxr', 'soundfile', 'numpy'):\n"
-         "    try: print(p, m.version(p))\n"
-         "    except Exception: print(p, '-')"],
-        capture_output=True, text=True, cwd=bc.WORK_DIR).stdout.split("\n")
-    machine["packages"] = ", ".join(v for v in versions if v.strip())
-    machine["audb"] = next((v.split()[1] for v in versions if v.startswith("audb ")), "-")
-    print(f"casdb {machine['casdb_rev']} ({machine['casdb_from']}), {machine['packages']} on "
-          f"{machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']} GiB, "
-          f"python {machine['python']}, {machine['fs']}; load avg "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    rev, work, logs, machine = common.start(
+        bc, args, "flavour", ("audb", "audresample", "audiofile", "soxr", "soundfile", "numpy"))
+    casdb_cli = common.casdb_cli(args, rev)
     digest = bc.sources_digest()
     started = time.time()
 
     # -- sources ------------------------------------------------------------------------------
-    ds = bc.large_set(args.data, args.files, args.duration, args.sampling_rate, args.channels)
-    src1, src2 = work / "src-1.0.0", work / "src-2.0.0"
-    bc.link_tree(ds["base"], src1)
-    bc.link_tree(ds["base"], src2)
-    changed = bco.apply_v2(bc, ds, src2)
-    bc.set_old_mtime(changed)
-    media1, media2 = bco.media_files(src1), bco.media_files(src2)
+    ds, src1, src2, _changed = common.two_versions(bc, args, work)
+    media1, media2 = common.media_files(src1), common.media_files(src2)
     media_bytes1 = sum((src1 / m).stat().st_size for m in media1)
     new_media = sorted(set(media2) - set(media1))
     rewritten = sorted(m for m in set(media1) & set(media2)
@@ -273,23 +193,14 @@ def main() -> None:
         """One child; ``fresh`` (a cache) is emptied first. Repeats are keyed ``key#i``."""
         if fresh is not None:
             bc.rm_rf(fresh)
-        bc.sync()
-        load = os.getloadavg()[0]
-        log = logs / f"{key}.log"
         cmd = [python, "-P", os.path.abspath(__file__), "--child", json.dumps(spec)]
-        r = bco.timed(bc, cmd, log)
-        t0 = time.perf_counter()
-        bc.sync()
-        r.update(sync_s=time.perf_counter() - t0, load_avg=load, label=label)
+        r = common.synced_run(bc, cmd, logs / f"{key}.log")
+        r["label"] = label
         print("  " + step_line(bc, label, r), flush=True)
         return r
 
     def keep_best(key: str, runs: list[dict]) -> None:
-        ok = [r for r in runs if "error" not in r]
-        best = min(ok, key=lambda r: r["seconds"]) if ok else runs[0]
-        res["steps"][key] = {**best, "runs": len(runs),
-                             "all_walls": [round(r["seconds"], 3) for r in runs],
-                             "all_load_s": [round(r["load_s"], 3) for r in runs if "load_s" in r]}
+        res["steps"][key] = common.best_run(runs)
 
     res["startup"] = bco.startup(bc, python, args)
     print("\nstart-up (best of 3 child processes): " + ", ".join(
@@ -300,18 +211,8 @@ def main() -> None:
     # -- casdb --------------------------------------------------------------------------------
     if not args.skip_casdb:
         repo = work / "casdb-repo"
-        print(f"\ncasdb: repository {repo}", flush=True)
-        subprocess.run([*casdb_cli, "init", str(repo)], check=True, stdout=subprocess.DEVNULL,
-                       cwd=bc.WORK_DIR)
-        for version, src in (("1.0.0", src1), ("2.0.0", src2)):
-            bc.warm(src)
-            bc.sync()
-            r = bco.timed(bc, [*casdb_cli, "--repo", str(repo), "commit", str(src), "--dataset",
-                               NAME, "--version", version], logs / f"commit-{version}.log")
-            if "error" in r:
-                sys.exit(f"casdb commit {version} failed:\n{r['error']}")
-            res[f"casdb_commit_{version}"] = r
-            print(f"  commit {version}: {r['seconds']:.2f} s", flush=True)
+        common.commit_versions(bc, casdb_cli, repo, {"1.0.0": src1, "2.0.0": src2}, logs, res,
+                               NAME)
         bc.warm(repo / "blobs")
         bc.sync()
         caches = work / "casdb-caches"
@@ -351,7 +252,7 @@ def main() -> None:
             bc.sync()
             load_avg = os.getloadavg()[0]
             log = logs / f"cli-{version}.log"
-            r = bco.timed(bc, [*casdb_cli, "--repo", str(repo), "checkout", f"{NAME}@{version}",
+            r = common.timed(bc, [*casdb_cli, "--repo", str(repo), "checkout", f"{NAME}@{version}",
                                "--sampling-rate", str(RATE), "--mixdown", "--cache",
                                str(cli_cache)], log)
             text = log.read_text(errors="replace") if log.exists() else ""
@@ -370,10 +271,6 @@ def main() -> None:
     if not args.skip_audb:
         host, repo_name, pub = bco.audb_repository(bc, args, ds, work)
         res["audb_publish"] = pub
-        print(f"\naudb: repository {host} (published in {pub['1.0.0']['seconds']:.1f} s + "
-              f"{pub['2.0.0']['seconds']:.1f} s{', cached' if pub.get('cached') else ''})",
-              flush=True)
-        bc.warm(host)
         caches = work / "audb-caches"
 
         def aspec(version: str, cache: Path, **kw) -> dict:
@@ -409,15 +306,10 @@ def main() -> None:
     res["compare"] = comp
 
     out = report(bc, machine, args, res)
-    if not (args.rev or args.snapshot or args.skip_casdb) and bc.sources_digest() != digest:
-        print("\nWARNING: casdb/ sources changed during the run; the figures mix two versions.")
+    common.warn_if_changed(bc, args, digest)
     out.update(machine=machine, args={k: str(v) for k, v in vars(args).items()}, results=res,
                total_seconds=time.time() - started)
-    path = args.json or args.data / f"flavour-results-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(out, indent=2, default=str))
-    print(f"\nresults: {path} ({time.time() - started:.0f} s in all)")
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    common.save_results(args, "flavour", out, work, started)
 
 
 def count_files(root) -> int:
@@ -470,23 +362,18 @@ def compare(casdb_root, audb_root, names: list[str]) -> dict:
 
 
 def step_line(bc, label: str, r: dict) -> str:
-    if "error" in r:
-        last = r["error"].strip().splitlines()[-1] if r["error"].strip() else "?"
-        return f"{label:62} FAILED: {last[:160]}"
-    parts = [f"{label:62} wall {r['seconds']:6.2f} s"]
-    if "load_s" in r:
-        conv = f" (convert {r['convert_s']:.2f})" if r.get("convert_s") is not None else ""
-        parts.append(f"import {r['import_s']:4.2f}  load {r['load_s']:6.2f}{conv}  tables "
-                     f"{r['tables_s']:4.2f}  load cpu {r['load_cpu_self']:.1f}+"
-                     f"{r['load_cpu_workers']:.1f} s  files {r['present']}/{r['files']}")
-    if r.get("converted") is not None:
-        parts.append(f"converted {r['converted']}")
-    parts.append(f"RSS {bc.human(r.get('peak_rss', 0))}  cpu {r.get('cpu', 0):.1f} s")
-    if "sync_s" in r:
-        parts.append(f"sync {r['sync_s']:.2f} s")
-    if "load_avg" in r:
-        parts.append(f"load avg {r['load_avg']:.1f}")
-    return "  ".join(parts)
+    def details(r: dict) -> list[str]:
+        parts = []
+        if "load_s" in r:
+            conv = f" (convert {r['convert_s']:.2f})" if r.get("convert_s") is not None else ""
+            parts.append(f"import {r['import_s']:4.2f}  load {r['load_s']:6.2f}{conv}  tables "
+                         f"{r['tables_s']:4.2f}  load cpu {r['load_cpu_self']:.1f}+"
+                         f"{r['load_cpu_workers']:.1f} s  files {r['present']}/{r['files']}")
+        if r.get("converted") is not None:
+            parts.append(f"converted {r['converted']}")
+        return parts + common.resources(bc, r)
+
+    return common.step_line(label, r, details, width=62)
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -494,18 +381,12 @@ def step_line(bc, label: str, r: dict) -> str:
 
 def report(bc, machine: dict, args, res: dict) -> dict:
     s = res["steps"]
-    print("\n== machine ==")
-    for k, v in machine.items():
-        print(f"  {k:13} {v}")
-    print(f"  {'load avg':13} {' '.join(f'{x:.2f}' for x in os.getloadavg())} now "
-          "(1/5/15-min; 1-min per step below)")
-    print(f"  {'page cache':13} warm; sync before every step; casdb pair run {args.repeat} time(s)")
+    common.print_machine(
+        machine,
+        ("page cache", f"warm; sync before every step; casdb pair run {args.repeat} time(s)"),
+    )
 
-    def ok(key):
-        return key in s and "error" not in s[key]
-
-    def inproc(r):
-        return r["load_s"] + r["tables_s"]
+    ok, inproc = common.succeeded(s), common.in_process
 
     print("\n== steps (wall: child incl. start-up and imports; in-proc: load call + tables) ==")
     print(f"  {'step':58} {'wall':>7} {'in-proc':>8} {'load':>7} {'convert':>8} {'conv.':>6} "
@@ -626,15 +507,8 @@ def report(bc, machine: dict, args, res: dict) -> dict:
         targets.append(("the same, child wall (start-up and imports included)",
                         f"{b['seconds']:.2f} s / {a['seconds']:.2f} s = {100 * rw:.1f} %",
                         rw <= 0.15))
-    print("\n== targets ==")
-    for name, detail, passed in targets:
-        print(f"  [{'PASS' if passed else 'FAIL'}] {name}: {detail}")
-    return {"ratios": ratios,
-            "targets": [{"name": n, "detail": d, "pass": p} for n, d, p in targets]}
+    return {"ratios": ratios, "targets": common.print_targets(targets)}
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--child"]:
-        child(sys.argv[2])
-    else:
-        main()
+    common.run_main(child, main)

