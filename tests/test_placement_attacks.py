@@ -1,0 +1,146 @@
+"""Adversarial review of verified placement (issue 11): symlinks planted in a checkout or the
+cache, bytes changed between the check and the link, lost evidence, and `cache verify` repairs.
+Each test is an attack or a careless act that casdb once let through."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+import casdb
+from casdb.errors import AlreadyExists, IntegrityError
+from casdb.fingerprint import hash_file, stamp
+from casdb.flavour import Flavour
+from casdb.repo import Repository
+from casdb.testing.corrupt import flip_byte
+from casdb.testing.synth import make_dataset
+from tests.conftest import run_casdb
+
+
+@pytest.fixture
+def published(tmp_path) -> Repository:
+    repo = Repository.init(tmp_path / "repo")
+    src = make_dataset(tmp_path / "src", files=4, duration=0.2, sampling_rate=8000)
+    repo.commit(src, dataset="synth", version="1.0.0")
+    return repo
+
+
+def blobs_of(repo: Repository) -> dict[str, str]:
+    media = repo.media("synth", "1.0.0")
+    return dict(zip(media.index, media["blob"], strict=True))
+
+
+def test_cache_verify_never_repairs_through_a_symlinked_folder(published, tmp_path):
+    # A user moved a cached folder's audio/ elsewhere and left a symlink; the files there are
+    # theirs now (edited). `cache verify` must neither delete them nor write there.
+    root = tmp_path / "c"
+    ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root)
+    import shutil
+
+    audio = Path(ds.root) / "audio"
+    mine = tmp_path / "mine"
+    shutil.copytree(audio, mine, copy_function=shutil.copyfile)  # copies, not links
+    for f in mine.rglob("*.wav"):
+        f.chmod(0o644)
+        f.write_bytes(b"my edit of " + f.name.encode())
+    for dirpath, _, _ in os.walk(audio):
+        os.chmod(dirpath, 0o755)
+    shutil.rmtree(audio)
+    os.symlink(mine, audio)
+    before = {p: p.read_bytes() for p in mine.rglob("*.wav")}
+    done = run_casdb("cache", "verify", "--cache", str(root), repo=published.path)
+    assert "Traceback" not in done.stderr
+    assert {p: p.read_bytes() for p in mine.rglob("*.wav")} == before
+    assert done.returncode == 7 and "in the way" in done.stdout
+
+
+def test_a_symlinked_state_folder_in_dest_is_refused(published, tmp_path):
+    # A DEST someone else prepared: .casdb points elsewhere; nothing may be written there.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    os.symlink(elsewhere, dest / ".casdb")
+    with pytest.raises(AlreadyExists, match=r"\.casdb.*symlink"):
+        casdb.checkout(published, "synth", "1.0.0", dest=dest)
+    assert list(elsewhere.iterdir()) == []
+    done = run_casdb("checkout", "synth@1.0.0", str(dest), repo=published.path)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_blob_written_between_the_check_and_the_link_is_not_vouched_for(published):
+    # A checkout checks every blob first and links them later (after conversions): a write
+    # through another checkout's hardlink in between must not be recorded as the good bytes.
+    store = published.store
+    blob = next(iter(blobs_of(published).values()))
+    path = store.blob_file(blob)
+    check = store.verifier()
+    assert store.check_blobs([blob], check) == []
+    flip_byte(path, random.Random(4), keep_mtime=True)  # root writes through a hardlink
+    before = stamp(path)
+    os.link(path, path + ".link")  # the checkout's hardlink
+    check.restamp(blob, path, before)
+    check.save()
+    assert store.check_blobs([blob]) == [blob]
+
+
+def test_a_checkout_rechecks_a_source_that_changed_since_the_check(published, tmp_path):
+    # Same, end to end: the placement itself refuses a source whose stamp changed meanwhile.
+    from casdb.linking import Linker
+    from casdb.materialise import _Item, _place_all, _Placed
+
+    store = published.store
+    file, blob = next(iter(blobs_of(published).items()))
+    check = store.verifier()
+    assert store.check_blobs([blob], check) == []
+    flip_byte(store.blob_file(blob), random.Random(6), keep_mtime=True)
+    dest = tmp_path / "dest"
+    (dest / "tmp").mkdir(parents=True)
+    item = _Item(file, store.blob_file(blob), None, blob, blob, check)
+    with pytest.raises(IntegrityError, match="damaged"):
+        _place_all(dest, [item], Linker(tmp_dir=dest / "tmp"), False, _Placed(tmp_path / "c"))
+    assert not (dest / file).exists()
+
+
+def test_a_converted_file_is_checked_on_a_warm_load_without_the_placed_records(
+        published, tmp_path):
+    # The cache-wide .placed.db was lost (deleted, damaged): a converted file modified since
+    # must still not be handed out (its conversion's hash is in .derived.db).
+    root = tmp_path / "c"
+    flavour = Flavour(sampling_rate=16000)
+    ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root, flavour=flavour)
+    file = sorted(Path(ds.root).rglob("*.wav"))[0]
+    flip_byte(file, random.Random(8))
+    (root / ".placed.db").unlink()
+    with pytest.raises(IntegrityError, match="was modified"):
+        casdb.load("synth", "1.0.0", repo=published, cache_root=root, flavour=flavour)
+
+
+def test_no_false_alarm_after_cache_verify_reconverts(published, tmp_path):
+    # cache verify converts a damaged copy again and re-places it (a new inode): the next warm
+    # load must accept the good bytes.
+    root = tmp_path / "c"
+    flavour = Flavour(sampling_rate=16000)
+    ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root, flavour=flavour)
+    file = sorted(Path(ds.root).rglob("*.wav"))[0]
+    flip_byte(file, random.Random(8))
+    done = run_casdb("cache", "verify", "--cache", str(root), repo=published.path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = casdb.load("synth", "1.0.0", repo=published, cache_root=root, flavour=flavour)
+    assert hash_file(str(file)) is not None and again.root == ds.root
+
+
+def test_one_damaged_folder_does_not_stop_cache_verify(published, tmp_path):
+    root = tmp_path / "c"
+    a = casdb.load("synth", "1.0.0", repo=published, cache_root=root)
+    b = casdb.load("synth", "1.0.0", repo=published, cache_root=root, flavour={"bit_depth": 24})
+    (Path(a.root) / ".casdb" / "media.parquet").write_bytes(b"garbage")
+    flip_byte(sorted(Path(b.root).rglob("*.wav"))[0], random.Random(1))
+    done = run_casdb("cache", "verify", "--cache", str(root), repo=published.path)
+    assert "Traceback" not in done.stderr
+    assert "damaged" in done.stdout  # the broken folder is reported ...
+    assert "repaired" in done.stdout  # ... and the other one still verified and repaired
