@@ -144,6 +144,7 @@ def checkout(
         _check_dest(path)
     else:
         path = cache.folder(root, dataset, name, flavour.id)
+    _check_meta(path)
     from casdb.checkouts import record  # every copy of the bytes, for purge to find
 
     record(repo, root, path if dest is not None else None)
@@ -172,6 +173,7 @@ def checkout(
         (meta / "tmp").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise storage_error(exc, str(path)) from exc
+    _check_meta(path)  # planted meanwhile?
     with FileLock(meta / "lock", timeout=None):
         ready = _ready(path, commit_id, request, root)  # another process may have finished it
         if ready is not None:
@@ -276,6 +278,15 @@ class _Version:
         return self.snap.arrow(table, []).column("file").unique().to_pylist()
 
 
+def _check_meta(path: Path) -> None:
+    """``.casdb`` (and its ``tmp``) must be folders of their own: a symlink planted there
+    would send the state, the lock and every temporary file of the checkout elsewhere."""
+    for folder in (path / cache.META, path / cache.META / "tmp"):
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise AlreadyExists(f"{folder} is in the way (a symlink or not a folder): move it "
+                                "away")
+
+
 def _check_dest(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise AlreadyExists(f"{path} exists and is not a folder")
@@ -328,9 +339,16 @@ def _write(
         _drop_damaged_derived(ver, derived_check, [p for p in todo if p in ver.targets])
         convert = [(p, blobs[p], str(snap.store.blob_path(blobs[p])), ver.sizes[p], ver.targets[p])
                    for p in todo if p in ver.targets]
-        converted = convert_missing(ver.root, ver.flavour, convert, progress,
-                                    record=lambda blob, final: derived_check.record_file(
-                                        ver.derived_key(blob), final))
+
+        def record(blob: str, final: str) -> None:
+            # saved at once: a checkout of another folder running meanwhile removes a
+            # converted file it finds without a record (as damaged)
+            derived_check.record_file(ver.derived_key(blob), final)
+            derived_check.save()
+
+        converted = convert_missing(ver.root, ver.flavour, convert, progress, record=record)
+        # files another checkout converted meanwhile (convert_missing found them): their records
+        derived_check.prefetch(ver.derived_key(blobs[p]) for p in todo if p in ver.targets)
         reuse = _copies_nearby(snap, path, todo, blobs, link) if not writable else {}
         linker = Linker(link, tmp_dir=meta / "tmp", writable=writable, reuse=reuse)
         items = []
@@ -509,6 +527,7 @@ def _place_all(
 
             def place(batch: list[tuple[_Item, int, str]]) -> None:
                 for item, fd, name in batch:
+                    before = _recheck(path, item)
                     try:
                         method = linker.place(item.source, name, dir_fd=fd)
                     except FileExistsError:  # appeared meanwhile: not ours, so check it
@@ -517,7 +536,7 @@ def _place_all(
                         placed.note_file(item.expected, name, fd)
                         continue
                     if method == "hardlink":  # a new link changes the source's ctime
-                        item.check.restamp(item.key, item.source)
+                        item.check.restamp(item.key, item.source, before)
                     placed.note_file(item.expected, name, fd)
                     bar.advance(_size(item))
 
@@ -532,6 +551,22 @@ def _place_all(
     finally:
         folders.close()
     return len(missing), total
+
+
+def _recheck(path: Path, item: _Item):
+    """The stamp of ``item``'s source just before it is placed. Its bytes were checked before
+    the conversions ran; if its stamp changed since (a write through another checkout's
+    hardlink, or another checkout linking it), it is re-hashed, and wrong bytes are refused."""
+    from casdb.fingerprint import stamp
+
+    before = stamp(item.source)
+    if item.check.known.get(item.key) == (item.expected, before):
+        return before
+    if not item.expected or not item.check.intact(item.key, item.source, item.expected):
+        raise IntegrityError(f"{path / item.local}: its source {item.source} is damaged or "
+                             "changed since it was checked (nothing was placed for it); run "
+                             "the checkout again, and `casdb fsck` if it persists")
+    return stamp(item.source)
 
 
 def _size(item: _Item) -> int:
