@@ -412,14 +412,12 @@ def _repair_each(root, path, state, repo, bad, report, linker, folders) -> None:
 def _convert_again(root: Path, path: Path, state: cache.State, repo: Repository,
                    files: list[_File]) -> None:
     """Remove damaged or unrecorded converted copies and convert their blobs again."""
-    import pyarrow.parquet as pq
-
     from casdb.fingerprint import Verifier
     from casdb.flavour import Flavour
     from casdb.flavoured import convert_missing, derived_fingerprints, derived_path
 
     flavour = Flavour.of(state.conversion or None)
-    index = pq.read_table(path / cache.META / "media.parquet").to_pylist()
+    index = cache.read_media(path).to_pylist()  # checked: a damaged one is an IntegrityError
     rows = {r["blob"]: r for r in index}
     check = Verifier(derived_fingerprints(root))
     todo = []

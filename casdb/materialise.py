@@ -148,7 +148,7 @@ def checkout(
     from casdb.checkouts import record  # every copy of the bytes, for purge to find
 
     record(repo, root, path if dest is not None else None)
-    ready = _ready(path, commit_id, request, root)
+    ready = _ready(path, commit_id, request, root, dest is not None)
     if ready is not None:
         return ready
     ensure = None
@@ -175,7 +175,7 @@ def checkout(
         raise storage_error(exc, str(path)) from exc
     _check_meta(path)  # planted meanwhile?
     with FileLock(meta / "lock", timeout=None):
-        ready = _ready(path, commit_id, request, root)  # another process may have finished it
+        ready = _ready(path, commit_id, request, root, dest is not None)  # done meanwhile?
         if ready is not None:
             return ready
         writable = dest is not None and link == "copy"  # the user asked for files to edit
@@ -196,8 +196,13 @@ def _repairer(repo: Repository):
     return repair
 
 
-def _ready(path: Path, commit_id: str, request: Request, root: Path) -> Checkout | None:
-    """The folder, if it serves ``request`` already (the request is checked against it)."""
+def _ready(path: Path, commit_id: str, request: Request, root: Path,
+           dest: bool = False) -> Checkout | None:
+    """The folder, if it serves ``request`` already (the request is checked against it).
+
+    Its files are checked as placed (:func:`casdb.cachecheck.check_in_place`), except in a
+    ``DEST`` folder of plain copies (``--link copy``): those are the user's to edit, and an
+    edit there cannot reach the store."""
     state = cache.read_state(path)
     if state is None:
         return None
@@ -213,7 +218,8 @@ def _ready(path: Path, commit_id: str, request: Request, root: Path) -> Checkout
     Dataset(path, request).selection  # noqa: B018 (an unknown table fails here)
     from casdb.cachecheck import check_in_place
 
-    check_in_place(root, path)
+    if not (dest and state.link and set(state.link) <= {"copy"}):
+        check_in_place(root, path)
     cache.touch_used(path)
     return Checkout(path, state)
 
@@ -531,8 +537,11 @@ def _place_all(
                     try:
                         method = linker.place(item.source, name, dir_fd=fd)
                     except FileExistsError:  # appeared meanwhile: not ours, so check it
-                        _check_existing(path, item, os.stat(name, dir_fd=fd,
-                                                            follow_symlinks=False))
+                        try:
+                            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                        except OSError as exc:  # and gone again
+                            raise storage_error(exc, str(path / item.local)) from exc
+                        _check_existing(path, item, st)
                         placed.note_file(item.expected, name, fd)
                         continue
                     if method == "hardlink":  # a new link changes the source's ctime

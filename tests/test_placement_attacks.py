@@ -144,3 +144,20 @@ def test_one_damaged_folder_does_not_stop_cache_verify(published, tmp_path):
     assert "Traceback" not in done.stderr
     assert "damaged" in done.stdout  # the broken folder is reported ...
     assert "repaired" in done.stdout  # ... and the other one still verified and repaired
+
+
+def test_editing_a_writable_dest_checkout_is_no_false_alarm(published, tmp_path):
+    # `--link copy` gives "files you may edit": running the same checkout again (to resume or
+    # widen it) must not refuse the user's edits as damage; a linked DEST still is checked.
+    dest = tmp_path / "dest"
+    casdb.checkout(published, "synth", "1.0.0", dest=dest, link="copy", cache_root=tmp_path / "c")
+    edited = sorted(dest.rglob("*.wav"))[0]
+    edited.write_bytes(b"my own edit")
+    out = casdb.checkout(published, "synth", "1.0.0", dest=dest, link="copy",
+                         cache_root=tmp_path / "c")
+    assert edited.read_bytes() == b"my own edit" and out.state.complete
+    linked = tmp_path / "linked"
+    casdb.checkout(published, "synth", "1.0.0", dest=linked, cache_root=tmp_path / "c")
+    flip_byte(sorted(linked.rglob("*.wav"))[0], random.Random(2))
+    with pytest.raises(IntegrityError, match="was modified"):
+        casdb.checkout(published, "synth", "1.0.0", dest=linked, cache_root=tmp_path / "c")
