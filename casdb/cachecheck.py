@@ -265,12 +265,33 @@ def inode_key(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}"
 
 
-def check_in_place(root: Path, path: Path) -> int:
+def check_in_place(root: Path, path: Path, locked: bool = False) -> int:
     """Before a folder already in the cache is handed out again: every media file in it must
     still hold the bytes placed there. One ``stat`` per file whose fingerprint is unchanged; a
     file that changed is re-hashed. Returns the number re-hashed; ``IntegrityError`` names a
-    file that was modified (``casdb cache verify`` repairs it)."""
-    from casdb.errors import IntegrityError
+    file that was modified (``casdb cache verify`` repairs it).
+
+    A checkout widening the folder meanwhile rewrites its tables before its state, so a
+    mismatch is only believed after waiting for the folder's lock (unless ``locked``: the
+    caller holds it) and looking again."""
+    try:
+        return _check_in_place(root, path)
+    except IntegrityError:
+        if locked:
+            raise
+    from casdb.locking import FileLock
+
+    try:
+        lock = FileLock(path / cache.META / "lock", timeout=None).__enter__()
+    except (Error, OSError):  # a read-only cache: no writer to wait for
+        return _check_in_place(root, path)
+    try:
+        return _check_in_place(root, path)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _check_in_place(root: Path, path: Path) -> int:
     from casdb.fingerprint import Stamp, Verifier, hash_file
 
     state = cache.read_state(path)

@@ -175,7 +175,7 @@ def checkout(
         raise storage_error(exc, str(path)) from exc
     _check_meta(path)  # planted meanwhile?
     with FileLock(meta / "lock", timeout=None):
-        ready = _ready(path, commit_id, request, root, dest is not None)  # done meanwhile?
+        ready = _ready(path, commit_id, request, root, dest is not None, locked=True)
         if ready is not None:
             return ready
         writable = dest is not None and link == "copy"  # the user asked for files to edit
@@ -197,7 +197,7 @@ def _repairer(repo: Repository):
 
 
 def _ready(path: Path, commit_id: str, request: Request, root: Path,
-           dest: bool = False) -> Checkout | None:
+           dest: bool = False, locked: bool = False) -> Checkout | None:
     """The folder, if it serves ``request`` already (the request is checked against it).
 
     Its files are checked as placed (:func:`casdb.cachecheck.check_in_place`), except in a
@@ -219,7 +219,7 @@ def _ready(path: Path, commit_id: str, request: Request, root: Path,
     from casdb.cachecheck import check_in_place
 
     if not (dest and state.link and set(state.link) <= {"copy"}):
-        check_in_place(root, path)
+        check_in_place(root, path, locked)
     cache.touch_used(path)
     return Checkout(path, state)
 

@@ -161,3 +161,39 @@ def test_editing_a_writable_dest_checkout_is_no_false_alarm(published, tmp_path)
     flip_byte(sorted(linked.rglob("*.wav"))[0], random.Random(2))
     with pytest.raises(IntegrityError, match="was modified"):
         casdb.checkout(published, "synth", "1.0.0", dest=linked, cache_root=tmp_path / "c")
+
+
+def test_a_warm_load_waits_for_a_checkout_rewriting_the_folder(published, tmp_path):
+    # A load widening a folder rewrites its tables before its state; a warm load of the same
+    # folder meanwhile must wait for it, not call the half-written folder damaged.
+    import threading
+
+    from casdb.locking import FileLock
+
+    root = tmp_path / "c"
+    files = sorted(blobs_of(published))
+    ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root, media=files[:1])
+    table = Path(ds.root) / "db.emotion.parquet"
+    good = table.read_bytes()
+    outcome = []
+    with FileLock(Path(ds.root) / ".casdb" / "lock", timeout=None):
+        table.chmod(0o644)
+        table.write_bytes(b"half-way through a widening")
+
+        def warm() -> None:
+            try:
+                outcome.append(casdb.load("synth", "1.0.0", repo=published, cache_root=root,
+                                          media=files[:1]).root)
+            except IntegrityError as exc:
+                outcome.append(exc)
+
+        loader = threading.Thread(target=warm)
+        loader.start()
+        loader.join(0.5)
+        assert outcome == []  # waiting for the writer
+        table.write_bytes(good)  # the writer finishes
+    loader.join(10)
+    assert outcome == [ds.root]
+    flip_byte(table, random.Random(3))  # real damage is still refused, after the wait
+    with pytest.raises(IntegrityError, match="was modified"):
+        casdb.load("synth", "1.0.0", repo=published, cache_root=root, media=files[:1])
