@@ -308,8 +308,14 @@ def _check_in_place(root: Path, path: Path) -> int:
     table = cache.read_media(path).to_pydict()  # checked: safe paths, ids
     local = table.get("local") or table["file"]
     converted = table.get("converted") or [False] * len(local)
+    # only what was placed is handed out: in a partial folder, a file at the path of one not
+    # placed yet is someone else's (the checkout that widens the folder says it is in the way)
+    placed = None if state is None or state.media is None else {
+        f.local for f in _present(path, state)}
     found = []
     for file, blob, conv in zip(local, table["blob"], converted, strict=True):
+        if placed is not None and file not in placed:
+            continue
         try:
             st = os.stat(path / file)
         except OSError:

@@ -178,8 +178,11 @@ def checkout(
         ready = _ready(path, commit_id, request, root, dest is not None, locked=True)
         if ready is not None:
             return ready
+        state = cache.read_state(path)
+        if state is not None:  # widened: what is there already is handed out again too
+            _check_folder(root, path, state, dest is not None, locked=True)
         writable = dest is not None and link == "copy"  # the user asked for files to edit
-        out = _write(ver, sel, name, request, path, cache.read_state(path), link, progress,
+        out = _write(ver, sel, name, request, path, state, link, progress,
                      writable=writable, ensure=ensure, repair=_repairer(repo))
     cache.touch_used(path)
     return out
@@ -216,12 +219,17 @@ def _ready(path: Path, commit_id: str, request: Request, root: Path,
     from casdb.dataset import Dataset
 
     Dataset(path, request).selection  # noqa: B018 (an unknown table fails here)
+    _check_folder(root, path, state, dest, locked)
+    cache.touch_used(path)
+    return Checkout(path, state)
+
+
+def _check_folder(root: Path, path: Path, state: cache.State, dest: bool, locked: bool) -> None:
+    """The files of a folder handed out again (whole, or widened) are still what was placed."""
     from casdb.cachecheck import check_in_place
 
     if not (dest and state.link and set(state.link) <= {"copy"}):
         check_in_place(root, path, locked)
-    cache.touch_used(path)
-    return Checkout(path, state)
 
 
 class _Version:

@@ -197,3 +197,14 @@ def test_a_warm_load_waits_for_a_checkout_rewriting_the_folder(published, tmp_pa
     flip_byte(table, random.Random(3))  # real damage is still refused, after the wait
     with pytest.raises(IntegrityError, match="was modified"):
         casdb.load("synth", "1.0.0", repo=published, cache_root=root, media=files[:1])
+
+
+def test_widening_a_folder_checks_the_files_already_there(published, tmp_path):
+    # A partial load, a write through one of its hardlinks (root), then a wider load: the
+    # folder handed out holds the old files too, so they are checked like on a warm load.
+    root = tmp_path / "c"
+    files = sorted(blobs_of(published))
+    ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root, media=files[:1])
+    flip_byte(Path(ds.root) / files[0], random.Random(5))
+    with pytest.raises(IntegrityError, match=f"{files[0]} was modified"):
+        casdb.load("synth", "1.0.0", repo=published, cache_root=root)
