@@ -208,3 +208,22 @@ def test_widening_a_folder_checks_the_files_already_there(published, tmp_path):
     flip_byte(Path(ds.root) / files[0], random.Random(5))
     with pytest.raises(IntegrityError, match=f"{files[0]} was modified"):
         casdb.load("synth", "1.0.0", repo=published, cache_root=root)
+
+
+def test_a_commit_reusing_blobs_keeps_their_fingerprints(published, tmp_path):
+    # A new version that reuses every blob touches them (for gc's grace): the next checkout
+    # must not re-hash them all, yet a blob damaged before the commit is still caught.
+    import shutil
+
+    store = published.store
+    files = blobs_of(published)
+    assert store.check_blobs(list(files.values())) == []
+    victim = sorted(files)[1]
+    flip_byte(store.blob_path(files[victim]), random.Random(7))
+    src = tmp_path / "again"
+    shutil.copytree(tmp_path / "src", src)
+    Repository(published.path).commit(src, dataset="synth", version="2.0.0")
+    check = Repository(published.path).store.verifier()
+    assert Repository(published.path).store.check_blobs(list(files.values()), check) == [
+        files[victim]]
+    assert check.rehashed == 1  # only the damaged one
