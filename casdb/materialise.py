@@ -148,7 +148,7 @@ def checkout(
     from casdb.checkouts import record  # every copy of the bytes, for purge to find
 
     record(repo, root, path if dest is not None else None)
-    ready = _ready(path, commit_id, request, root, dest is not None)
+    ready = _ready(path, commit_id, request, root, dest is not None, flavour=flavour)
     if ready is not None:
         return ready
     ensure = None
@@ -175,7 +175,8 @@ def checkout(
         raise storage_error(exc, str(path)) from exc
     _check_meta(path)  # planted meanwhile?
     with FileLock(meta / "lock", timeout=None):
-        ready = _ready(path, commit_id, request, root, dest is not None, locked=True)
+        ready = _ready(path, commit_id, request, root, dest is not None, locked=True,
+                       flavour=flavour)
         if ready is not None:
             return ready
         state = cache.read_state(path)
@@ -200,7 +201,8 @@ def _repairer(repo: Repository):
 
 
 def _ready(path: Path, commit_id: str, request: Request, root: Path,
-           dest: bool = False, locked: bool = False) -> Checkout | None:
+           dest: bool = False, locked: bool = False,
+           flavour: Flavour | None = None) -> Checkout | None:
     """The folder, if it serves ``request`` already (the request is checked against it).
 
     Its files are checked as placed (:func:`casdb.cachecheck.check_in_place`), except in a
@@ -214,6 +216,9 @@ def _ready(path: Path, commit_id: str, request: Request, root: Path,
             f"{path} holds commit {state.commit[:12]} of {state.dataset} {state.version}, "
             f"not {commit_id[:12]} (another repository?): remove it or use another cache"
         )
+    if flavour is not None and state.flavour != flavour.id:  # a DEST of another flavour
+        raise Conflict(f"{path} holds the flavour {state.flavour} of {state.dataset} "
+                       f"{state.version}, not {flavour.id}: remove it or use another folder")
     if not state.covers(request.key()):
         return None
     from casdb.dataset import Dataset

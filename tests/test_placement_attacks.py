@@ -227,3 +227,17 @@ def test_a_commit_reusing_blobs_keeps_their_fingerprints(published, tmp_path):
     assert Repository(published.path).store.check_blobs(list(files.values()), check) == [
         files[victim]]
     assert check.rehashed == 1  # only the damaged one
+
+
+def test_a_dest_of_another_flavour_is_refused(published, tmp_path):
+    # DEST holds a 16 kHz flavour of the version: asking for the original there must not hand
+    # out the 16 kHz files as the original (nor mix both in one folder).
+    dest = tmp_path / "dest"
+    files = sorted(blobs_of(published))
+    casdb.checkout(published, "synth", "1.0.0", dest=dest, flavour={"sampling_rate": 16000},
+                   cache_root=tmp_path / "c", request=casdb.api.Request(media=files[:1]))
+    for request in (casdb.api.Request(media=files[:1]), casdb.api.Request()):
+        with pytest.raises(casdb.errors.Conflict, match="flavour"):
+            casdb.checkout(published, "synth", "1.0.0", dest=dest, cache_root=tmp_path / "c",
+                           request=request)
+    assert len(list(dest.rglob("*.wav"))) == 1
