@@ -150,8 +150,8 @@ def _verify_remote_caches(root: Path, repair: bool) -> list[Report]:
     reports = []
     base = root / REMOTES
     for path in sorted(base.iterdir()) if base.is_dir() else []:
-        if not (path / "config").is_file():
-            continue
+        if path.is_symlink() or not (path / "config").is_file():
+            continue  # a symlink may lead to a real repository: never delete blobs through it
         report = Report(path)
         try:
             store = Repository(path).store
@@ -274,6 +274,11 @@ def check_in_place(root: Path, path: Path, locked: bool = False) -> int:
     A checkout widening the folder meanwhile rewrites its tables before its state, so a
     mismatch is only believed after waiting for the folder's lock (unless ``locked``: the
     caller holds it) and looking again."""
+    meta = path / cache.META
+    if meta.is_symlink():  # the state, lock and records would be read and written elsewhere
+        from casdb.errors import AlreadyExists
+
+        raise AlreadyExists(f"{meta} is in the way (a symlink): move it away")
     try:
         return _check_in_place(root, path)
     except IntegrityError:

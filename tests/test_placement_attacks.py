@@ -241,3 +241,19 @@ def test_a_dest_of_another_flavour_is_refused(published, tmp_path):
             casdb.checkout(published, "synth", "1.0.0", dest=dest, cache_root=tmp_path / "c",
                            request=request)
     assert len(list(dest.rglob("*.wav"))) == 1
+
+
+def test_a_warm_load_refuses_a_symlinked_state_folder(published, tmp_path):
+    import shutil
+
+    root = tmp_path / "c"
+    ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root)
+    meta = Path(ds.root) / ".casdb"
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(meta, elsewhere)
+    shutil.rmtree(meta)
+    os.symlink(elsewhere, meta)
+    before = sorted(p.name for p in elsewhere.iterdir())
+    with pytest.raises(AlreadyExists, match=r"\.casdb.*symlink"):
+        casdb.load("synth", "1.0.0", repo=published, cache_root=root)
+    assert sorted(p.name for p in elsewhere.iterdir()) == before
