@@ -130,7 +130,10 @@ def verify(root: Path, repo: Repository | None, dataset: str | None = None,
         if entry.state is None:
             report.incomplete = True
         else:
-            _verify_folder(root, entry.path, entry.state, repo if repair else None, report)
+            try:
+                _verify_folder(root, entry.path, entry.state, repo if repair else None, report)
+            except Error as exc:  # one damaged folder (its media index, say): report, go on
+                report.broken.append(str(exc))
         reports.append(report)
     if dataset is None:
         reports.extend(_verify_remote_caches(root, repair))
@@ -147,8 +150,8 @@ def _verify_remote_caches(root: Path, repair: bool) -> list[Report]:
     reports = []
     base = root / REMOTES
     for path in sorted(base.iterdir()) if base.is_dir() else []:
-        if not (path / "config").is_file():
-            continue
+        if path.is_symlink() or not (path / "config").is_file():
+            continue  # a symlink may lead to a real repository: never delete blobs through it
         report = Report(path)
         try:
             store = Repository(path).store
@@ -262,12 +265,38 @@ def inode_key(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}"
 
 
-def check_in_place(root: Path, path: Path) -> int:
+def check_in_place(root: Path, path: Path, locked: bool = False) -> int:
     """Before a folder already in the cache is handed out again: every media file in it must
     still hold the bytes placed there. One ``stat`` per file whose fingerprint is unchanged; a
     file that changed is re-hashed. Returns the number re-hashed; ``IntegrityError`` names a
-    file that was modified (``casdb cache verify`` repairs it)."""
-    from casdb.errors import IntegrityError
+    file that was modified (``casdb cache verify`` repairs it).
+
+    A checkout widening the folder meanwhile rewrites its tables before its state, so a
+    mismatch is only believed after waiting for the folder's lock (unless ``locked``: the
+    caller holds it) and looking again."""
+    meta = path / cache.META
+    if meta.is_symlink():  # the state, lock and records would be read and written elsewhere
+        from casdb.errors import AlreadyExists
+
+        raise AlreadyExists(f"{meta} is in the way (a symlink): move it away")
+    try:
+        return _check_in_place(root, path)
+    except IntegrityError:
+        if locked:
+            raise
+    from casdb.locking import FileLock
+
+    try:
+        lock = FileLock(path / cache.META / "lock", timeout=None).__enter__()
+    except (Error, OSError):  # a read-only cache: no writer to wait for
+        return _check_in_place(root, path)
+    try:
+        return _check_in_place(root, path)
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _check_in_place(root: Path, path: Path) -> int:
     from casdb.fingerprint import Stamp, Verifier, hash_file
 
     state = cache.read_state(path)
@@ -284,8 +313,14 @@ def check_in_place(root: Path, path: Path) -> int:
     table = cache.read_media(path).to_pydict()  # checked: safe paths, ids
     local = table.get("local") or table["file"]
     converted = table.get("converted") or [False] * len(local)
+    # only what was placed is handed out: in a partial folder, a file at the path of one not
+    # placed yet is someone else's (the checkout that widens the folder says it is in the way)
+    placed = None if state is None or state.media is None else {
+        f.local for f in _present(path, state)}
     found = []
     for file, blob, conv in zip(local, table["blob"], converted, strict=True):
+        if placed is not None and file not in placed:
+            continue
         try:
             st = os.stat(path / file)
         except OSError:
@@ -295,23 +330,43 @@ def check_in_place(root: Path, path: Path) -> int:
         return 0
     check = Verifier(placed_fingerprints(root))
     check.prefetch(inode_key(st) for *_, st in found)
+    todo = []
     for file, blob, conv, st in found:
-        key = inode_key(st)
-        record = check.known.get(key)
+        record = check.known.get(inode_key(st))
         now = Stamp(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-        expected = record[0] if conv and record else blob
-        if record is not None and record == (expected, now):
-            continue
-        if conv and record is None:
-            continue  # converted by an older casdb: no hash to check against (cache verify can)
+        if record is not None and record[1] == now and record[0] and (conv or record[0] == blob):
+            continue  # one stat: unchanged since it was placed (or last re-hashed)
+        todo.append((file, blob, conv, st, now, record))
+    # A converted file the placed records do not vouch for is checked against the hash its
+    # conversion recorded (keyed by blob: it survives a lost .placed.db and a reused inode),
+    # or what was placed at that inode.
+    converted = _conversion_hashes(root, state, [blob for _, blob, conv, *_ in todo if conv])
+    for file, blob, conv, st, now, record in todo:
+        if conv:
+            expected = {converted.get(blob), record[0] if record else None} - {None, ""}
+            if not expected:
+                continue  # converted by an older casdb: no hash to check against (cache verify can)
+        else:
+            expected = {blob}
         check.rehashed += 1
-        if hash_file(str(path / file)) != expected:
+        actual = hash_file(str(path / file))
+        if actual not in expected:
             check.save()
             raise IntegrityError(f"{path / file} was modified after it was checked out; run "
                                  "`casdb cache verify` to repair it")
-        check.note(key, expected, now)
+        check.note(inode_key(st), actual, now)
     check.save()
     return check.rehashed
+
+
+def _conversion_hashes(root: Path, state: cache.State | None, blobs: list[str]) -> dict[str, str]:
+    """Blob -> the hash recorded when it was converted to the folder's flavour."""
+    from casdb.flavoured import DERIVED_DB, derived_fingerprints
+
+    if not blobs or state is None or not (root / DERIVED_DB).exists():
+        return {}
+    records = derived_fingerprints(root).get_many(f"{state.flavour}/{b}" for b in blobs)
+    return {key.split("/", 1)[1]: digest for key, (digest, _) in records.items()}
 
 
 def _conversions(root: Path, state: cache.State, present: list[_File]) -> dict[str, str]:
@@ -343,8 +398,17 @@ def _hash_file(path: Path, size: int) -> str:
 def _repair_media(root: Path, path: Path, state: cache.State, repo: Repository | None,
                   bad: list[tuple[_File, str]], report: Report) -> None:
     from casdb.linking import Linker
+    from casdb.materialise import _Folders
 
     linker = Linker("auto", tmp_dir=path / cache.META / "tmp")
+    folders = _Folders(path)  # every write relative to the folder's own descriptors
+    try:
+        _repair_each(root, path, state, repo, bad, report, linker, folders)
+    finally:
+        folders.close()
+
+
+def _repair_each(root, path, state, repo, bad, report, linker, folders) -> None:
     reconvert = [f for f, why in bad if why.endswith("(converted again)")]
     if reconvert and repo is not None:
         try:
@@ -360,14 +424,17 @@ def _repair_media(root: Path, path: Path, state: cache.State, repo: Repository |
             extra = "" if source is not None else " (no repository to repair from)"
             report.broken.append(f"{f.local}: {why}{extra}")
             continue
-        full = path / f.local
         try:
             if not f.converted:
                 repo.store.verify_blob(f.blob)
-            if full.exists():
-                full.unlink()
-            full.parent.mkdir(parents=True, exist_ok=True)
-            linker.place(source, full)
+            # never through a symlink planted in the folder: a folder that is one (the user's
+            # files may be there) is "in the way", and nothing outside is removed or written
+            fd, name = folders.parent_of(f.local)
+            try:
+                os.unlink(name, dir_fd=fd)  # the folder's own file (a symlink: only the link)
+            except FileNotFoundError:
+                pass
+            linker.place(source, name, dir_fd=fd)
         except (Error, OSError) as exc:
             report.broken.append(f"{f.local}: {why}, and the repair failed: {exc}")
             continue
@@ -377,14 +444,12 @@ def _repair_media(root: Path, path: Path, state: cache.State, repo: Repository |
 def _convert_again(root: Path, path: Path, state: cache.State, repo: Repository,
                    files: list[_File]) -> None:
     """Remove damaged or unrecorded converted copies and convert their blobs again."""
-    import pyarrow.parquet as pq
-
     from casdb.fingerprint import Verifier
     from casdb.flavour import Flavour
     from casdb.flavoured import convert_missing, derived_fingerprints, derived_path
 
     flavour = Flavour.of(state.conversion or None)
-    index = pq.read_table(path / cache.META / "media.parquet").to_pylist()
+    index = cache.read_media(path).to_pylist()  # checked: a damaged one is an IntegrityError
     rows = {r["blob"]: r for r in index}
     check = Verifier(derived_fingerprints(root))
     todo = []

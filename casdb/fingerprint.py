@@ -262,10 +262,13 @@ class Verifier:
         if digest is not None and stamp(path) == before:
             self.note(key, digest, before)
 
-    def restamp(self, key: str, path: str) -> None:
-        """After casdb changed a verified file's metadata itself (a hardlink changes ctime)."""
+    def restamp(self, key: str, path: str, before: Stamp | None) -> None:
+        """After casdb changed a verified file's metadata itself (a hardlink changes ctime):
+        the new stamp is recorded only if ``before``, the stamp taken just before that change,
+        is still the verified one; a write between the check and the link (which may keep
+        mtime and size) must not be vouched for."""
         record = self.known.get(key)
-        if record is not None:
+        if record is not None and before is not None and record[1] == before:
             self.note(key, record[0], stamp(path))
 
     def save(self) -> None:

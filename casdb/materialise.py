@@ -144,10 +144,11 @@ def checkout(
         _check_dest(path)
     else:
         path = cache.folder(root, dataset, name, flavour.id)
+    _check_meta(path)
     from casdb.checkouts import record  # every copy of the bytes, for purge to find
 
     record(repo, root, path if dest is not None else None)
-    ready = _ready(path, commit_id, request, root)
+    ready = _ready(path, commit_id, request, root, dest is not None, flavour=flavour)
     if ready is not None:
         return ready
     ensure = None
@@ -172,12 +173,17 @@ def checkout(
         (meta / "tmp").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise storage_error(exc, str(path)) from exc
+    _check_meta(path)  # planted meanwhile?
     with FileLock(meta / "lock", timeout=None):
-        ready = _ready(path, commit_id, request, root)  # another process may have finished it
+        ready = _ready(path, commit_id, request, root, dest is not None, locked=True,
+                       flavour=flavour)
         if ready is not None:
             return ready
+        state = cache.read_state(path)
+        if state is not None:  # widened: what is there already is handed out again too
+            _check_folder(root, path, state, dest is not None, locked=True)
         writable = dest is not None and link == "copy"  # the user asked for files to edit
-        out = _write(ver, sel, name, request, path, cache.read_state(path), link, progress,
+        out = _write(ver, sel, name, request, path, state, link, progress,
                      writable=writable, ensure=ensure, repair=_repairer(repo))
     cache.touch_used(path)
     return out
@@ -194,8 +200,14 @@ def _repairer(repo: Repository):
     return repair
 
 
-def _ready(path: Path, commit_id: str, request: Request, root: Path) -> Checkout | None:
-    """The folder, if it serves ``request`` already (the request is checked against it)."""
+def _ready(path: Path, commit_id: str, request: Request, root: Path,
+           dest: bool = False, locked: bool = False,
+           flavour: Flavour | None = None) -> Checkout | None:
+    """The folder, if it serves ``request`` already (the request is checked against it).
+
+    Its files are checked as placed (:func:`casdb.cachecheck.check_in_place`), except in a
+    ``DEST`` folder of plain copies (``--link copy``): those are the user's to edit, and an
+    edit there cannot reach the store."""
     state = cache.read_state(path)
     if state is None:
         return None
@@ -204,16 +216,25 @@ def _ready(path: Path, commit_id: str, request: Request, root: Path) -> Checkout
             f"{path} holds commit {state.commit[:12]} of {state.dataset} {state.version}, "
             f"not {commit_id[:12]} (another repository?): remove it or use another cache"
         )
+    if flavour is not None and state.flavour != flavour.id:  # a DEST of another flavour
+        raise Conflict(f"{path} holds the flavour {state.flavour} of {state.dataset} "
+                       f"{state.version}, not {flavour.id}: remove it or use another folder")
     if not state.covers(request.key()):
         return None
     from casdb.dataset import Dataset
 
     Dataset(path, request).selection  # noqa: B018 (an unknown table fails here)
-    from casdb.cachecheck import check_in_place
-
-    check_in_place(root, path)
+    _check_folder(root, path, state, dest, locked)
     cache.touch_used(path)
     return Checkout(path, state)
+
+
+def _check_folder(root: Path, path: Path, state: cache.State, dest: bool, locked: bool) -> None:
+    """The files of a folder handed out again (whole, or widened) are still what was placed."""
+    from casdb.cachecheck import check_in_place
+
+    if not (dest and state.link and set(state.link) <= {"copy"}):
+        check_in_place(root, path, locked)
 
 
 class _Version:
@@ -276,6 +297,15 @@ class _Version:
         return self.snap.arrow(table, []).column("file").unique().to_pylist()
 
 
+def _check_meta(path: Path) -> None:
+    """``.casdb`` (and its ``tmp``) must be folders of their own: a symlink planted there
+    would send the state, the lock and every temporary file of the checkout elsewhere."""
+    for folder in (path / cache.META, path / cache.META / "tmp"):
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise AlreadyExists(f"{folder} is in the way (a symlink or not a folder): move it "
+                                "away")
+
+
 def _check_dest(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise AlreadyExists(f"{path} exists and is not a folder")
@@ -328,9 +358,16 @@ def _write(
         _drop_damaged_derived(ver, derived_check, [p for p in todo if p in ver.targets])
         convert = [(p, blobs[p], str(snap.store.blob_path(blobs[p])), ver.sizes[p], ver.targets[p])
                    for p in todo if p in ver.targets]
-        converted = convert_missing(ver.root, ver.flavour, convert, progress,
-                                    record=lambda blob, final: derived_check.record_file(
-                                        ver.derived_key(blob), final))
+
+        def record(blob: str, final: str) -> None:
+            # saved at once: a checkout of another folder running meanwhile removes a
+            # converted file it finds without a record (as damaged)
+            derived_check.record_file(ver.derived_key(blob), final)
+            derived_check.save()
+
+        converted = convert_missing(ver.root, ver.flavour, convert, progress, record=record)
+        # files another checkout converted meanwhile (convert_missing found them): their records
+        derived_check.prefetch(ver.derived_key(blobs[p]) for p in todo if p in ver.targets)
         reuse = _copies_nearby(snap, path, todo, blobs, link) if not writable else {}
         linker = Linker(link, tmp_dir=meta / "tmp", writable=writable, reuse=reuse)
         items = []
@@ -509,15 +546,19 @@ def _place_all(
 
             def place(batch: list[tuple[_Item, int, str]]) -> None:
                 for item, fd, name in batch:
+                    before = _recheck(path, item)
                     try:
                         method = linker.place(item.source, name, dir_fd=fd)
                     except FileExistsError:  # appeared meanwhile: not ours, so check it
-                        _check_existing(path, item, os.stat(name, dir_fd=fd,
-                                                            follow_symlinks=False))
+                        try:
+                            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                        except OSError as exc:  # and gone again
+                            raise storage_error(exc, str(path / item.local)) from exc
+                        _check_existing(path, item, st)
                         placed.note_file(item.expected, name, fd)
                         continue
                     if method == "hardlink":  # a new link changes the source's ctime
-                        item.check.restamp(item.key, item.source)
+                        item.check.restamp(item.key, item.source, before)
                     placed.note_file(item.expected, name, fd)
                     bar.advance(_size(item))
 
@@ -532,6 +573,22 @@ def _place_all(
     finally:
         folders.close()
     return len(missing), total
+
+
+def _recheck(path: Path, item: _Item):
+    """The stamp of ``item``'s source just before it is placed. Its bytes were checked before
+    the conversions ran; if its stamp changed since (a write through another checkout's
+    hardlink, or another checkout linking it), it is re-hashed, and wrong bytes are refused."""
+    from casdb.fingerprint import stamp
+
+    before = stamp(item.source)
+    if item.check.known.get(item.key) == (item.expected, before):
+        return before
+    if not item.expected or not item.check.intact(item.key, item.source, item.expected):
+        raise IntegrityError(f"{path / item.local}: its source {item.source} is damaged or "
+                             "changed since it was checked (nothing was placed for it); run "
+                             "the checkout again, and `casdb fsck` if it persists")
+    return stamp(item.source)
 
 
 def _size(item: _Item) -> int:

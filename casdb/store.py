@@ -34,7 +34,7 @@ from casdb import compression, encoding, fileops
 from casdb.atomic import Stage
 from casdb.backends.local import LocalBackend
 from casdb.errors import IntegrityError, InvalidDataset, NotFound, storage_error
-from casdb.fingerprint import DB, Fingerprints, Verifier, stamp
+from casdb.fingerprint import DB, Fingerprints, Stamp, Verifier, stamp
 from casdb.ids import hash_bytes, is_id, new_hasher, short
 
 OBJECTS = "objects"
@@ -71,6 +71,8 @@ class ObjectStore:
         self._lock = threading.Lock()
         self._reflink = True
         self._copy_range = True
+        self._touched: list[tuple[str, Stamp, Stamp]] = []
+        """Blobs a commit reused (and touched): ``(id, stamp before, stamp after)``."""
         self.fingerprints = Fingerprints(Path(self.root) / DB)
         """Stat fingerprints of blobs verified intact (written or re-hashed), so a checkout
         can trust a blob after one ``stat`` instead of re-hashing it (:mod:`casdb.fingerprint`)."""
@@ -78,6 +80,20 @@ class ObjectStore:
     def _path(self, top: str, object_id: str) -> str:
         # Plain strings, not Paths: a commit of 100k files keeps 100k of them in the stage.
         return f"{self.root}/{top}/{object_id[:2]}/{object_id[2:]}"
+
+    def _touch_blob(self, final: str, blob_id: str) -> bool:
+        """:func:`_touch` a blob a commit reuses, keeping its stamps: the touch changes its
+        ``mtime`` and ``ctime``, and :meth:`publish` carries a fingerprint that vouched for the
+        stamp before over to the stamp after (else every reused blob is re-hashed by the next
+        checkout)."""
+        before = stamp(final)
+        if before is None or not _touch(final):
+            return os.path.exists(final)
+        after = stamp(final)
+        if after is not None and after != before:
+            with self._lock:
+                self._touched.append((blob_id, before, after))
+        return True
 
     def _schedule(self, final: str) -> None:
         self.backend.make_dir(self.backend.tmp)
@@ -259,7 +275,7 @@ class ObjectStore:
         if data is not None and len(data) <= SMALL_FILE:
             object_id = hash_bytes(data)
             final = self._path(BLOBS, object_id)
-            if final in self.stage or _touch(final):
+            if final in self.stage or self._touch_blob(final, object_id):
                 return object_id, False
             self._schedule(final)
             return object_id, self.stage.add_bytes(data, final)
@@ -275,7 +291,7 @@ class ObjectStore:
             raise
         object_id = hasher.hexdigest()
         final = self._path(BLOBS, object_id)
-        if _touch(final):
+        if self._touch_blob(final, object_id):
             _unlink(tmp)
             return object_id, False
         self._schedule(final)
@@ -414,6 +430,12 @@ class ObjectStore:
                 if st is not None:
                     blob = final[len(prefix):].replace("/", "")
                     records.append((blob, blob, st))
+        with self._lock:
+            touched, self._touched = self._touched, []
+        if touched:  # only a record that held for the stamp before the touch is carried over
+            known = self.fingerprints.get_many(b for b, _, _ in touched)
+            records += [(b, b, after) for b, before, after in touched
+                        if known.get(b) == (b, before)]
         self.fingerprints.put_many(records)
         return placed
 
