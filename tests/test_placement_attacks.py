@@ -65,7 +65,7 @@ def test_a_symlinked_state_folder_in_dest_is_refused(published, tmp_path):
     dest.mkdir()
     os.symlink(elsewhere, dest / ".casdb")
     with pytest.raises(AlreadyExists, match=r"\.casdb.*symlink"):
-        casdb.checkout(published, "synth", "1.0.0", dest=dest)
+        casdb.checkout("synth", "1.0.0", dest=dest, repo=published)
     assert list(elsewhere.iterdir()) == []
     done = run_casdb("checkout", "synth@1.0.0", str(dest), repo=published.path)
     assert done.returncode != 0 and "Traceback" not in done.stderr
@@ -150,17 +150,17 @@ def test_editing_a_writable_dest_checkout_is_no_false_alarm(published, tmp_path)
     # `--link copy` gives "files you may edit": running the same checkout again (to resume or
     # widen it) must not refuse the user's edits as damage; a linked DEST still is checked.
     dest = tmp_path / "dest"
-    casdb.checkout(published, "synth", "1.0.0", dest=dest, link="copy", cache_root=tmp_path / "c")
+    casdb.checkout("synth", "1.0.0", dest=dest, link="copy", cache_root=tmp_path / "c", repo=published)
     edited = sorted(dest.rglob("*.wav"))[0]
     edited.write_bytes(b"my own edit")
-    out = casdb.checkout(published, "synth", "1.0.0", dest=dest, link="copy",
-                         cache_root=tmp_path / "c")
+    out = casdb.checkout("synth", "1.0.0", dest=dest, link="copy",
+                         cache_root=tmp_path / "c", repo=published)
     assert edited.read_bytes() == b"my own edit" and out.state.complete
     linked = tmp_path / "linked"
-    casdb.checkout(published, "synth", "1.0.0", dest=linked, cache_root=tmp_path / "c")
+    casdb.checkout("synth", "1.0.0", dest=linked, cache_root=tmp_path / "c", repo=published)
     flip_byte(sorted(linked.rglob("*.wav"))[0], random.Random(2))
     with pytest.raises(IntegrityError, match="was modified"):
-        casdb.checkout(published, "synth", "1.0.0", dest=linked, cache_root=tmp_path / "c")
+        casdb.checkout("synth", "1.0.0", dest=linked, cache_root=tmp_path / "c", repo=published)
 
 
 def test_a_warm_load_waits_for_a_checkout_rewriting_the_folder(published, tmp_path):
@@ -234,12 +234,12 @@ def test_a_dest_of_another_flavour_is_refused(published, tmp_path):
     # out the 16 kHz files as the original (nor mix both in one folder).
     dest = tmp_path / "dest"
     files = sorted(blobs_of(published))
-    casdb.checkout(published, "synth", "1.0.0", dest=dest, flavour={"sampling_rate": 16000},
-                   cache_root=tmp_path / "c", request=casdb.api.Request(media=files[:1]))
+    casdb.checkout("synth", "1.0.0", dest=dest, flavour={"sampling_rate": 16000},
+                   cache_root=tmp_path / "c", request=casdb.api.Request(media=files[:1]), repo=published)
     for request in (casdb.api.Request(media=files[:1]), casdb.api.Request()):
         with pytest.raises(casdb.errors.Conflict, match="flavour"):
-            casdb.checkout(published, "synth", "1.0.0", dest=dest, cache_root=tmp_path / "c",
-                           request=request)
+            casdb.checkout("synth", "1.0.0", dest=dest, cache_root=tmp_path / "c",
+                           request=request, repo=published)
     assert len(list(dest.rglob("*.wav"))) == 1
 
 
