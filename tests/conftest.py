@@ -92,6 +92,12 @@ def seaweed(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def s3_client(seaweed):
+    """A boto3 client of the test server: reads and writes around the backend under test."""
+    return seaweed.client()
+
+
 @pytest.fixture
 def s3_env(seaweed, monkeypatch):
     """The environment that points casdb at the test server (credentials as AWS variables)."""

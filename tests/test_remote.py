@@ -1,4 +1,4 @@
-"""Remotes: the backend contract, push/pull/clone against a folder and a real S3 server
+"""Remotes: push/pull/clone against a folder and a real S3 server
 (SeaweedFS), conflicts, resumption, loads straight from a remote, and failures."""
 
 from __future__ import annotations
@@ -15,28 +15,12 @@ from pathlib import Path
 import pytest
 
 import casdb
-from casdb.backends.local import LocalBackend
 from casdb.errors import BackendError, Conflict, IntegrityError, InvalidInput, NotFound
 from casdb.fsck import check
 from casdb.remote import Remote
 from casdb.repo import Repository
-from casdb.testing.backends import BackendContract
 from casdb.testing.synth import make_dataset, write_audio, write_tables
 from tests.conftest import age, run_casdb
-
-
-class TestLocalBackend(BackendContract):
-    @pytest.fixture
-    def backend(self, tmp_path):
-        return LocalBackend(tmp_path / "b")
-
-
-class TestS3Backend(BackendContract):
-    @pytest.fixture
-    def backend(self, s3_url):
-        from casdb.backends.s3 import S3Backend
-
-        return S3Backend.from_url(s3_url)
 
 
 @pytest.fixture(params=["folder", "s3"])
