@@ -99,6 +99,7 @@ class LocalBackend:
     def swap(self, key: str, expected: bytes | None, new: bytes) -> None:
         from casdb.locking import FileLock
 
+        self.path(key)  # refuse an invalid key before its lock file is made
         with FileLock(self.root / "locks" / (key.replace("/", "%") + ".lock")):
             try:
                 current = self.get(key)
