@@ -118,14 +118,18 @@ class S3Backend:
     def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
         import obstore as obs
 
-        if not ranges:
-            return []
+        # obstore refuses an empty range (an empty blob in a pack): those are b"" without asking.
+        asked = [(s, e) for s, e in ranges if e > s]
+        if not asked:
+            if ranges and not self.exists(key):
+                raise NotFound(f"{self.url}/{key} is missing on the remote")
+            return [b""] * len(ranges)
         try:
-            parts = obs.get_ranges(self.store, key, starts=[s for s, _ in ranges],
-                                   ends=[e for _, e in ranges])
+            parts = iter(obs.get_ranges(self.store, key, starts=[s for s, _ in asked],
+                                        ends=[e for _, e in asked]))
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, key, "read") from exc
-        return [bytes(p) for p in parts]
+        return [bytes(next(parts)) if e > s else b"" for s, e in ranges]
 
     def get_file(self, key: str, path: Path) -> None:
         import obstore as obs
