@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 import casdb
 from casdb.errors import IntegrityError
 from casdb.repo import Repository
+from casdb.testing.cli import CASDB
 from casdb.testing.crafted import (
     PLACES,
     UNSAFE_PATHS,
@@ -29,7 +29,6 @@ from casdb.testing.crafted import (
 )
 from casdb.testing.synth import make_dataset
 
-CASDB = str(Path(sys.executable).parent / "casdb")
 ESCAPE_PROBE = Path("/etc/casdb-crafted-x")
 
 

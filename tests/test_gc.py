@@ -17,8 +17,9 @@ from casdb.errors import InvalidInput
 from casdb.fsck import check
 from casdb.gc import collect, parse_duration
 from casdb.repo import Repository
+from casdb.testing.cli import run_casdb
+from casdb.testing.files import age
 from casdb.testing.synth import file_name, make_dataset, write_audio, write_tables
-from tests.conftest import age, run_casdb
 
 
 def make_old(root: Path, seconds: float = 7200) -> None:

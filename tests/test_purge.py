@@ -17,9 +17,10 @@ import casdb
 from casdb.errors import InvalidInput, NotFound
 from casdb.fsck import check
 from casdb.repo import Repository
+from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import files_holding
+from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, write_audio, write_tables
-from tests.conftest import age, run_casdb
 
 SECRET = "audio/000/000003.wav"
 

@@ -19,8 +19,9 @@ from casdb.errors import BackendError, Conflict, IntegrityError, InvalidInput, N
 from casdb.fsck import check
 from casdb.remote import Remote
 from casdb.repo import Repository
+from casdb.testing.cli import run_casdb
+from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, write_audio, write_tables
-from tests.conftest import age, run_casdb
 
 
 @pytest.fixture(params=["folder", "s3"])
