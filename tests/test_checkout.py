@@ -470,6 +470,7 @@ def test_cache_ls_and_verify_repairs(two_versions, tmp_path):
     assert len(broken) == 1 and "corrupt in the store too" in broken[0]
 
 
+@pytest.mark.slow  # about 5 s: several CLI subprocesses
 def test_cli_checkout_and_cache(two_versions, tmp_path):
     from casdb.testing.cli import run_casdb
 

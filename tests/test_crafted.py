@@ -100,7 +100,7 @@ SERVED = [(place, bad) for place in PLACES for bad in ("../../x", "/etc/casdb-cr
                                                         "a/../../b", "C:\\x", "a\x00b")]
 
 
-@pytest.fixture(params=["folder", "s3"])
+@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
 def remote_url(request, tmp_path) -> str:
     if request.param == "folder":
         return str(tmp_path / "remote")

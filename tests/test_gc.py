@@ -240,7 +240,7 @@ def test_cache_gc_removes_unlinked_conversions(repo, tmp_path):
     assert out.derived == 4 and not [p for p in (root / ".derived").rglob("*") if p.is_file()]
 
 
-@pytest.mark.parametrize("kind", ["folder", "s3"])
+@pytest.mark.parametrize("kind", ["folder", pytest.param("s3", marks=pytest.mark.s3)])
 def test_remote_gc(repo, tmp_path, kind, request):
     from casdb.remote import Remote
     from casdb.remotegc import collect_remote

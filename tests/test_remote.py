@@ -24,7 +24,7 @@ from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, write_audio, write_tables
 
 
-@pytest.fixture(params=["folder", "s3"])
+@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
 def remote_url(request, tmp_path) -> str:
     if request.param == "folder":
         return str(tmp_path / "remote")
@@ -300,6 +300,7 @@ def test_corrupt_or_missing_objects_on_the_remote(published, tmp_path):
     assert target.datasets() == [] and check(target).ok
 
 
+@pytest.mark.slow  # about 3.5 s: CLI subprocesses against a folder and S3
 def test_cli_remote_push_pull_clone(published, tmp_path):
     url = str(tmp_path / "remote")
     repo = str(published.path)
