@@ -4,7 +4,7 @@ and every answer must agree (as zarr's ``ZarrStoreStateMachine`` does for its st
 
 :func:`check_against_dict` runs it on one backend; each example works under a fresh prefix, so
 one backend (one S3 bucket, one folder) serves every example. The number of examples follows the
-hypothesis profile (a fifth of its ``max_examples``: ``dev`` 10, ``ci`` 60).
+hypothesis profile (a fifth of its ``max_examples``: ``dev`` 5, ``ci`` 40).
 
 Example (not run here: the contract runs it on every backend)::
 
