@@ -301,6 +301,7 @@ LOADER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # about 3 s: several loading processes
 def test_concurrent_loads_write_once(two_versions, tmp_path):
     procs = [
         subprocess.Popen([sys.executable, "-c", LOADER, str(two_versions.path),

@@ -295,6 +295,7 @@ def test_cache_verify_understands_flavoured_folders(stereo, tmp_path):
     assert all(r.ok for r in verify(tmp_path / "c", stereo))
 
 
+@pytest.mark.slow  # about 3 s: CLI subprocesses
 def test_cli_flavour_options(stereo, tmp_path):
     from casdb.testing.cli import run_casdb
 

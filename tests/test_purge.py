@@ -88,6 +88,7 @@ def test_purge_removes_the_bytes_and_keeps_the_versions(versions, tmp_path):
     assert versions.purged()[0].blob == stones[0].blob
 
 
+@pytest.mark.slow  # about 3 s: CLI subprocesses
 def test_log_show_and_cli(versions, tmp_path):
     done = run_casdb("purge", "synth", "audio/none.wav", "--reason", "x", repo=versions.path)
     assert done.returncode == 4 and "no file 'audio/none.wav' in any version" in done.stderr

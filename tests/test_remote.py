@@ -142,6 +142,7 @@ def test_two_pushers_at_once_one_wins(published, s3_url, tmp_path):
     assert check(clone).ok
 
 
+@pytest.mark.slow  # about 3 s: a killed push process
 def test_interrupted_push_resumes_and_is_never_visible(tmp_path):
     repo = Repository.init(tmp_path / "repo")
     src = make_dataset(tmp_path / "src", files=16, duration=30.0, sampling_rate=48000, channels=2)
@@ -173,6 +174,7 @@ PULLER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # about 3 s: a killed pull process
 def test_interrupted_pull_resumes(tmp_path):
     repo = Repository.init(tmp_path / "repo")
     src = make_dataset(tmp_path / "src", files=16, duration=30.0, sampling_rate=48000, channels=2)
