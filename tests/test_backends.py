@@ -66,3 +66,23 @@ class TestMemoryBackend(BackendContract):
 
 def test_every_backend_is_a_backend(tmp_path):
     assert isinstance(MemoryBackend(), Backend) and isinstance(LocalBackend(tmp_path), Backend)
+
+
+def test_push_and_pull_through_a_memory_remote(tmp_path):
+    """The layers above the protocol run on MemoryBackend: a push and a pull through it."""
+    from casdb import transfer
+    from casdb.remote import FORMAT, MARKER, Remote
+    from casdb.repo import Repository
+    from casdb.testing.synth import make_dataset
+
+    origin = Repository.init(tmp_path / "origin")
+    origin.commit(make_dataset(tmp_path / "src", files=4, duration=0.05, sampling_rate=8000),
+                  dataset="synth", version="1.0.0")
+    remote = Remote(MemoryBackend(), "memory://test")
+    remote.backend.put(MARKER, f'{{"format": {FORMAT}}}'.encode())
+    transfer.push(origin, remote)
+    assert any(remote.backend.list("refs/"))
+    mirror = Repository.init(tmp_path / "mirror")
+    transfer.pull(mirror, remote)
+    assert mirror.versions("synth") == ["1.0.0"]
+    assert mirror.resolve("synth", "1.0.0") == origin.resolve("synth", "1.0.0")
