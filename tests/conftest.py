@@ -16,6 +16,7 @@ from casdb.testing.synth import make_dataset
 
 load_profile()  # dev, or $HYPOTHESIS_PROFILE (ci): before the test modules read it
 
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that starts SeaweedFS (directly or through s3_env / s3_url) ``s3``."""
     for item in items:
