@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from casdb.repo import Repository
+from casdb.testing.files import age
+from casdb.testing.profiles import load_profile
 from casdb.testing.synth import make_dataset
 
-CASDB = str(Path(sys.executable).parent / "casdb")
+load_profile()  # dev, or $HYPOTHESIS_PROFILE (ci): before the test modules read it
 
 
-def age(root: Path, seconds: float = 3600) -> None:
-    """Set every file's mtime back, so the stat cache trusts it (it distrusts racy recent files)."""
-    past = time.time() - seconds
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            os.utime(os.path.join(dirpath, name), (past, past))
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that starts SeaweedFS (directly or through s3_env / s3_url) ``s3``."""
+    for item in items:
+        if "seaweed" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.s3)
 
 
 @pytest.fixture
@@ -48,12 +47,6 @@ def cli(repo: Repository):
         return runner.invoke(group, ["--repo", str(repo.path), *args], catch_exceptions=False)
 
     return run
-
-
-def run_casdb(*args: str, repo: Path | None = None, check: bool = False, **kw) -> subprocess.CompletedProcess:
-    """Run the installed ``casdb`` command as a subprocess."""
-    cmd = [CASDB] + (["--repo", str(repo)] if repo else []) + list(args)
-    return subprocess.run(cmd, capture_output=True, text=True, check=check, **kw)
 
 
 @pytest.fixture
@@ -90,6 +83,12 @@ def seaweed(tmp_path_factory):
     server.create_bucket("casdb")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_client(seaweed):
+    """A boto3 client of the test server: reads and writes around the backend under test."""
+    return seaweed.client()
 
 
 @pytest.fixture

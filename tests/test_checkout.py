@@ -20,8 +20,8 @@ from casdb import cache
 from casdb.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StorageError
 from casdb.repo import Repository
 from casdb.selection import Request
+from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, write_audio, write_tables
-from tests.conftest import age
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def test_switching_versions_reuses_cached_copies(two_versions):
 def test_audformat_reads_the_folder(tmp_path):
     import audformat
 
-    from tests.test_fidelity import build_db
+    from casdb.testing.richdb import build_db
 
     build_db(tmp_path / "db", "csv")
     repo = Repository.init(tmp_path / "repo")
@@ -301,6 +301,7 @@ LOADER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # about 3 s: several loading processes
 def test_concurrent_loads_write_once(two_versions, tmp_path):
     procs = [
         subprocess.Popen([sys.executable, "-c", LOADER, str(two_versions.path),
@@ -470,8 +471,9 @@ def test_cache_ls_and_verify_repairs(two_versions, tmp_path):
     assert len(broken) == 1 and "corrupt in the store too" in broken[0]
 
 
+@pytest.mark.slow  # about 5 s: several CLI subprocesses
 def test_cli_checkout_and_cache(two_versions, tmp_path):
-    from tests.conftest import run_casdb
+    from casdb.testing.cli import run_casdb
 
     env = {**os.environ, "CASDB_CACHE": str(tmp_path / "cache")}
     done = run_casdb("checkout", "synth@1.0.0", "--tables", "emotion", repo=two_versions.path,

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 from casdb.store import object_key
-from tests.conftest import run_casdb
-from tests.test_store import flip_byte
+from casdb.testing.cli import run_casdb
+from casdb.testing.corrupt import flip_bit_at
 
 
 def test_commit_log_ls_show_diff_fsck(cli, source, repo):
@@ -56,7 +56,7 @@ def test_subprocess_round_trip_and_corruption(tmp_path, source):
     assert done.returncode == 0, done.stderr
     commit_id = done.stdout.splitlines()[0]
     assert run_casdb("fsck", repo=repo).returncode == 0
-    flip_byte(repo / object_key(commit_id))
+    flip_bit_at(repo / object_key(commit_id))
     for args in (["fsck"], ["log", "synth"]):
         result = run_casdb(*args, repo=repo)
         assert result.returncode == 7, result

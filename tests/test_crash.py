@@ -16,8 +16,9 @@ import pytest
 from casdb.errors import StorageError
 from casdb.maintenance.fsck import check
 from casdb.repo import Repository
+from casdb.testing.cli import CASDB
+from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, wav_header
-from tests.conftest import CASDB, age
 
 
 def big_source(root: Path, files: int, size: int, seed: int) -> Path:

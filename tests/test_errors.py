@@ -14,7 +14,7 @@ from casdb.errors import (
     NotFound,
 )
 from casdb.repo import Repository
-from tests.conftest import run_casdb
+from casdb.testing.cli import run_casdb
 
 
 def test_not_found_is_a_lookup_error_and_invalid_input_a_value_error(repo, tmp_path):

@@ -16,8 +16,8 @@ from casdb.convert import convert_file
 from casdb.errors import InvalidDataset, InvalidInput
 from casdb.flavour import Flavour, Target
 from casdb.repo import Repository
+from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, write_audio, write_tables
-from tests.conftest import age
 
 # -- the value object --------------------------------------------------------------------------
 
@@ -295,8 +295,9 @@ def test_cache_verify_understands_flavoured_folders(stereo, tmp_path):
     assert all(r.ok for r in verify(tmp_path / "c", stereo))
 
 
+@pytest.mark.slow  # about 3 s: CLI subprocesses
 def test_cli_flavour_options(stereo, tmp_path):
-    from tests.conftest import run_casdb
+    from casdb.testing.cli import run_casdb
 
     env = {**os.environ, "CASDB_CACHE": str(tmp_path / "c")}
     done = run_casdb("checkout", "synth@1.0.0", "--sampling-rate", "16000", "--mixdown",

@@ -23,8 +23,9 @@ from casdb import compression, encoding
 from casdb.errors import Error
 from casdb.objects import DIR, FILE, Column, Commit, Header, Partition, Run, Table, Tree, TreeEntry
 from casdb.testing.fuzz import damaged, plain, retyped_json, retyped_msgpack
+from casdb.testing.profiles import examples
 
-FUZZ = settings(max_examples=300, deadline=None,
+FUZZ = settings(max_examples=examples(300), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 ID = "ab" * 32
 

@@ -17,8 +17,9 @@ from casdb.errors import InvalidInput
 from casdb.maintenance.fsck import check
 from casdb.maintenance.gc import collect, parse_duration
 from casdb.repo import Repository
+from casdb.testing.cli import run_casdb
+from casdb.testing.files import age
 from casdb.testing.synth import file_name, make_dataset, write_audio, write_tables
-from tests.conftest import age, run_casdb
 
 
 def make_old(root: Path, seconds: float = 7200) -> None:
@@ -239,7 +240,7 @@ def test_cache_gc_removes_unlinked_conversions(repo, tmp_path):
     assert out.derived == 4 and not [p for p in (root / ".derived").rglob("*") if p.is_file()]
 
 
-@pytest.mark.parametrize("kind", ["folder", "s3"])
+@pytest.mark.parametrize("kind", ["folder", pytest.param("s3", marks=pytest.mark.s3)])
 def test_remote_gc(repo, tmp_path, kind, request):
     from casdb.maintenance.remotegc import collect_remote
     from casdb.remote import Remote

@@ -6,8 +6,8 @@ import numpy as np
 import soundfile as sf
 
 from casdb.summary import summarize
+from casdb.testing.files import age
 from casdb.testing.synth import make_dataset
-from tests.conftest import age
 
 
 def test_show_says_n_a_for_bit_depths_of_compressed_formats(repo, tmp_path, cli):

@@ -15,9 +15,9 @@ from casdb.errors import AlreadyExists, IntegrityError
 from casdb.fingerprint import hash_file, stamp
 from casdb.flavour import Flavour
 from casdb.repo import Repository
+from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import flip_byte
 from casdb.testing.synth import make_dataset
-from tests.conftest import run_casdb
 
 
 @pytest.fixture

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casdb.probe import MediaInfo, probe_file
+from casdb.testing.profiles import examples
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     rate=st.sampled_from([8000, 16000, 22050, 44100, 48000, 96000]),
     channels=st.integers(min_value=1, max_value=8),

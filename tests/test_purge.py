@@ -17,9 +17,10 @@ import casdb
 from casdb.errors import InvalidInput, NotFound
 from casdb.maintenance.fsck import check
 from casdb.repo import Repository
+from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import files_holding
+from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, write_audio, write_tables
-from tests.conftest import age, run_casdb
 
 SECRET = "audio/000/000003.wav"
 
@@ -87,6 +88,7 @@ def test_purge_removes_the_bytes_and_keeps_the_versions(versions, tmp_path):
     assert versions.purged()[0].blob == stones[0].blob
 
 
+@pytest.mark.slow  # about 3 s: CLI subprocesses
 def test_log_show_and_cli(versions, tmp_path):
     done = run_casdb("purge", "synth", "audio/none.wav", "--reason", "x", repo=versions.path)
     assert done.returncode == 4 and "no file 'audio/none.wav' in any version" in done.stderr

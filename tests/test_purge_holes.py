@@ -23,9 +23,11 @@ from casdb.maintenance.gc import collect
 from casdb.repo import Repository
 from casdb.selection import Request
 from casdb.summary import summarize
+from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import files_holding
+from casdb.testing.files import age
+from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset, write_tables
-from tests.conftest import age, run_casdb
 
 SECRET = "audio/000/000001.wav"
 
@@ -247,7 +249,7 @@ def test_a_damaged_record_is_refused_and_nothing_else_fails(small, tmp_path, dat
     assert files_holding(tmp_path / "cache", needle) == [] and files_holding(repo.path, needle) == []
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(
     st.binary(max_size=300),
     st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),

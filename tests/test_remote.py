@@ -1,4 +1,4 @@
-"""Remotes: the backend contract, push/pull/clone against a folder and a real S3 server
+"""Remotes: push/pull/clone against a folder and a real S3 server
 (SeaweedFS), conflicts, resumption, loads straight from a remote, and failures."""
 
 from __future__ import annotations
@@ -15,31 +15,16 @@ from pathlib import Path
 import pytest
 
 import casdb
-from casdb.backends.local import LocalBackend
 from casdb.errors import BackendError, Conflict, IntegrityError, InvalidInput, NotFound
 from casdb.maintenance.fsck import check
 from casdb.remote import Remote
 from casdb.repo import Repository
-from casdb.testing.backends import BackendContract
+from casdb.testing.cli import run_casdb
+from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, write_audio, write_tables
-from tests.conftest import age, run_casdb
 
 
-class TestLocalBackend(BackendContract):
-    @pytest.fixture
-    def backend(self, tmp_path):
-        return LocalBackend(tmp_path / "b")
-
-
-class TestS3Backend(BackendContract):
-    @pytest.fixture
-    def backend(self, s3_url):
-        from casdb.backends.s3 import S3Backend
-
-        return S3Backend.from_url(s3_url)
-
-
-@pytest.fixture(params=["folder", "s3"])
+@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
 def remote_url(request, tmp_path) -> str:
     if request.param == "folder":
         return str(tmp_path / "remote")
@@ -157,6 +142,7 @@ def test_two_pushers_at_once_one_wins(published, s3_url, tmp_path):
     assert check(clone).ok
 
 
+@pytest.mark.slow  # about 3 s: a killed push process
 def test_interrupted_push_resumes_and_is_never_visible(tmp_path):
     repo = Repository.init(tmp_path / "repo")
     src = make_dataset(tmp_path / "src", files=16, duration=30.0, sampling_rate=48000, channels=2)
@@ -188,6 +174,7 @@ PULLER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # about 3 s: a killed pull process
 def test_interrupted_pull_resumes(tmp_path):
     repo = Repository.init(tmp_path / "repo")
     src = make_dataset(tmp_path / "src", files=16, duration=30.0, sampling_rate=48000, channels=2)
@@ -315,6 +302,7 @@ def test_corrupt_or_missing_objects_on_the_remote(published, tmp_path):
     assert target.datasets() == [] and check(target).ok
 
 
+@pytest.mark.slow  # about 3.5 s: CLI subprocesses against a folder and S3
 def test_cli_remote_push_pull_clone(published, tmp_path):
     url = str(tmp_path / "remote")
     repo = str(published.path)

@@ -16,6 +16,7 @@ from casdb.repo import Repository
 from casdb.rowdiff import diff_tables
 from casdb.store import ObjectStore
 from casdb.tables import store_table
+from casdb.testing.profiles import examples
 from casdb.testing.synth import file_name, make_dataset, write_tables
 
 
@@ -51,7 +52,7 @@ def frame(data: dict) -> pd.DataFrame:
     return df
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(rows, rows)
 def test_diff_matches_pandas(tmp_path_factory, old, new):
     store = ObjectStore(LocalBackend(tmp_path_factory.mktemp("s")))
@@ -64,7 +65,7 @@ def test_diff_matches_pandas(tmp_path_factory, old, new):
     assert set(zip(d.changed.index, d.changed["column"], strict=True)) == changed
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(rows, rows, st.integers(0, 2**32 - 2))
 def test_diff_of_tables_in_any_file_order_matches_pandas(tmp_path_factory, old, new, seed):
     """Row diffs compare rows by index: the order of the files they came from does not matter."""

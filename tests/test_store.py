@@ -15,18 +15,13 @@ from casdb.errors import IntegrityError, InvalidDataset, NotFound
 from casdb.ids import hash_bytes
 from casdb.objects import Header, Partition
 from casdb.store import ObjectStore, blob_key, object_key
+from casdb.testing.corrupt import flip_bit_at
+from casdb.testing.profiles import examples
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> ObjectStore:
     return ObjectStore(LocalBackend(tmp_path))
-
-
-def flip_byte(path: Path, offset: int = -1) -> None:
-    os.chmod(path, 0o644)
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0x01
-    path.write_bytes(bytes(data))
 
 
 def test_put_is_idempotent_and_content_addressed(store):
@@ -56,7 +51,7 @@ def test_nothing_is_visible_before_publish_and_discard_leaves_nothing(store, tmp
 def test_flipped_byte_in_object_raises_integrity_error(store, offset):
     oid = store.put(Partition(b"some partition bytes " * 20))
     store.publish()
-    flip_byte(store.backend.path(object_key(oid)), offset)
+    flip_bit_at(store.backend.path(object_key(oid)), offset)
     with pytest.raises(IntegrityError):
         ObjectStore(store.backend).get(oid)
 
@@ -97,7 +92,7 @@ def test_flipped_byte_in_blob_is_detected(store, tmp_path):
     blob, _ = store.put_file(src)
     store.publish()
     store.verify_blob(blob)
-    flip_byte(store.backend.path(blob_key(blob)), 100)
+    flip_bit_at(store.backend.path(blob_key(blob)), 100)
     with pytest.raises(IntegrityError):
         store.verify_blob(blob)
 
@@ -147,4 +142,4 @@ class StoreMatchesDict(RuleBasedStateMachine):
 
 
 TestStoreMatchesDict = StoreMatchesDict.TestCase
-TestStoreMatchesDict.settings = settings(max_examples=25, stateful_step_count=15, deadline=None)
+TestStoreMatchesDict.settings = settings(max_examples=examples(25), stateful_step_count=15, deadline=None)

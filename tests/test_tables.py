@@ -13,6 +13,7 @@ from casdb.errors import IntegrityError
 from casdb.objects import Partition, Run, Table
 from casdb.store import ObjectStore
 from casdb.tables import encode_column, load_arrow, store_table
+from casdb.testing.profiles import examples
 
 
 def table(n: int, seed: int = 0, start: int = 0) -> pa.Table:
@@ -152,7 +153,7 @@ def test_crafted_row_orders_are_integrity_errors(tmp_path):
 steps = st.one_of(st.integers(-2, 4), st.integers(-(2**63), 2**63 - 1))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(steps, min_size=4, max_size=4))
 def test_fuzzed_row_orders_give_a_permutation_or_an_integrity_error(tmp_path_factory, values):
     store = ObjectStore(LocalBackend(tmp_path_factory.getbasetemp() / "fuzzed-orders"))

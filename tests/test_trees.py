@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from casdb import trees
 from casdb.backends.local import LocalBackend
 from casdb.store import ObjectStore
+from casdb.testing.profiles import examples
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def _valid(files: dict) -> dict:
     return out
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(listing, listing)
 def test_diff_matches_a_plain_dict_diff(tmp_path_factory, old, new):
     store = ObjectStore(LocalBackend(tmp_path_factory.mktemp("s")))

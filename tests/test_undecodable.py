@@ -20,6 +20,7 @@ from casdb.convert import Task, _work, check_output, convert_file, resampled_fra
 from casdb.errors import IntegrityError, InvalidDataset
 from casdb.flavour import Flavour, Target
 from casdb.repo import Repository
+from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset, write_audio
 
 BAD = "audio/000/000001.wav"
@@ -252,7 +253,7 @@ def test_a_truncated_wav_committed_with_the_flag_converts_what_it_holds(tmp_path
     assert sf.info(ds.root / "audio/000/000001.flac").frames == 6000
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(frames=st.integers(min_value=0, max_value=5000),
        rates=st.sampled_from([(48000, 16000), (44100, 16000), (8000, 16000), (16000, 44100),
                               (22050, 16000), (48000, 8000), (16000, 16001), (96000, 11025)]))

@@ -22,6 +22,7 @@ from casdb.objects import DIR, FILE, Tree, TreeEntry
 from casdb.paths import check_name, check_relpath, check_relpath_array, check_relpaths
 from casdb.repo import Repository
 from casdb.testing.crafted import UNSAFE_PATHS
+from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset
 
 ID = "ab" * 32
@@ -195,7 +196,7 @@ def _alphabet():
     return st.text(st.sampled_from(list("ab./\\:C\x00\n\x7fé€😀")), max_size=12)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(_alphabet(), max_size=6))
 def test_fast_list_check_agrees_with_the_one_by_one_check(paths):
     """check_relpaths and check_relpath_array take shortcuts; they must refuse exactly the

@@ -18,6 +18,7 @@ from casdb.maintenance.fsck import check
 from casdb.repo import Repository
 from casdb.source import scan
 from casdb.statcache import FolderCache, Head, StatCache
+from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset
 
 CASDB = str(Path(sys.executable).parent / "casdb")
@@ -79,7 +80,7 @@ NAME_BYTES = NAME_BYTES.filter(lambda b: b"\\" not in b and b[1:2] != b":" and n
     c < 0x20 or c == 0x7F for c in b))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(names=st.lists(NAME_BYTES, min_size=1, max_size=4, unique=True))
 def test_scan_lists_utf8_names_and_refuses_the_others(tmp_path, names):
     root = tmp_path / os.urandom(6).hex()

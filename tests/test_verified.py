@@ -17,9 +17,9 @@ from casdb.fingerprint import DB, hash_file
 from casdb.flavour import Flavour
 from casdb.materialise import _Folders
 from casdb.repo import Repository
+from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import flip_byte
 from casdb.testing.synth import make_dataset
-from tests.conftest import run_casdb
 
 
 @pytest.fixture

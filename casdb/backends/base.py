@@ -83,6 +83,24 @@ class Backend(Protocol):
         """Remove ``key``; absent keys are ignored."""
 
 
+def check_key(key: str) -> str:
+    """``key`` if it is a valid key (``/``-separated, relative, no empty, ``.`` or ``..`` part);
+    else ``InvalidInput``. Every backend checks its keys the same way.
+
+    Example:
+        >>> check_key("refs/emodb/tags/1.0.0")
+        'refs/emodb/tags/1.0.0'
+        >>> check_key("a/../b")
+        Traceback (most recent call last):
+        casdb.errors.InvalidInput: invalid key 'a/../b'
+    """
+    if not key or any(part in ("", ".", "..") for part in key.split("/")):
+        from casdb.errors import InvalidInput
+
+        raise InvalidInput(f"invalid key {key!r}")
+    return key
+
+
 def open_backend(url: str) -> Backend:
     """A backend for ``url``: ``s3://bucket/prefix``, or a folder (path or ``file://``).
 

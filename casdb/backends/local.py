@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from casdb.atomic import TMP_PREFIX, atomic_file, atomic_write, fsync_dir
-from casdb.backends.base import Capabilities
-from casdb.errors import Conflict, InvalidInput, NotFound, storage_error
+from casdb.backends.base import Capabilities, check_key
+from casdb.errors import Conflict, NotFound, storage_error
 
 
 class LocalBackend:
@@ -44,10 +44,7 @@ class LocalBackend:
 
     def path(self, key: str) -> Path:
         """The file that holds ``key``."""
-        parts = key.split("/")
-        if not key or any(p in ("", ".", "..") for p in parts) or key.startswith("/"):
-            raise InvalidInput(f"invalid key {key!r}")
-        return self.root.joinpath(*parts)
+        return self.root.joinpath(*check_key(key).split("/"))
 
     def get(self, key: str) -> bytes:
         try:
@@ -99,6 +96,7 @@ class LocalBackend:
     def swap(self, key: str, expected: bytes | None, new: bytes) -> None:
         from casdb.locking import FileLock
 
+        self.path(key)  # refuse an invalid key before its lock file is made
         with FileLock(self.root / "locks" / (key.replace("/", "%") + ".lock")):
             try:
                 current = self.get(key)

@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from casdb.backends.base import Capabilities, redact
+from casdb.backends.base import Capabilities, check_key, redact
 from casdb.errors import BackendError, Conflict, InvalidInput, NotFound, storage_error
 
 PART = 8 << 20
@@ -108,6 +108,7 @@ class S3Backend:
         return BackendError(f"{self.url}: cannot {action} {key}: {_reason(str(exc), text)}")
 
     def get(self, key: str) -> bytes:
+        check_key(key)
         import obstore as obs
 
         try:
@@ -116,18 +117,24 @@ class S3Backend:
             raise self._error(exc, key, "read") from exc
 
     def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        check_key(key)
         import obstore as obs
 
-        if not ranges:
-            return []
+        # obstore refuses an empty range (an empty blob in a pack): those are b"" without asking.
+        asked = [(s, e) for s, e in ranges if e > s]
+        if not asked:
+            if ranges and not self.exists(key):
+                raise NotFound(f"{self.url}/{key} is missing on the remote")
+            return [b""] * len(ranges)
         try:
-            parts = obs.get_ranges(self.store, key, starts=[s for s, _ in ranges],
-                                   ends=[e for _, e in ranges])
+            parts = iter(obs.get_ranges(self.store, key, starts=[s for s, _ in asked],
+                                        ends=[e for _, e in asked]))
         except Exception as exc:  # noqa: BLE001
             raise self._error(exc, key, "read") from exc
-        return [bytes(p) for p in parts]
+        return [bytes(next(parts)) if e > s else b"" for s, e in ranges]
 
     def get_file(self, key: str, path: Path) -> None:
+        check_key(key)
         import obstore as obs
 
         try:
@@ -152,6 +159,7 @@ class S3Backend:
 
     def _put(self, key: str, payload, mode: str, **options) -> bool:
         """One PUT; False when ``mode="create"`` and the key exists."""
+        check_key(key)
         import obstore as obs
         from obstore import exceptions as e
 
@@ -164,6 +172,7 @@ class S3Backend:
         return True
 
     def swap(self, key: str, expected: bytes | None, new: bytes) -> None:
+        check_key(key)
         import obstore as obs
 
         if expected is None:
@@ -186,6 +195,7 @@ class S3Backend:
             raise self._error(exc, key, "update") from exc
 
     def exists(self, key: str) -> bool:
+        check_key(key)
         import obstore as obs
 
         try:
@@ -198,6 +208,7 @@ class S3Backend:
         return True
 
     def modified(self, key: str) -> float:
+        check_key(key)
         import obstore as obs
 
         try:
@@ -229,6 +240,7 @@ class S3Backend:
             raise self._error(exc, prefix, "list") from exc
 
     def delete(self, key: str) -> None:
+        check_key(key)
         import obstore as obs
 
         try:

@@ -59,3 +59,12 @@ def flip_byte(path: str | Path, rng: random.Random, keep_mtime: bool = True) -> 
         os.chmod(path, st.st_mode)
 
     return undo
+
+
+def flip_bit_at(path: str | Path, offset: int = -1) -> None:
+    """Flip the lowest bit of the byte at ``offset`` (made writable first: stored files are
+    read-only); the deterministic sibling of :func:`flip_byte`."""
+    os.chmod(path, 0o644)
+    data = bytearray(Path(path).read_bytes())
+    data[offset] ^= 0x01
+    Path(path).write_bytes(bytes(data))

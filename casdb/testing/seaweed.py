@@ -131,7 +131,9 @@ class SeaweedFS:
 
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(10)
+                # A test server's data is thrown away: no need to wait for a graceful shutdown,
+                # which took over 10 s at the end of a busy test session.
+                self.process.wait(2)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()

@@ -1,0 +1,23 @@
+"""File-system helpers for tests: making files look old.
+
+Example:
+    >>> import tempfile, pathlib, time
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / "f").write_bytes(b"x")
+    >>> age(root, 60); (root / "f").stat().st_mtime < time.time() - 59
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+
+def age(root: str | Path, seconds: float = 3600) -> None:
+    """Set every file's mtime back, so the stat cache trusts it (it distrusts racy recent files)."""
+    past = time.time() - seconds
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            os.utime(os.path.join(dirpath, name), (past, past))
