@@ -17,7 +17,7 @@ from casdb.flavour import Flavour
 from casdb.repo import Repository
 from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import flip_byte
-from casdb.testing.synth import make_dataset
+from casdb.testing.synth import make_dataset, media_blobs
 
 
 @pytest.fixture
@@ -26,11 +26,6 @@ def published(tmp_path) -> Repository:
     src = make_dataset(tmp_path / "src", files=4, duration=0.2, sampling_rate=8000)
     repo.commit(src, dataset="synth", version="1.0.0")
     return repo
-
-
-def blobs_of(repo: Repository) -> dict[str, str]:
-    media = repo.media("synth", "1.0.0")
-    return dict(zip(media.index, media["blob"], strict=True))
 
 
 def test_cache_verify_never_repairs_through_a_symlinked_folder(published, tmp_path):
@@ -76,7 +71,7 @@ def test_a_blob_written_between_the_check_and_the_link_is_not_vouched_for(publis
     # A checkout checks every blob first and links them later (after conversions): a write
     # through another checkout's hardlink in between must not be recorded as the good bytes.
     store = published.store
-    blob = next(iter(blobs_of(published).values()))
+    blob = next(iter(media_blobs(published).values()))
     path = store.blob_file(blob)
     check = store.verifier()
     assert store.check_blobs([blob], check) == []
@@ -94,7 +89,7 @@ def test_a_checkout_rechecks_a_source_that_changed_since_the_check(published, tm
     from casdb.materialise import _Item, _place_all, _Placed
 
     store = published.store
-    file, blob = next(iter(blobs_of(published).items()))
+    file, blob = next(iter(media_blobs(published).items()))
     check = store.verifier()
     assert store.check_blobs([blob], check) == []
     flip_byte(store.blob_file(blob), random.Random(6), keep_mtime=True)
@@ -171,7 +166,7 @@ def test_a_warm_load_waits_for_a_checkout_rewriting_the_folder(published, tmp_pa
     from casdb.locking import FileLock
 
     root = tmp_path / "c"
-    files = sorted(blobs_of(published))
+    files = sorted(media_blobs(published))
     ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root, media=files[:1])
     table = Path(ds.root) / "db.emotion.parquet"
     good = table.read_bytes()
@@ -203,7 +198,7 @@ def test_widening_a_folder_checks_the_files_already_there(published, tmp_path):
     # A partial load, a write through one of its hardlinks (root), then a wider load: the
     # folder handed out holds the old files too, so they are checked like on a warm load.
     root = tmp_path / "c"
-    files = sorted(blobs_of(published))
+    files = sorted(media_blobs(published))
     ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root, media=files[:1])
     flip_byte(Path(ds.root) / files[0], random.Random(5))
     with pytest.raises(IntegrityError, match=f"{files[0]} was modified"):
@@ -216,7 +211,7 @@ def test_a_commit_reusing_blobs_keeps_their_fingerprints(published, tmp_path):
     import shutil
 
     store = published.store
-    files = blobs_of(published)
+    files = media_blobs(published)
     assert store.check_blobs(list(files.values())) == []
     victim = sorted(files)[1]
     flip_byte(store.blob_path(files[victim]), random.Random(7))
@@ -233,7 +228,7 @@ def test_a_dest_of_another_flavour_is_refused(published, tmp_path):
     # DEST holds a 16 kHz flavour of the version: asking for the original there must not hand
     # out the 16 kHz files as the original (nor mix both in one folder).
     dest = tmp_path / "dest"
-    files = sorted(blobs_of(published))
+    files = sorted(media_blobs(published))
     casdb.checkout("synth", "1.0.0", dest=dest, flavour={"sampling_rate": 16000},
                    cache_root=tmp_path / "c", request=casdb.api.Request(media=files[:1]), repo=published)
     for request in (casdb.api.Request(media=files[:1]), casdb.api.Request()):

@@ -19,7 +19,7 @@ from casdb.materialise import _Folders
 from casdb.repo import Repository
 from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import flip_byte
-from casdb.testing.synth import make_dataset
+from casdb.testing.synth import make_dataset, media_blobs
 
 
 @pytest.fixture
@@ -30,11 +30,6 @@ def published(tmp_path) -> Repository:
     return repo
 
 
-def blobs_of(repo: Repository) -> dict[str, str]:
-    media = repo.media("synth", "1.0.0")
-    return dict(zip(media.index, media["blob"], strict=True))
-
-
 def handed_out(folder: Path, files: dict[str, str]) -> int:
     """Files in a checkout whose bytes are not their blob's."""
     return sum(hash_file(str(folder / f)) != b for f, b in files.items()
@@ -42,7 +37,7 @@ def handed_out(folder: Path, files: dict[str, str]) -> int:
 
 
 def test_flipped_store_blobs_are_never_handed_out(published, tmp_path):
-    files = blobs_of(published)
+    files = media_blobs(published)
     rng = random.Random(11)
     trials, refused = 12, 0
     for trial in range(trials):
@@ -62,7 +57,7 @@ def test_flipped_store_blobs_are_never_handed_out(published, tmp_path):
 
 
 def test_cli_refuses_a_damaged_blob_with_exit_code_7(published, tmp_path):
-    files = blobs_of(published)
+    files = media_blobs(published)
     flip_byte(published.store.blob_path(next(iter(files.values()))), random.Random(1))
     done = run_casdb("checkout", "synth@1.0.0", "--cache", str(tmp_path / "c"),
                      repo=published.path)
@@ -73,7 +68,7 @@ def test_cli_refuses_a_damaged_blob_with_exit_code_7(published, tmp_path):
 
 def test_a_write_through_a_hardlinked_checkout_is_caught_and_repaired_from_a_remote(
         published, tmp_path):
-    files = blobs_of(published)
+    files = media_blobs(published)
     ds = casdb.load("synth", "1.0.0", repo=published, cache_root=tmp_path / "a")
     file = sorted(files)[0]
     assert ds.state.link == {"hardlink": len(files)}
@@ -126,7 +121,7 @@ def test_the_remote_object_cache_is_verified(published, tmp_path):
     url = str(tmp_path / "remote")
     published.remote_add("origin", url)
     published.push()
-    files = blobs_of(published)
+    files = media_blobs(published)
     root = tmp_path / "cache"
     casdb.load("synth", "1.0.0", repo=url, cache_root=root, media=sorted(files)[:4])
     cached = [p for p in (root / ".remotes").rglob("blobs/*/*") if p.is_file()]
@@ -151,7 +146,7 @@ def test_a_damaged_fingerprint_database_only_costs_a_rehash(published, tmp_path)
     assert db.exists()
     db.write_bytes(b"garbage" * 100)
     ds = casdb.load("synth", "1.0.0", repo=published, cache_root=tmp_path / "c")
-    assert handed_out(Path(ds.root), blobs_of(published)) == 0
+    assert handed_out(Path(ds.root), media_blobs(published)) == 0
     with sqlite3.connect(db) as conn:  # rebuilt with what was verified
         assert conn.execute("SELECT count(*) FROM fp").fetchone()[0] == 8
 
@@ -172,7 +167,7 @@ def test_a_foreign_file_in_the_way_is_never_replaced(published, tmp_path):
     dest = tmp_path / "dest"
     casdb.checkout("synth", "1.0.0", dest=dest, request=casdb.api.Request(
         only_metadata=True), repo=published)
-    file = sorted(blobs_of(published))[0]
+    file = sorted(media_blobs(published))[0]
     (dest / file).parent.mkdir(parents=True)
     (dest / file).write_bytes(b"my notes")
     with pytest.raises(AlreadyExists, match="in the way"):
@@ -197,7 +192,7 @@ def test_a_warm_load_refuses_a_file_modified_since_checkout(published, tmp_path)
     root = tmp_path / "c"
     ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root)
     assert check_in_place(root, Path(ds.root)) == 0  # one stat per file, nothing re-hashed
-    file = sorted(blobs_of(published))[2]
+    file = sorted(media_blobs(published))[2]
     undo = flip_byte(Path(ds.root) / file, random.Random(9))
     with pytest.raises(IntegrityError, match=f"{file} was modified.*casdb cache verify"):
         casdb.load("synth", "1.0.0", repo=published, cache_root=root)
@@ -216,7 +211,7 @@ def test_linking_a_blob_into_another_folder_costs_no_rehash(published, tmp_path)
     casdb.load("synth", "1.0.0", repo=published, cache_root=root, flavour={"bit_depth": 24})
     # the blobs' ctime changed with every new link; the cache-wide record followed
     assert check_in_place(root, Path(first.root)) == 0
-    assert published.store.check_blobs(list(blobs_of(published).values())) == []
+    assert published.store.check_blobs(list(media_blobs(published).values())) == []
 
 
 @pytest.mark.parametrize("name", ["db.yaml", "db.emotion.parquet"])

@@ -126,3 +126,9 @@ def write_tables(root: Path, indices, seed: int = 0) -> None:
     (root / "db.segments.csv").write_text("\n".join(segs) + "\n")
     speakers = ["speaker,age,gender"] + [f"spk{s},{20 + s},{['female', 'male'][s % 2]}" for s in range(5)]
     (root / "db.speaker.csv").write_text("\n".join(speakers) + "\n")
+
+
+def media_blobs(repo, dataset: str = "synth", version: str = "1.0.0") -> dict[str, str]:
+    """Media path -> blob id of one version (for tests that damage or check stored bytes)."""
+    media = repo.media(dataset, version)
+    return dict(zip(media.index, media["blob"], strict=True))
