@@ -37,10 +37,11 @@ if TYPE_CHECKING:
     from casdb.maintenance.gc import GcReport
     from casdb.maintenance.remotegc import RemoteGcReport
     from casdb.materialise import Checkout
-    from casdb.purge import PurgeReport, Tombstone
+    from casdb.purge import PurgeReport
     from casdb.repo import Repository
     from casdb.selection import Request
     from casdb.summary import Summary
+    from casdb.tombstones import Tombstone
     from casdb.transfer import Result as TransferResult
 
 __all__ = [
@@ -104,7 +105,7 @@ _LAZY = {
     "GcReport": ("casdb.maintenance.gc", "GcReport"),
     "RemoteGcReport": ("casdb.maintenance.remotegc", "RemoteGcReport"),
     "PurgeReport": ("casdb.purge", "PurgeReport"),
-    "Tombstone": ("casdb.purge", "Tombstone"),
+    "Tombstone": ("casdb.tombstones", "Tombstone"),
     "Summary": ("casdb.summary", "Summary"),
     "CacheSummary": ("casdb.cachecheck", "Summary"),
     "VerifyReport": ("casdb.cachecheck", "Report"),

@@ -334,7 +334,8 @@ def _problems(repo: Repository, folder: str, media: str) -> dict[str, str]:
 def _refuse_purged(repo: Repository, stored: IngestResult, tree: str) -> None:
     """Refuse bytes that were purged from this repository (a purge is meant to last), whether
     they were hashed now or the stat cache vouched for them (or for the whole tree)."""
-    from casdb.purge import purged_blobs, refuse_purged
+    from casdb.purge import refuse_purged
+    from casdb.tombstones import purged_blobs
 
     if not purged_blobs(repo):
         return

@@ -251,7 +251,7 @@ class _Version:
         self.root = root
         self.header = snap.header
         index = mediaindex.arrow(snap.store, snap.commit.media)
-        from casdb.purge import purged_blobs
+        from casdb.tombstones import purged_blobs
 
         purged = purged_blobs(repo) if repo is not None else set()
         if purged:  # purged files are left out (and their rows, by the Dataset's default)

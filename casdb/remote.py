@@ -189,7 +189,7 @@ class Remote:
 
     def tombstones(self) -> list:
         """The remote's record of purged blobs (``purged``)."""
-        from casdb.purge import parse_tombstones
+        from casdb.tombstones import parse_tombstones
 
         try:
             data = self.backend.get("purged")

@@ -69,7 +69,8 @@ def sync_refs(repo: Repository, dataset: str) -> None:
         raise NotFound(f"no dataset {dataset!r} on {remote.url}{hint}")
     stones = remote.tombstones()
     if stones:  # the remote's purges apply to its object cache too
-        from casdb.purge import finish_local, purged_blobs, save_tombstones
+        from casdb.purge import finish_local
+        from casdb.tombstones import purged_blobs, save_tombstones
 
         new = {t.blob for t in stones} - purged_blobs(repo)
         if new:

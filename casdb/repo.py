@@ -251,7 +251,7 @@ class Repository:
 
     def purged(self) -> list:
         """The tombstones of purged blobs, oldest first."""
-        from casdb.purge import tombstones
+        from casdb.tombstones import tombstones
 
         return tombstones(self)
 

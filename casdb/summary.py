@@ -99,7 +99,7 @@ def summarize(repo: Repository, dataset: str, version: str | None = None) -> Sum
 def _media(repo: Repository, commit: Commit) -> MediaSummary:
     """The media of ``commit`` as they load now: files whose bytes were purged are left out
     (and counted apart), as a checkout leaves them out."""
-    from casdb.purge import purged_blobs
+    from casdb.tombstones import purged_blobs
 
     m = MediaSummary()
     purged = purged_blobs(repo)

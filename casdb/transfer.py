@@ -66,7 +66,8 @@ class Result:
 def push(repo: Repository, remote: Remote, datasets: list[str] | None = None,
          progress: bool | None = None) -> Result:
     """Send the versions and branches of ``datasets`` (default: all) that the remote lacks."""
-    from casdb.purge import apply_remote, purged_blobs
+    from casdb.purge import apply_remote
+    from casdb.tombstones import purged_blobs
 
     apply_remote(repo, remote)  # purges made while the remote was out of reach, both ways
     purged = purged_blobs(repo)
@@ -224,7 +225,7 @@ def fetch(repo: Repository, remote: Remote, roots: list[str], *, history: bool =
                 needed_blobs.update(found)
             level = following
         if blobs and trees:
-            from casdb.purge import purged_blobs
+            from casdb.tombstones import purged_blobs
 
             purged = purged_blobs(repo)
             needed_blobs = {b: n for b, n in needed_blobs.items() if b not in purged}

@@ -123,7 +123,7 @@ STONES = [{"blob": ID, "dataset": "synth", "paths": ["audio/a.wav"], "reason": "
 @FUZZ
 @given(st.one_of(damaged([__import__("json").dumps(STONES).encode()]), retyped_json([STONES])))
 def test_fuzz_tombstones(data):
-    from casdb.purge import parse_tombstones
+    from casdb.tombstones import parse_tombstones
 
     only_casdb_errors(lambda: parse_tombstones(data, "purged"))
 

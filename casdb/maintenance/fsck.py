@@ -51,7 +51,7 @@ def check(repo: Repository, *, verify_blobs: bool = True) -> FsckReport:
     store = repo.store
     seen, blobs, problems, report.objects = reachable(repo)
     report.problems += problems
-    from casdb.purge import purged_blobs
+    from casdb.tombstones import purged_blobs
 
     purged = purged_blobs(repo) & blobs.keys()  # expected absences, not problems
     report.purged = len(purged)
