@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from casdb import cache
 from casdb.errors import Error, IntegrityError
-from casdb.ids import hash_bytes, new_hasher
+from casdb.fingerprint import hash_file
+from casdb.ids import hash_bytes
 from casdb.parallel import workers
 from casdb.selection import attachment_paths, is_attachment
 
@@ -221,10 +222,10 @@ def _check_media(root: Path, path: Path, state: cache.State, present: list[_File
             return None
         key = (st.st_dev, st.st_ino)
         if key not in hashed:
-            hashed[key] = _hash_file(p, st.st_size)
+            hashed[key] = hash_file(str(p))
         return hashed[key]
 
-    recorded = _conversions(root, state, present)
+    recorded = _conversions(root, state.flavour, (f.blob for f in present if f.converted))
 
     def check(f: _File) -> tuple[_File, str] | None:
         full = path / f.local
@@ -284,20 +285,18 @@ def check_in_place(root: Path, path: Path, locked: bool = False) -> int:
     except IntegrityError:
         if locked:
             raise
+    import contextlib
+
     from casdb.locking import FileLock
 
-    try:
-        lock = FileLock(path / cache.META / "lock", timeout=None).__enter__()
-    except (Error, OSError):  # a read-only cache: no writer to wait for
+    with contextlib.ExitStack() as stack:
+        with contextlib.suppress(Error, OSError):  # a read-only cache: no writer to wait for
+            stack.enter_context(FileLock(path / cache.META / "lock", timeout=None))
         return _check_in_place(root, path)
-    try:
-        return _check_in_place(root, path)
-    finally:
-        lock.__exit__(None, None, None)
 
 
 def _check_in_place(root: Path, path: Path) -> int:
-    from casdb.fingerprint import Stamp, Verifier, hash_file
+    from casdb.fingerprint import Verifier, stamp_of
 
     state = cache.read_state(path)
     for name, digest in sorted((state.files if state else {}).items()):
@@ -333,14 +332,15 @@ def _check_in_place(root: Path, path: Path) -> int:
     todo = []
     for file, blob, conv, st in found:
         record = check.known.get(inode_key(st))
-        now = Stamp(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        now = stamp_of(st)
         if record is not None and record[1] == now and record[0] and (conv or record[0] == blob):
             continue  # one stat: unchanged since it was placed (or last re-hashed)
         todo.append((file, blob, conv, st, now, record))
     # A converted file the placed records do not vouch for is checked against the hash its
     # conversion recorded (keyed by blob: it survives a lost .placed.db and a reused inode),
     # or what was placed at that inode.
-    converted = _conversion_hashes(root, state, [blob for _, blob, conv, *_ in todo if conv])
+    converted = _conversions(root, state.flavour, [b for _, b, conv, *_ in todo if conv]) \
+        if state is not None else {}
     for file, blob, conv, st, now, record in todo:
         if conv:
             expected = {converted.get(blob), record[0] if record else None} - {None, ""}
@@ -359,24 +359,14 @@ def _check_in_place(root: Path, path: Path) -> int:
     return check.rehashed
 
 
-def _conversion_hashes(root: Path, state: cache.State | None, blobs: list[str]) -> dict[str, str]:
-    """Blob -> the hash recorded when it was converted to the folder's flavour."""
+def _conversions(root: Path, flavour: str, blobs) -> dict[str, str]:
+    """Blob -> the hash recorded when it was converted to ``flavour`` (``.derived.db``)."""
     from casdb.flavoured import DERIVED_DB, derived_fingerprints
 
-    if not blobs or state is None or not (root / DERIVED_DB).exists():
-        return {}
-    records = derived_fingerprints(root).get_many(f"{state.flavour}/{b}" for b in blobs)
-    return {key.split("/", 1)[1]: digest for key, (digest, _) in records.items()}
-
-
-def _conversions(root: Path, state: cache.State, present: list[_File]) -> dict[str, str]:
-    """Blob -> the hash recorded when it was converted to this folder's flavour."""
-    from casdb.flavoured import DERIVED_DB, derived_fingerprints
-
-    blobs = {f.blob for f in present if f.converted}
+    blobs = set(blobs)
     if not blobs or not (root / DERIVED_DB).exists():
         return {}
-    records = derived_fingerprints(root).get_many(f"{state.flavour}/{b}" for b in blobs)
+    records = derived_fingerprints(root).get_many(f"{flavour}/{b}" for b in blobs)
     return {key.split("/", 1)[1]: digest for key, (digest, _) in records.items()}
 
 
@@ -386,13 +376,6 @@ def _is_blob(repo: Repository, blob: str, st: os.stat_result) -> bool:
     except OSError:
         return False
     return (bst.st_dev, bst.st_ino) == (st.st_dev, st.st_ino)
-
-
-def _hash_file(path: Path, size: int) -> str:
-    hasher = new_hasher(size)
-    if size:
-        hasher.update_mmap(str(path))
-    return hasher.hexdigest()
 
 
 def _repair_media(root: Path, path: Path, state: cache.State, repo: Repository | None,

@@ -58,9 +58,13 @@ class Stamp(NamedTuple):
 def stamp(path: str) -> Stamp | None:
     """The fingerprint of ``path`` now (following symlinks), or None if it cannot be stat'ed."""
     try:
-        st = os.stat(path)
+        return stamp_of(os.stat(path))
     except OSError:
         return None
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    """The fingerprint in a ``stat`` result already at hand."""
     return Stamp(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
@@ -155,27 +159,6 @@ class Fingerprints:
         self._broken = not self._reset()
         return not self._broken
 
-    def forget(self, keys: Iterable[str]) -> None:
-        """Drop records (files deleted or replaced)."""
-        keys = list(keys)
-        with self._lock:
-            conn = self._connect()
-            if conn is None or not keys:
-                return
-            try:
-                for i in range(0, len(keys), _BATCH):
-                    part = keys[i : i + _BATCH]
-                    conn.execute(f"DELETE FROM fp WHERE key IN ({','.join('?' * len(part))})",
-                                 part)
-            except sqlite3.Error:
-                pass
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
 
 def _insert(conn: sqlite3.Connection | None, rows: list[tuple]) -> sqlite3.Error | None:
     """Insert or replace ``rows`` in one transaction; the error, if it failed."""
@@ -218,11 +201,19 @@ class Verifier:
         self.rehashed = 0
         """Files hashed because their fingerprint was unknown or had changed."""
         self._new: dict[str, tuple[str, Stamp]] = {}
+        self._asked: set[str] = set()
         self._lock = threading.Lock()
 
     def prefetch(self, keys: Iterable[str]) -> None:
-        if self.fingerprints is not None:
-            self.known.update(self.fingerprints.get_many(k for k in keys if k not in self.known))
+        """Load the records of ``keys`` in one query (each key is asked for once)."""
+        with self._lock:
+            todo = [k for k in keys if k not in self._asked]
+            self._asked.update(todo)
+        if self.fingerprints is not None and todo:
+            found = self.fingerprints.get_many(todo)
+            with self._lock:
+                for key, record in found.items():
+                    self.known.setdefault(key, record)
 
     def vouched(self, key: str, path: str, expected: str) -> bool:
         """Whether the record of ``key`` vouches for ``path`` now (one ``stat``, no hashing;
@@ -235,9 +226,8 @@ class Verifier:
         before = stamp(path)
         if before is None:
             return False
+        self.prefetch([key])  # no query if it was asked for before
         record = self.known.get(key)
-        if record is None and self.fingerprints is not None and key not in self._new:
-            record = self.fingerprints.get_many([key]).get(key)
         if record is not None and record == (expected, before):
             return True
         with self._lock:

@@ -636,14 +636,13 @@ class _Placed:
 
     def note_file(self, digest: str, name: str, fd: int) -> None:
         from casdb.cachecheck import inode_key
-        from casdb.fingerprint import Stamp
+        from casdb.fingerprint import stamp_of
 
         try:
             st = os.stat(name, dir_fd=fd)
         except OSError:
             return
-        self.check.note(inode_key(st), digest,
-                        Stamp(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+        self.check.note(inode_key(st), digest, stamp_of(st))
 
 
 class _Folders:
@@ -661,10 +660,11 @@ class _Folders:
 
     def parent_of(self, local: str) -> tuple[int, str]:
         """``(descriptor of the folder, file name)`` of the relative path ``local``."""
+        from casdb.paths import is_safe_relpath
+
+        if not is_safe_relpath(local):  # the rule paths were checked by where they were decoded
+            raise IntegrityError(f"refusing to write {local!r}: not a safe relative path")
         parts = local.split("/")
-        for part in parts:
-            if part in ("", ".", "..") or "\0" in part or len(part.encode()) > 255:
-                raise IntegrityError(f"refusing to write {local!r}: not a safe relative path")
         folder = "/".join(parts[:-1])
         return self._open(folder), parts[-1]
 

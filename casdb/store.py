@@ -34,7 +34,7 @@ from casdb import compression, encoding, fileops
 from casdb.atomic import Stage
 from casdb.backends.local import LocalBackend
 from casdb.errors import IntegrityError, InvalidDataset, NotFound, storage_error
-from casdb.fingerprint import DB, Fingerprints, Stamp, Verifier, stamp
+from casdb.fingerprint import DB, Fingerprints, Stamp, Verifier, hash_file, stamp
 from casdb.ids import hash_bytes, is_id, new_hasher, short
 
 OBJECTS = "objects"
@@ -375,7 +375,6 @@ class ObjectStore:
         missing blob, after checking its hash. Checkouts that hardlinked the damaged file keep
         it (``casdb cache verify`` repairs them); new ones get the good bytes."""
         from casdb.atomic import fsync_dir
-        from casdb.fingerprint import hash_file
 
         if hash_file(tmp) != blob_id:
             _unlink(tmp)
@@ -398,20 +397,18 @@ class ObjectStore:
 
     def verify_blob(self, object_id: str) -> None:
         """Re-hash a stored blob; ``NotFound`` or ``IntegrityError`` if it is not intact."""
-        path = self.blob_path(object_id)
-        try:
-            before = stamp(str(path))
-            size = os.stat(path).st_size
-            hasher = new_hasher(size)
-            if size:
-                hasher.update_mmap(str(path))
-        except FileNotFoundError as exc:
-            raise NotFound(f"blob {object_id} is missing") from exc
-        except OSError as exc:
-            raise IntegrityError(f"blob {object_id} is unreadable: {exc}") from exc
-        if hasher.hexdigest() != object_id:
+        path = str(self.blob_path(object_id))
+        before = stamp(path)
+        if before is None:
+            if not os.path.lexists(path):
+                raise NotFound(f"blob {object_id} is missing")
+            raise IntegrityError(f"blob {object_id} is unreadable")
+        digest = hash_file(path)
+        if digest is None:
+            raise IntegrityError(f"blob {object_id} is unreadable")
+        if digest != object_id:
             raise IntegrityError(f"blob {object_id} is corrupt: its bytes hash differently")
-        if before is not None and stamp(str(path)) == before:
+        if stamp(path) == before:  # unchanged while hashed: the evidence holds for this stamp
             self.fingerprints.put_many([(object_id, object_id, before)])
 
     # -- durability ---------------------------------------------------------------------------
