@@ -56,7 +56,7 @@ def open_repository(
 
     if isinstance(repo, Repository):
         return repo
-    location = repo if repo is not None else os.environ.get(REPO_ENV) or DEFAULT_REPO
+    location = _location(repo)
     if is_remote_url(location):
         return open_remote(str(location), cache.cache_root(cache_root))
     return Repository(location)
@@ -257,4 +257,9 @@ def _local(repo: Repository | str | Path | None) -> Repository:
 
     if isinstance(repo, Repository):
         return repo
-    return Repository(repo if repo is not None else os.environ.get(REPO_ENV) or DEFAULT_REPO)
+    return Repository(_location(repo))
+
+
+def _location(repo: str | Path | None) -> str | Path:
+    """The repository named: the argument, else ``$CASDB_REPO``, else the default."""
+    return repo if repo is not None else os.environ.get(REPO_ENV) or DEFAULT_REPO
