@@ -76,19 +76,29 @@ class Linker:
         self._lock = threading.Lock()
 
     def place(self, source: str | Path, dest: str | Path, *, dir_fd: int | None = None) -> str:
-        """Put the bytes of ``source`` at ``dest`` (which must not exist); return the method.
+        """Put the bytes of ``source`` at ``dest``; return the method. An existing file of that
+        name is never replaced (``FileExistsError``).
 
         With ``dir_fd``, ``dest`` is a name in that open folder: the file is created there and
         nowhere else (no path is resolved again, so a folder swapped for a symlink meanwhile
-        cannot redirect it), and an existing file of that name is never replaced
-        (``FileExistsError``).
+        cannot redirect it).
         """
+        if dir_fd is None:  # a path: its folder, opened once for this call
+            folder, name = os.path.split(str(dest))
+            try:
+                fd = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY)
+            except OSError as exc:
+                raise storage_error(exc, str(dest)) from exc
+            try:
+                return self.place(source, name, dir_fd=fd)
+            finally:
+                os.close(fd)
         method = self._place(str(source), str(dest), dir_fd)
         with self._lock:
             self.used[method] = self.used.get(method, 0) + 1
         return method
 
-    def _place(self, source: str, dest: str, dir_fd: int | None = None) -> str:
+    def _place(self, source: str, dest: str, dir_fd: int) -> str:
         if self._reflink:
             if self._clone(source, dest, dir_fd):
                 return "reflink"
@@ -121,17 +131,17 @@ class Linker:
         self._copy(source, dest, dir_fd)
         return "copy"
 
-    def _clone(self, source: str, dest: str, dir_fd: int | None) -> bool:
+    def _clone(self, source: str, dest: str, dir_fd: int) -> bool:
         if self._via_temp(source, dest, fileops.reflink, dir_fd):
             return True
         self._reflink = False  # this file system cannot: stop trying
         return False
 
-    def _copy(self, source: str, dest: str, dir_fd: int | None) -> None:
+    def _copy(self, source: str, dest: str, dir_fd: int) -> None:
         self._via_temp(source, dest, lambda s, d: fileops.copy_range(s, d) or fileops.stream(s, d),
                        dir_fd)
 
-    def _via_temp(self, source: str, dest: str, fill, dir_fd: int | None = None) -> bool:
+    def _via_temp(self, source: str, dest: str, fill, dir_fd: int) -> bool:
         """``fill(src, tmp)`` a temporary file, then move it to ``dest`` if ``fill`` says it
         did; the temporary file never outlives the call."""
         tmp = temp_name(self.tmp_dir)
@@ -152,17 +162,14 @@ class Linker:
         self._finish(tmp, dest, dir_fd)
         return True
 
-    def _finish(self, tmp: str, dest: str, dir_fd: int | None) -> None:
+    def _finish(self, tmp: str, dest: str, dir_fd: int) -> None:
         try:
             if not self.writable:
                 os.chmod(tmp, READ_ONLY)
-            if dir_fd is None:
-                os.replace(tmp, dest)
-            else:  # put-if-absent: link, never rename over a file someone else put there
-                try:
-                    os.link(tmp, dest, dst_dir_fd=dir_fd)
-                finally:
-                    _unlink(tmp)
+            try:  # put-if-absent: link, never rename over a file someone else put there
+                os.link(tmp, dest, dst_dir_fd=dir_fd)
+            finally:
+                _unlink(tmp)
         except FileExistsError:
             raise
         except OSError as exc:

@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import TYPE_CHECKING
 
 from casdb.errors import Error
@@ -66,9 +68,7 @@ def repair_blobs(repo: Repository, blobs: list[str]) -> list[str]:
                         f.write(data)
                 repo.store.replace_blob(blob, tmp)
             except (Error, OSError):
-                import os
-
-                if os.path.exists(tmp):
+                with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
                 continue
             repaired.append(blob)
