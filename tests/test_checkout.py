@@ -386,15 +386,11 @@ def test_no_write_permission(tmp_path):
                 os.chmod(os.path.join(dirpath, f), 0o444)
         top.chmod(0o555)
         code = textwrap.dedent(f"""
-            import os, sys
-            import yaml, json, difflib, getpass, pyarrow, pyarrow.parquet, pandas
-            import importlib, pkgutil, casdb
-            # Import all of casdb first: the checkout may lie where others cannot read.
-            for module in pkgutil.walk_packages(casdb.__path__, "casdb."):
-                importlib.import_module(module.name)
+            import sys
+            import casdb
+            from casdb.testing.privileges import drop_privileges
             from casdb.errors import StorageError
-            if os.geteuid() == 0:
-                os.setgid(65534); os.setuid(65534)
+            drop_privileges()  # after importing all: the checkout may lie where others cannot read
             try:
                 casdb.load("synth", "1.0.0", repo={str(repo.path)!r},
                            cache_root={str(top / "cache")!r})
