@@ -47,7 +47,7 @@ processes, which are reaped; peak RSS is the largest single process, not the sum
 workers), the load call's own CPU split into the calling process and its workers
 (``os.times``), the files converted, the ``sync`` after the step (timed apart: audb does not
 sync what it writes) and the 1-minute load average. For casdb the child also times
-``casdb.flavoured.convert_missing`` (wrapped before ``casdb.materialise`` imports it): the
+``casdb.checkouts.converted.convert_missing`` (wrapped before ``casdb.checkouts.materialise`` imports it): the
 conversion phase, pool start-up included; the rest of the load call is planning, linking and
 writing tables. For audb it sums the time in ``audb.Flavor.__call__`` (over threads, so with
 ``num_workers=None`` it can exceed the wall time).
@@ -100,8 +100,8 @@ def child(spec_json: str) -> None:
         import casdb
 
         load = casdb.load
-        try:  # wrap the conversion phase before casdb.materialise imports it by name
-            import casdb.flavoured as fl
+        try:  # wrap the conversion phase before casdb.checkouts.materialise imports it by name
+            import casdb.checkouts.converted as fl
 
             inner = fl.convert_missing
 

@@ -34,7 +34,7 @@ Steps
 -----
 Each step is one child process (``python -P bench_remote.py --child SPEC``); ``wall`` is the
 child's whole life (start-up and imports included), ``in-proc`` the time inside it. CLI steps run
-``casdb.cli.main`` with ``casdb.transfer.push`` / ``pull`` wrapped, so the child also prints the
+``casdb.cli.main`` with ``casdb.remote.transfer.push`` / ``pull`` wrapped, so the child also prints the
 ``Result`` (objects, blobs, bytes, requests) that casdb counted.
 
 1. Large: ``casdb init``, ``casdb commit`` 1.0.0, ``casdb remote add origin
@@ -47,7 +47,7 @@ child's whole life (start-up and imports included), ``in-proc`` the time inside 
    show what the server can take.
 4. Small: commit, remote add, **push**, **clone**; a load into an empty cache; then the
    baseline: every file of the folder uploaded one PUT per file with casdb's own S3 client
-   (``casdb.backends.s3.S3Backend.put``, obstore) on ``--threads`` threads, then downloaded one
+   (``casdb.store.backends.s3.S3Backend.put``, obstore) on ``--threads`` threads, then downloaded one
    GET per file into a folder; and the same on one thread for the first ``--sequential`` files.
 5. audb: ``audb.publish`` of the same 1.0.0 and 2.0.0 folders to ``audb.Repository("audb-bench",
    "127.0.0.1:PORT", "s3")`` (audbackend's MinIO backend; keys from ``MINIO_ACCESS_KEY`` /
@@ -101,7 +101,7 @@ def child(spec_json: str) -> None:
 def child_cli(spec: dict) -> None:
     """Run the casdb CLI; print the Result of a push or pull (clone pulls) as the last line."""
     t0 = time.perf_counter()
-    import casdb.transfer as tr
+    import casdb.remote.transfer as tr
 
     results = []
     for name in ("push", "pull"):
@@ -160,7 +160,7 @@ def child_perfile(spec: dict) -> None:
     from concurrent.futures import ThreadPoolExecutor
     from pathlib import Path
 
-    from casdb.backends.s3 import S3Backend
+    from casdb.store.backends.s3 import S3Backend
 
     names = Path(spec["list"]).read_text().splitlines()[: spec.get("limit") or None]
     backend = S3Backend(spec["bucket"], spec["prefix"])
@@ -197,7 +197,7 @@ def child_perfile(spec: dict) -> None:
 
 def child_newbytes(spec: dict) -> None:
     """Blobs (and their bytes) that ``new`` has and ``old`` lacks, from the media indexes."""
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
 
     repo = Repository(spec["repo"])
     old = repo.media(spec["dataset"], spec["old"])

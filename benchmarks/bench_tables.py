@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from casdb.backends.local import LocalBackend
-from casdb.frames import to_frame
-from casdb.rowdiff import diff_tables
-from casdb.schema import layout
-from casdb.store import ObjectStore
-from casdb.tablefiles import read_table_file
-from casdb.tables import store_table
+from casdb.store.backends.local import LocalBackend
+from casdb.store.objectstore import ObjectStore
+from casdb.tables.files import read_table_file
+from casdb.tables.frames import to_frame
+from casdb.tables.partitions import store_table
+from casdb.tables.rowdiff import diff_tables
+from casdb.tables.schema import layout
 
 EMOTIONS = ["anger", "boredom", "disgust", "fear", "happiness", "neutral", "sadness"]
 HEADER = {
@@ -126,7 +126,7 @@ def timed(fn, repeat: int = 1):
 
 
 def bench(name: str, table_id: str, df: pd.DataFrame, maker, rng, work: Path) -> dict:
-    from casdb.tables import load_arrow
+    from casdb.tables.partitions import load_arrow
 
     lay = layout(HEADER, table_id)
     store = ObjectStore(LocalBackend(work / f"repo-{table_id}"))

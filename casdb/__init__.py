@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from casdb.errors import (
+from casdb.core.errors import (
     AlreadyExists,
     BackendError,
     Conflict,
@@ -25,24 +25,24 @@ from casdb.errors import (
 
 if TYPE_CHECKING:
     from casdb.api import cache_evict, cache_ls, cache_verify, checkout, fsck, gc, info, load
-    from casdb.cachecheck import Eviction
-    from casdb.cachecheck import Report as VerifyReport
-    from casdb.cachecheck import Summary as CacheSummary
-    from casdb.commit import CommitResult
-    from casdb.dag import Diff
-    from casdb.dataset import Dataset
-    from casdb.flavour import Flavour
-    from casdb.history import LogEntry
+    from casdb.audio.flavour import Flavour
+    from casdb.checkouts.cachecheck import Eviction
+    from casdb.checkouts.cachecheck import Report as VerifyReport
+    from casdb.checkouts.cachecheck import Summary as CacheSummary
+    from casdb.checkouts.dataset import Dataset
+    from casdb.checkouts.materialise import Checkout
+    from casdb.checkouts.selection import Request
+    from casdb.commit.committer import CommitResult
+    from casdb.history.dag import Diff
+    from casdb.history.log import LogEntry
+    from casdb.history.repository import Repository
+    from casdb.history.summary import Summary
     from casdb.maintenance.fsck import FsckReport
     from casdb.maintenance.gc import GcReport
+    from casdb.maintenance.purge import PurgeReport
     from casdb.maintenance.remotegc import RemoteGcReport
-    from casdb.materialise import Checkout
-    from casdb.purge import PurgeReport
-    from casdb.repo import Repository
-    from casdb.selection import Request
-    from casdb.summary import Summary
-    from casdb.tombstones import Tombstone
-    from casdb.transfer import Result as TransferResult
+    from casdb.remote.transfer import Result as TransferResult
+    from casdb.store.tombstones import Tombstone
 
 __all__ = [
     "AlreadyExists",
@@ -85,9 +85,9 @@ __all__ = [
 # public name -> (module, name there); imported on first use, so that importing casdb (and
 # `casdb --help`) does not import the storage stack
 _LAZY = {
-    "Repository": ("casdb.repo", "Repository"),
-    "Dataset": ("casdb.dataset", "Dataset"),
-    "Flavour": ("casdb.flavour", "Flavour"),
+    "Repository": ("casdb.history.repository", "Repository"),
+    "Dataset": ("casdb.checkouts.dataset", "Dataset"),
+    "Flavour": ("casdb.audio.flavour", "Flavour"),
     "load": ("casdb.api", "load"),
     "checkout": ("casdb.api", "checkout"),
     "info": ("casdb.api", "info"),
@@ -96,21 +96,21 @@ _LAZY = {
     "cache_ls": ("casdb.api", "cache_ls"),
     "cache_verify": ("casdb.api", "cache_verify"),
     "cache_evict": ("casdb.api", "cache_evict"),
-    "Request": ("casdb.selection", "Request"),
-    "Checkout": ("casdb.materialise", "Checkout"),
-    "CommitResult": ("casdb.commit", "CommitResult"),
-    "LogEntry": ("casdb.history", "LogEntry"),
-    "Diff": ("casdb.dag", "Diff"),
+    "Request": ("casdb.checkouts.selection", "Request"),
+    "Checkout": ("casdb.checkouts.materialise", "Checkout"),
+    "CommitResult": ("casdb.commit.committer", "CommitResult"),
+    "LogEntry": ("casdb.history.log", "LogEntry"),
+    "Diff": ("casdb.history.dag", "Diff"),
     "FsckReport": ("casdb.maintenance.fsck", "FsckReport"),
     "GcReport": ("casdb.maintenance.gc", "GcReport"),
     "RemoteGcReport": ("casdb.maintenance.remotegc", "RemoteGcReport"),
-    "PurgeReport": ("casdb.purge", "PurgeReport"),
-    "Tombstone": ("casdb.tombstones", "Tombstone"),
-    "Summary": ("casdb.summary", "Summary"),
-    "CacheSummary": ("casdb.cachecheck", "Summary"),
-    "VerifyReport": ("casdb.cachecheck", "Report"),
-    "Eviction": ("casdb.cachecheck", "Eviction"),
-    "TransferResult": ("casdb.transfer", "Result"),
+    "PurgeReport": ("casdb.maintenance.purge", "PurgeReport"),
+    "Tombstone": ("casdb.store.tombstones", "Tombstone"),
+    "Summary": ("casdb.history.summary", "Summary"),
+    "CacheSummary": ("casdb.checkouts.cachecheck", "Summary"),
+    "VerifyReport": ("casdb.checkouts.cachecheck", "Report"),
+    "Eviction": ("casdb.checkouts.cachecheck", "Eviction"),
+    "TransferResult": ("casdb.remote.transfer", "Result"),
 }
 
 

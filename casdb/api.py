@@ -2,7 +2,7 @@
 
 Example:
     >>> import tempfile
-    >>> from casdb.repo import Repository
+    >>> from casdb.history.repository import Repository
     >>> from casdb.testing.synth import make_dataset
     >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
     >>> _ = repo.commit(make_dataset(tempfile.mkdtemp(), files=2, duration=0.1), dataset="d",
@@ -20,23 +20,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casdb import cache
-from casdb.dataset import Dataset
-from casdb.errors import BackendError, NotFound
-from casdb.flavour import Flavour
-from casdb.linking import check_mode
-from casdb.names import check_dataset, version_key
-from casdb.selection import Request
+from casdb.audio.flavour import Flavour
+from casdb.checkouts import layout as cache
+from casdb.checkouts.dataset import Dataset
+from casdb.checkouts.linking import check_mode
+from casdb.checkouts.selection import Request
+from casdb.core.errors import BackendError, NotFound
+from casdb.core.names import check_dataset, version_key
 
 if TYPE_CHECKING:
-    from casdb.cachecheck import Eviction, Report
-    from casdb.cachecheck import Summary as CacheSummary
+    from casdb.checkouts.cachecheck import Eviction, Report
+    from casdb.checkouts.cachecheck import Summary as CacheSummary
+    from casdb.checkouts.materialise import Checkout
+    from casdb.history.repository import Repository
+    from casdb.history.summary import Summary
     from casdb.maintenance.fsck import FsckReport
     from casdb.maintenance.gc import GcReport
     from casdb.maintenance.remotegc import RemoteGcReport
-    from casdb.materialise import Checkout
-    from casdb.repo import Repository
-    from casdb.summary import Summary
 
 REPO_ENV = "CASDB_REPO"
 DEFAULT_REPO = "~/.casdb/repo"
@@ -48,11 +48,11 @@ def open_repository(
     """A repository object: the one given, one at a path, or ``$CASDB_REPO`` / the default.
 
     A remote (``s3://bucket/prefix``, or a folder holding a casdb remote) opens as its local
-    object cache under the checkout cache (:mod:`casdb.remoteview`): checkouts then fetch only
+    object cache under the checkout cache (:mod:`casdb.remote.view`): checkouts then fetch only
     what they need.
     """
-    from casdb.remoteview import is_remote_url, open_remote
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
+    from casdb.remote.view import is_remote_url, open_remote
 
     if isinstance(repo, Repository):
         return repo
@@ -132,7 +132,7 @@ def checkout(
     The arguments come in the order of :func:`load`: the dataset, its version, then keywords
     (``repo`` a repository, a path, a remote URL, or None for ``$CASDB_REPO``).
     """
-    from casdb.materialise import checkout as run
+    from casdb.checkouts.materialise import checkout as run
 
     check_dataset(name)
     return run(open_repository(repo, cache_root), name, version, request or Request(),
@@ -163,7 +163,7 @@ def _cached(
 
 def _check(root: Path, path: Path) -> None:
     """A cached folder is handed out again only if its files are still what was placed."""
-    from casdb.cachecheck import check_in_place
+    from casdb.checkouts.cachecheck import check_in_place
 
     check_in_place(root, path)
     cache.touch_used(path)
@@ -177,7 +177,7 @@ def info(name: str, version: str | None = None, *,
 
     Example:
         >>> import tempfile
-        >>> from casdb.repo import Repository
+        >>> from casdb.history.repository import Repository
         >>> from casdb.testing.synth import make_dataset
         >>> r = Repository.init(tempfile.mkdtemp() + "/r")
         >>> _ = r.commit(make_dataset(tempfile.mkdtemp(), files=2, duration=0.1), dataset="d",
@@ -185,7 +185,7 @@ def info(name: str, version: str | None = None, *,
         >>> info("d", repo=r).media.files
         2
     """
-    from casdb.summary import summarize
+    from casdb.history.summary import summarize
 
     check_dataset(name)
     return summarize(_local(repo), name, version)
@@ -217,7 +217,7 @@ def gc(*, repo: Repository | str | Path | None = None, grace: float | str = 3600
 def cache_ls(name: str | None = None, *,
              cache_root: str | Path | None = None) -> list[CacheSummary]:
     """The checked-out folders in the cache (of dataset ``name``), for ``casdb cache ls``."""
-    from casdb.cachecheck import summaries
+    from casdb.checkouts.cachecheck import summaries
 
     return list(summaries(cache.cache_root(cache_root), name))
 
@@ -227,8 +227,8 @@ def cache_verify(name: str | None = None, *, repo: Repository | str | Path | Non
     """Re-hash the cache's files (``casdb cache verify``) and repair them unless ``repair`` is
     False. Files are re-placed from ``repo`` (None: ``$CASDB_REPO`` or the default, if it
     exists); without a repository only what needs none is repaired (remote object caches)."""
-    from casdb.cachecheck import verify
-    from casdb.errors import Error
+    from casdb.checkouts.cachecheck import verify
+    from casdb.core.errors import Error
 
     local = None
     if repair:
@@ -244,8 +244,8 @@ def cache_evict(max_size: int | str, *, cache_root: str | Path | None = None,
                 dry_run: bool = False) -> Eviction:
     """Remove least-recently-loaded folders until the cache fits ``max_size`` bytes (or text
     such as ``"10G"``), then unlinked converted files (``casdb cache gc``)."""
-    from casdb.cachecheck import evict
-    from casdb.units import parse_size
+    from casdb.checkouts.cachecheck import evict
+    from casdb.core.units import parse_size
 
     size = parse_size(max_size) if isinstance(max_size, str) else int(max_size)
     return evict(cache.cache_root(cache_root), size, dry_run=dry_run)
@@ -253,7 +253,7 @@ def cache_evict(max_size: int | str, *, cache_root: str | Path | None = None,
 
 def _local(repo: Repository | str | Path | None) -> Repository:
     """A local repository: the one given, one at a path, or ``$CASDB_REPO`` / the default."""
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
 
     if isinstance(repo, Repository):
         return repo

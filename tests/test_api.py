@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import casdb
-from casdb.repo import Repository
+from casdb.history.repository import Repository
 from casdb.testing.synth import make_dataset
 
 CLI = Path(casdb.__file__).parent / "cli"
@@ -35,8 +35,8 @@ def test_every_public_name_resolves_and_import_stays_light():
 
 def test_cli_commands_call_only_public_functions():
     """No command module reaches into the machinery for what the API offers."""
-    internal = {"casdb.maintenance.fsck", "casdb.maintenance.gc", "casdb.maintenance.remotegc", "casdb.cachecheck", "casdb.summary",
-                "casdb.materialise"}
+    internal = {"casdb.maintenance.fsck", "casdb.maintenance.gc", "casdb.maintenance.remotegc", "casdb.checkouts.cachecheck", "casdb.history.summary",
+                "casdb.checkouts.materialise"}
     for path in sorted(CLI.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):

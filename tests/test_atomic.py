@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from casdb.atomic import atomic_file, atomic_write
-from casdb.errors import StorageError
+from casdb.core.atomic import atomic_file, atomic_write
+from casdb.core.errors import StorageError
 
 
 def test_replace_and_exclusive(tmp_path):
@@ -48,8 +48,8 @@ def test_file_size_limit_is_storage_error_and_leaves_old_content(tmp_path):
     atomic_write(path, b"old")
     code = textwrap.dedent(f"""
         import resource, signal, sys
-        from casdb.atomic import atomic_write
-        from casdb.errors import StorageError
+        from casdb.core.atomic import atomic_write
+        from casdb.core.errors import StorageError
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
         try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from casdb.backends.base import Backend
-from casdb.backends.local import LocalBackend
+from casdb.store.backends.base import Backend
+from casdb.store.backends.local import LocalBackend
 from casdb.testing.backends import BackendContract
 from casdb.testing.memory import MemoryBackend
 
@@ -29,7 +29,7 @@ class TestLocalBackend(BackendContract):
 class TestS3Backend(BackendContract):
     @pytest.fixture
     def backend(self, s3_url, s3_client):
-        from casdb.backends.s3 import S3Backend
+        from casdb.store.backends.s3 import S3Backend
 
         self.client = s3_client
         return S3Backend.from_url(s3_url)
@@ -70,9 +70,9 @@ def test_every_backend_is_a_backend(tmp_path):
 
 def test_push_and_pull_through_a_memory_remote(tmp_path):
     """The layers above the protocol run on MemoryBackend: a push and a pull through it."""
-    from casdb import transfer
-    from casdb.remote import FORMAT, MARKER, Remote
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
+    from casdb.remote import transfer
+    from casdb.remote.layout import FORMAT, MARKER, Remote
     from casdb.testing.synth import make_dataset
 
     origin = Repository.init(tmp_path / "origin")

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 import casdb
-from casdb import cache
-from casdb.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StorageError
-from casdb.repo import Repository
-from casdb.selection import Request
+from casdb.checkouts import layout as cache
+from casdb.checkouts.selection import Request
+from casdb.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StorageError
+from casdb.history.repository import Repository
 from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, write_audio, write_tables
 
@@ -130,7 +130,7 @@ def test_forced_copy_and_refused_reflink(two_versions):
 
 
 def _can_reflink(path: Path) -> bool:
-    from casdb.linking import Linker
+    from casdb.checkouts.linking import Linker
 
     (path / "probe").write_bytes(b"x")
     try:
@@ -318,7 +318,7 @@ def test_concurrent_loads_write_once(two_versions, tmp_path):
 
 @pytest.mark.slow
 def test_interrupted_load_resumes(repo, tmp_path):
-    from casdb.cachecheck import verify
+    from casdb.checkouts.cachecheck import verify
 
     src = make_dataset(tmp_path / "src", files=300, duration=1.0, sampling_rate=48000, channels=2)
     repo.commit(src, dataset="synth", version="1.0.0")
@@ -389,7 +389,7 @@ def test_no_write_permission(tmp_path):
             import sys
             import casdb
             from casdb.testing.privileges import drop_privileges
-            from casdb.errors import StorageError
+            from casdb.core.errors import StorageError
             drop_privileges()  # after importing all: the checkout may lie where others cannot read
             try:
                 casdb.load("synth", "1.0.0", repo={str(repo.path)!r},
@@ -432,7 +432,7 @@ def test_disk_full_then_resume(two_versions, small_filesystem):
 
 
 def test_cache_ls_and_verify_repairs(two_versions, tmp_path):
-    from casdb.cachecheck import summaries, verify
+    from casdb.checkouts.cachecheck import summaries, verify
 
     root = tmp_path / "cache"
     v1 = load(two_versions, "1.0.0", link="copy")

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from casdb.store import object_key
+from casdb.store.objectstore import object_key
 from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import flip_bit_at
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from casdb import trees
-from casdb.errors import AlreadyExists, InvalidDataset, InvalidInput, NotFound
-from casdb.ids import hash_bytes
+from casdb.core.errors import AlreadyExists, InvalidDataset, InvalidInput, NotFound
+from casdb.core.ids import hash_bytes
+from casdb.history import trees
 from casdb.maintenance.fsck import check
 from casdb.testing.synth import file_name, write_audio, write_tables
 
@@ -234,7 +234,7 @@ def test_unreadable_file_is_refused():
     """Run as an unprivileged user when we are root, since root reads any file."""
     import tempfile
 
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
     from casdb.testing.synth import make_dataset
 
     top = Path(tempfile.mkdtemp(prefix="casdb-perm-"))
@@ -254,8 +254,8 @@ def test_unreadable_file_is_refused():
         code = textwrap.dedent(f"""
             import sys
             from casdb.testing.privileges import drop_privileges
-            from casdb.repo import Repository
-            from casdb.errors import InvalidDataset
+            from casdb.history.repository import Repository
+            from casdb.core.errors import InvalidDataset
             drop_privileges()  # after importing all: a clone may lie where others cannot read
             try:
                 Repository({str(repo.path)!r}).commit({str(source)!r}, dataset="synth", version="2")
@@ -289,8 +289,8 @@ def test_damaged_stat_cache_is_rebuilt(repo, source):
 
 
 def test_file_url_and_version_order(tmp_path, source):
-    from casdb.names import version_key
-    from casdb.repo import Repository
+    from casdb.core.names import version_key
+    from casdb.history.repository import Repository
 
     repo = Repository.init(f"file://{tmp_path}/r")
     for v in ["1.0.0", "1.0.0.post1", "1.0.0rc1", "1.10.0", "1.9.0"]:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import casdb
-from casdb.errors import IntegrityError
-from casdb.repo import Repository
+from casdb.core.errors import IntegrityError
+from casdb.history.repository import Repository
 from casdb.testing.cli import CASDB
 from casdb.testing.crafted import (
     PLACES,
@@ -170,7 +170,7 @@ def test_crafted_tombstones_are_refused(honest, tmp_path, bad):
 def test_crafted_tombstones_on_a_remote_are_refused(honest, tmp_path, remote_url):
     serve(honest, remote_url)
     mine = Repository.clone(remote_url, tmp_path / "mine")
-    from casdb.remote import Remote
+    from casdb.remote.layout import Remote
 
     blob = next(iter(honest.store.blob_ids()))
     for stone in (tombstone_bytes(blob, "../../x"), tombstone_bytes("../../../" + "x" * 55, "a"),
@@ -202,7 +202,7 @@ def test_crafted_remote_refs_are_refused(honest, tmp_path, remote_url, ref):
 def test_crafted_pack_indexes_are_refused(honest, tmp_path, remote_url):
     import msgpack
 
-    from casdb import compression
+    from casdb.model import compression
 
     remote = serve(honest, remote_url)
     bad_indexes = {

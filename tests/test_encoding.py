@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casdb.encoding import FORMAT, TABLE_ORDER_FORMAT, decode, encode, pack, unpack
-from casdb.errors import IntegrityError
-from casdb.ids import hash_bytes
-from casdb.objects import (
+from casdb.core.errors import IntegrityError
+from casdb.core.ids import hash_bytes
+from casdb.core.paths import is_safe_relpath
+from casdb.model.encoding import FORMAT, TABLE_ORDER_FORMAT, decode, encode, pack, unpack
+from casdb.model.objects import (
     DIR,
     FILE,
     Column,
@@ -24,11 +25,10 @@ from casdb.objects import (
     TreeChild,
     TreeEntry,
 )
-from casdb.paths import is_safe_relpath
 
 ids = st.binary(min_size=32, max_size=32).map(bytes.hex)
 texts = st.text(min_size=1, max_size=40)
-# Stored names must be safe path components (casdb.paths): the decoder refuses anything else.
+# Stored names must be safe path components (casdb.core.paths): the decoder refuses anything else.
 names = texts.filter(lambda n: is_safe_relpath(n) and "/" not in n)
 datasets = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_+-]{0,20}", fullmatch=True)
 sizes = st.integers(min_value=0, max_value=2**62)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import casdb
-from casdb.errors import (
+from casdb.core.errors import (
     AlreadyExists,
     Error,
     IntegrityError,
@@ -13,7 +13,7 @@ from casdb.errors import (
     InvalidInput,
     NotFound,
 )
-from casdb.repo import Repository
+from casdb.history.repository import Repository
 from casdb.testing.cli import run_casdb
 
 

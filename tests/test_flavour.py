@@ -12,10 +12,10 @@ import pytest
 import soundfile as sf
 
 import casdb
-from casdb.convert import convert_file
-from casdb.errors import InvalidDataset, InvalidInput
-from casdb.flavour import Flavour, Target
-from casdb.repo import Repository
+from casdb.audio.convert import convert_file
+from casdb.audio.flavour import Flavour, Target
+from casdb.core.errors import InvalidDataset, InvalidInput
+from casdb.history.repository import Repository
 from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, write_audio, write_tables
 
@@ -283,7 +283,7 @@ def test_a_corrupt_file_is_named_and_the_rest_is_kept(tmp_path):
 
 
 def test_cache_verify_understands_flavoured_folders(stereo, tmp_path):
-    from casdb.cachecheck import verify
+    from casdb.checkouts.cachecheck import verify
 
     ds = casdb.load("synth", "1.0.0", repo=stereo, cache_root=tmp_path / "c", flavour=FLAC16)
     assert all(r.ok and not r.repaired for r in verify(tmp_path / "c", stereo))

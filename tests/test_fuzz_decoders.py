@@ -19,9 +19,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casdb import compression, encoding
-from casdb.errors import Error
-from casdb.objects import DIR, FILE, Column, Commit, Header, Partition, Run, Table, Tree, TreeEntry
+from casdb.core.errors import Error
+from casdb.model import compression, encoding
+from casdb.model.objects import (
+    DIR,
+    FILE,
+    Column,
+    Commit,
+    Header,
+    Partition,
+    Run,
+    Table,
+    Tree,
+    TreeEntry,
+)
 from casdb.testing.fuzz import damaged, plain, retyped_json, retyped_msgpack
 from casdb.testing.profiles import examples
 
@@ -78,7 +89,7 @@ INDEX = [[ID, "o", 0, 10], ["cd" * 32, "b", 10, 5]]
 @given(st.one_of(damaged([compression.compress(msgpack.packb(INDEX))]),
                  retyped_msgpack([INDEX]).map(compression.compress)))
 def test_fuzz_pack_indexes(data):
-    from casdb.remote import parse_pack_index
+    from casdb.remote.layout import parse_pack_index
 
     only_casdb_errors(lambda: parse_pack_index(data, "idx"))
 
@@ -87,7 +98,7 @@ def test_fuzz_pack_indexes(data):
 
 @functools.cache
 def _remote():
-    from casdb.remote import Remote
+    from casdb.remote.layout import Remote
 
     return Remote.create(tempfile.mkdtemp())
 
@@ -123,7 +134,7 @@ STONES = [{"blob": ID, "dataset": "synth", "paths": ["audio/a.wav"], "reason": "
 @FUZZ
 @given(st.one_of(damaged([__import__("json").dumps(STONES).encode()]), retyped_json([STONES])))
 def test_fuzz_tombstones(data):
-    from casdb.tombstones import parse_tombstones
+    from casdb.store.tombstones import parse_tombstones
 
     only_casdb_errors(lambda: parse_tombstones(data, "purged"))
 
@@ -146,7 +157,7 @@ def _folder() -> Path:
 @FUZZ
 @given(st.one_of(damaged([__import__("json").dumps(STATE).encode()]), retyped_json([STATE])))
 def test_fuzz_cache_state(data):
-    from casdb import cache
+    from casdb.checkouts import layout as cache
 
     folder = _folder()
     (folder / ".casdb" / "state.json").write_bytes(data)
@@ -172,7 +183,7 @@ STAT_PROBES = {"format": 3, "root": "", "probes": {ID: ["wav", 16000, 1, 16, 1.5
                                                               STAT_PROBES)]),
                  retyped_msgpack([STAT_HEAD, STAT_BODY, STAT_PROBES]).map(_framed)))
 def test_fuzz_statcache(part, data):
-    from casdb.statcache import StatCache
+    from casdb.commit.statcache import StatCache
 
     cache = StatCache(_folder() / "statcache")
     root = "" if part == "probes" else "/data"
@@ -189,7 +200,7 @@ def test_fuzz_statcache(part, data):
 @given(st.one_of(damaged([__import__("casdb.testing.synth").testing.synth.header().encode()]),
                  st.text(max_size=300).map(str.encode), plain.map(lambda v: repr(v).encode())))
 def test_fuzz_yaml_header(data):
-    from casdb.header import parse_header
+    from casdb.tables.header import parse_header
 
     path = _folder() / "db.yaml"
     path.write_bytes(data)
@@ -202,7 +213,7 @@ def test_fuzz_yaml_header(data):
 def _partition() -> bytes:
     import pyarrow as pa
 
-    from casdb.tables import encode_column
+    from casdb.tables.partitions import encode_column
 
     return encode_column(pa.chunked_array([pa.array(["a", "b"] * 10)]), "file")
 
@@ -210,7 +221,7 @@ def _partition() -> bytes:
 @FUZZ
 @given(st.data())
 def test_fuzz_partitions(data):
-    from casdb.tables import decode_column
+    from casdb.tables.partitions import decode_column
 
     blob = data.draw(damaged([_partition()]))
     only_casdb_errors(lambda: decode_column(None, ID, blob))
@@ -221,7 +232,7 @@ def test_fuzz_partitions(data):
 @functools.cache
 def _checkout() -> tuple[Path, dict[str, bytes]]:
     import casdb
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
     from casdb.testing.synth import make_dataset
 
     base = Path(tempfile.mkdtemp())
@@ -240,7 +251,7 @@ def _checkout() -> tuple[Path, dict[str, bytes]]:
 @FUZZ
 @given(st.data())
 def test_fuzz_cached_tables(data):
-    from casdb.dataset import Dataset
+    from casdb.checkouts.dataset import Dataset
 
     root, originals = _checkout()
     name = data.draw(st.sampled_from(sorted(originals)))

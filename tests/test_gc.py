@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import casdb
-from casdb.errors import InvalidInput
+from casdb.core.errors import InvalidInput
+from casdb.history.repository import Repository
 from casdb.maintenance.fsck import check
 from casdb.maintenance.gc import collect, parse_duration
-from casdb.repo import Repository
 from casdb.testing.cli import run_casdb
 from casdb.testing.files import age
 from casdb.testing.synth import file_name, make_dataset, write_audio, write_tables
@@ -90,13 +90,13 @@ def test_gc_waits_for_writers_and_writers_for_gc(repo, source, tmp_path):
     thread.join()
     # And an object a commit finds instead of writing is touched (the guard for writers on
     # other machines, which do not share the lock): it looks young to a gc.
-    from casdb.objects import Header
+    from casdb.model.objects import Header
 
     object_id = repo.store.put(Header({"name": "x"}))
     repo.store.publish()
     path = repo.store._path("objects", object_id)
     os.utime(path, (0, 0))
-    from casdb.store import ObjectStore
+    from casdb.store.objectstore import ObjectStore
 
     ObjectStore(repo.backend).put(Header({"name": "x"}))
     assert time.time() - os.stat(path).st_mtime < 60
@@ -105,7 +105,7 @@ def test_gc_waits_for_writers_and_writers_for_gc(repo, source, tmp_path):
 COMMITTER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
     from casdb.testing.synth import file_name, make_dataset, write_audio, write_tables
     repo = Repository(sys.argv[1])
     src = make_dataset(Path(sys.argv[2]), files=20, duration=0.2)
@@ -140,7 +140,7 @@ def test_gc_while_another_process_commits(repo, tmp_path):
 GC_IN_PROCESS = textwrap.dedent("""
     import sys
     from casdb.maintenance.gc import collect
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
     collect(Repository(sys.argv[1]), grace=0)
 """)
 
@@ -198,7 +198,7 @@ def test_durations_and_cli(repo, source, tmp_path):
 
 
 def test_cache_gc_evicts_least_recently_used(repo, tmp_path):
-    from casdb.cachecheck import evict, folder_size
+    from casdb.checkouts.cachecheck import evict, folder_size
 
     src = make_dataset(tmp_path / "src", files=6, duration=0.5)
     for v in ("1", "2", "3"):
@@ -227,7 +227,7 @@ def test_cache_gc_evicts_least_recently_used(repo, tmp_path):
 
 
 def test_cache_gc_removes_unlinked_conversions(repo, tmp_path):
-    from casdb.cachecheck import evict
+    from casdb.checkouts.cachecheck import evict
 
     src = make_dataset(tmp_path / "src", files=4, duration=0.5, sampling_rate=16000)
     age(src)
@@ -243,7 +243,7 @@ def test_cache_gc_removes_unlinked_conversions(repo, tmp_path):
 @pytest.mark.parametrize("kind", ["folder", pytest.param("s3", marks=pytest.mark.s3)])
 def test_remote_gc(repo, tmp_path, kind, request):
     from casdb.maintenance.remotegc import collect_remote
-    from casdb.remote import Remote
+    from casdb.remote.layout import Remote
 
     url = str(tmp_path / "remote") if kind == "folder" else request.getfixturevalue("s3_url")
     src = make_dataset(tmp_path / "src", files=6, duration=0.2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import soundfile as sf
 
-from casdb.summary import summarize
+from casdb.history.summary import summarize
 from casdb.testing.files import age
 from casdb.testing.synth import make_dataset
 

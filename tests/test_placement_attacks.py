@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import casdb
-from casdb.errors import AlreadyExists, IntegrityError
-from casdb.fingerprint import hash_file, stamp
-from casdb.flavour import Flavour
-from casdb.repo import Repository
+from casdb.audio.flavour import Flavour
+from casdb.core.errors import AlreadyExists, IntegrityError
+from casdb.history.repository import Repository
+from casdb.store.fingerprints import hash_file, stamp
 from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import flip_byte
 from casdb.testing.synth import make_dataset, media_blobs
@@ -85,8 +85,8 @@ def test_a_blob_written_between_the_check_and_the_link_is_not_vouched_for(publis
 
 def test_a_checkout_rechecks_a_source_that_changed_since_the_check(published, tmp_path):
     # Same, end to end: the placement itself refuses a source whose stamp changed meanwhile.
-    from casdb.linking import Linker
-    from casdb.materialise import _Item, _place_all, _Placed
+    from casdb.checkouts.linking import Linker
+    from casdb.checkouts.materialise import _Item, _place_all, _Placed
 
     store = published.store
     file, blob = next(iter(media_blobs(published).items()))
@@ -163,7 +163,7 @@ def test_a_warm_load_waits_for_a_checkout_rewriting_the_folder(published, tmp_pa
     # folder meanwhile must wait for it, not call the half-written folder damaged.
     import threading
 
-    from casdb.locking import FileLock
+    from casdb.core.locking import FileLock
 
     root = tmp_path / "c"
     files = sorted(media_blobs(published))
@@ -232,7 +232,7 @@ def test_a_dest_of_another_flavour_is_refused(published, tmp_path):
     casdb.checkout("synth", "1.0.0", dest=dest, flavour={"sampling_rate": 16000},
                    cache_root=tmp_path / "c", request=casdb.api.Request(media=files[:1]), repo=published)
     for request in (casdb.api.Request(media=files[:1]), casdb.api.Request()):
-        with pytest.raises(casdb.errors.Conflict, match="flavour"):
+        with pytest.raises(casdb.core.errors.Conflict, match="flavour"):
             casdb.checkout("synth", "1.0.0", dest=dest, cache_root=tmp_path / "c",
                            request=request, repo=published)
     assert len(list(dest.rglob("*.wav"))) == 1

@@ -8,7 +8,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casdb.probe import MediaInfo, probe_file
+from casdb.audio.probe import MediaInfo, probe_file
 from casdb.testing.profiles import examples
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import casdb
-from casdb.errors import InvalidInput, NotFound
+from casdb.core.errors import InvalidInput, NotFound
+from casdb.history.repository import Repository
 from casdb.maintenance.fsck import check
-from casdb.repo import Repository
 from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import files_holding
 from casdb.testing.files import age
@@ -116,7 +116,7 @@ def test_log_show_and_cli(versions, tmp_path):
 
 PURGER = textwrap.dedent("""
     import sys
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
     Repository(sys.argv[1]).purge("synth", ["audio/000/000003.wav"], "consent",
                                   cache_root=sys.argv[2])
 """)

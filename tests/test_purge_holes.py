@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import casdb
-from casdb import checkouts
-from casdb.errors import IntegrityError, InvalidDataset
+from casdb.checkouts import records as checkouts
+from casdb.checkouts.selection import Request
+from casdb.core.errors import IntegrityError, InvalidDataset
+from casdb.history.repository import Repository
+from casdb.history.summary import summarize
 from casdb.maintenance.fsck import check
 from casdb.maintenance.gc import collect
-from casdb.repo import Repository
-from casdb.selection import Request
-from casdb.summary import summarize
 from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import files_holding
 from casdb.testing.files import age
@@ -369,8 +369,8 @@ def test_a_dest_checkout_with_a_damaged_index_is_listed(small, tmp_path):
 RECORDER = """
 import sys
 from pathlib import Path
-from casdb import checkouts
-from casdb.repo import Repository
+from casdb.checkouts import records as checkouts
+from casdb.history.repository import Repository
 repo = Repository(sys.argv[1])
 for n in range(100000):
     checkouts.record(repo, Path(sys.argv[2]) / f"cache-{n}")

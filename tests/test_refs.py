@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from casdb.backends.local import LocalBackend
-from casdb.errors import AlreadyExists, Conflict, IntegrityError
-from casdb.refs import RefStore, RefUpdate
+from casdb.core.errors import AlreadyExists, Conflict, IntegrityError
+from casdb.store.backends.local import LocalBackend
+from casdb.store.refs import RefStore, RefUpdate
 
 A, B, C = "aa" * 32, "bb" * 32, "cc" * 32
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 import casdb
-from casdb.errors import BackendError, Conflict, IntegrityError, InvalidInput, NotFound
+from casdb.core.errors import BackendError, Conflict, IntegrityError, InvalidInput, NotFound
+from casdb.history.repository import Repository
 from casdb.maintenance.fsck import check
-from casdb.remote import Remote
-from casdb.repo import Repository
+from casdb.remote.layout import Remote
 from casdb.testing.cli import run_casdb
 from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, write_audio, write_tables
@@ -113,8 +113,8 @@ def test_refs_on_the_remote(published, tmp_path):
 
 PUSHER = textwrap.dedent("""
     import sys
-    from casdb.errors import Conflict
-    from casdb.repo import Repository
+    from casdb.core.errors import Conflict
+    from casdb.history.repository import Repository
     try:
         Repository(sys.argv[1]).push()
     except Conflict as exc:
@@ -169,7 +169,7 @@ def test_interrupted_push_resumes_and_is_never_visible(tmp_path):
 
 PULLER = textwrap.dedent("""
     import sys
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
     Repository(sys.argv[1]).pull()
 """)
 

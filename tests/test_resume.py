@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from casdb.api import checkout
-from casdb.errors import AlreadyExists, InvalidInput, NotFound
+from casdb.core.errors import AlreadyExists, InvalidInput, NotFound
+from casdb.history.repository import CLONE_MARKER, Repository
 from casdb.maintenance.fsck import check
-from casdb.remote import BIG, Remote
-from casdb.repo import CLONE_MARKER, Repository
+from casdb.remote.layout import BIG, Remote
+from casdb.remote.transfer import push
 from casdb.testing.kills import Forked, all_refs, clone_stage, kill_at
 from casdb.testing.synth import make_dataset, write_audio, write_tables
-from casdb.transfer import push
 
 CASDB = str(Path(sys.executable).parent / "casdb")
 

@@ -10,12 +10,12 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import casdb.tables
-from casdb.backends.local import LocalBackend
-from casdb.repo import Repository
-from casdb.rowdiff import diff_tables
-from casdb.store import ObjectStore
-from casdb.tables import store_table
+import casdb.tables.partitions
+from casdb.history.repository import Repository
+from casdb.store.backends.local import LocalBackend
+from casdb.store.objectstore import ObjectStore
+from casdb.tables.partitions import store_table
+from casdb.tables.rowdiff import diff_tables
 from casdb.testing.profiles import examples
 from casdb.testing.synth import file_name, make_dataset, write_tables
 
@@ -107,12 +107,12 @@ def test_repo_diff_of_unsorted_versions(tmp_path):
 @contextlib.contextmanager
 def small_runs():
     """Small runs, so that a table of a hundred rows has many of them."""
-    before = casdb.tables.RUN_AVERAGE
-    casdb.tables.RUN_AVERAGE = 4
+    before = casdb.tables.partitions.RUN_AVERAGE
+    casdb.tables.partitions.RUN_AVERAGE = 4
     try:
         yield
     finally:
-        casdb.tables.RUN_AVERAGE = before
+        casdb.tables.partitions.RUN_AVERAGE = before
 
 
 def test_relabelling_reads_only_the_changed_runs(tmp_path):

@@ -10,11 +10,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from casdb.backends.local import LocalBackend
-from casdb.errors import IntegrityError, InvalidDataset, NotFound
-from casdb.ids import hash_bytes
-from casdb.objects import Header, Partition
-from casdb.store import ObjectStore, blob_key, object_key
+from casdb.core.errors import IntegrityError, InvalidDataset, NotFound
+from casdb.core.ids import hash_bytes
+from casdb.model.objects import Header, Partition
+from casdb.store.backends.local import LocalBackend
+from casdb.store.objectstore import ObjectStore, blob_key, object_key
 from casdb.testing.corrupt import flip_bit_at
 from casdb.testing.profiles import examples
 

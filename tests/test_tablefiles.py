@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casdb.errors import InvalidDataset
-from casdb.tablefiles import _parse_time
+from casdb.core.errors import InvalidDataset
+from casdb.tables.files import _parse_time
 
 
 @given(st.lists(st.one_of(st.none(), st.timedeltas(min_value=pd.Timedelta("-3 days").to_pytimedelta(),

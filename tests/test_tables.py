@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casdb.backends.local import LocalBackend
-from casdb.errors import IntegrityError
-from casdb.objects import Partition, Run, Table
-from casdb.store import ObjectStore
-from casdb.tables import encode_column, load_arrow, store_table
+from casdb.core.errors import IntegrityError
+from casdb.model.objects import Partition, Run, Table
+from casdb.store.backends.local import LocalBackend
+from casdb.store.objectstore import ObjectStore
+from casdb.tables.partitions import encode_column, load_arrow, store_table
 from casdb.testing.profiles import examples
 
 

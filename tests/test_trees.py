@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casdb import trees
-from casdb.backends.local import LocalBackend
-from casdb.store import ObjectStore
+from casdb.history import trees
+from casdb.store.backends.local import LocalBackend
+from casdb.store.objectstore import ObjectStore
 from casdb.testing.profiles import examples
 
 

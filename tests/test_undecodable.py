@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import casdb
-from casdb.convert import Task, _work, check_output, convert_file, resampled_frames
-from casdb.errors import IntegrityError, InvalidDataset
-from casdb.flavour import Flavour, Target
-from casdb.repo import Repository
+from casdb.audio.convert import Task, _work, check_output, convert_file, resampled_frames
+from casdb.audio.flavour import Flavour, Target
+from casdb.core.errors import IntegrityError, InvalidDataset
+from casdb.history.repository import Repository
 from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset, write_audio
 

@@ -1,4 +1,4 @@
-"""The path rule (casdb.paths), db.yaml bounds (size, alias bombs), and damaged files of a
+"""The path rule (casdb.core.paths), db.yaml bounds (size, alias bombs), and damaged files of a
 checked-out folder: each refused with a one-line casdb error."""
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import casdb
-from casdb.encoding import decode, encode
-from casdb.errors import IntegrityError, InvalidDataset
-from casdb.header import MAX_YAML_BYTES, parse_header
-from casdb.objects import DIR, FILE, Tree, TreeEntry
-from casdb.paths import check_name, check_relpath, check_relpath_array, check_relpaths
-from casdb.repo import Repository
+from casdb.core.errors import IntegrityError, InvalidDataset
+from casdb.core.paths import check_name, check_relpath, check_relpath_array, check_relpaths
+from casdb.history.repository import Repository
+from casdb.model.encoding import decode, encode
+from casdb.model.objects import DIR, FILE, Tree, TreeEntry
+from casdb.tables.header import MAX_YAML_BYTES, parse_header
 from casdb.testing.crafted import UNSAFE_PATHS
 from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset

@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from casdb.api import checkout
-from casdb.errors import InvalidDataset
+from casdb.commit.scan import scan
+from casdb.commit.statcache import FolderCache, Head, StatCache
+from casdb.core.errors import InvalidDataset
+from casdb.history.repository import Repository
 from casdb.maintenance.fsck import check
-from casdb.repo import Repository
-from casdb.source import scan
-from casdb.statcache import FolderCache, Head, StatCache
 from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset
 

@@ -12,11 +12,11 @@ import pytest
 import soundfile as sf
 
 import casdb
-from casdb.errors import AlreadyExists, IntegrityError
-from casdb.fingerprint import DB, hash_file
-from casdb.flavour import Flavour
-from casdb.materialise import _Folders
-from casdb.repo import Repository
+from casdb.audio.flavour import Flavour
+from casdb.checkouts.materialise import _Folders
+from casdb.core.errors import AlreadyExists, IntegrityError
+from casdb.history.repository import Repository
+from casdb.store.fingerprints import DB, hash_file
 from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import flip_byte
 from casdb.testing.synth import make_dataset, media_blobs
@@ -187,7 +187,7 @@ def test_placement_refuses_unsafe_paths(tmp_path, path):
 
 
 def test_a_warm_load_refuses_a_file_modified_since_checkout(published, tmp_path):
-    from casdb.cachecheck import check_in_place
+    from casdb.checkouts.cachecheck import check_in_place
 
     root = tmp_path / "c"
     ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root)
@@ -203,7 +203,7 @@ def test_a_warm_load_refuses_a_file_modified_since_checkout(published, tmp_path)
 
 
 def test_linking_a_blob_into_another_folder_costs_no_rehash(published, tmp_path):
-    from casdb.cachecheck import check_in_place
+    from casdb.checkouts.cachecheck import check_in_place
 
     root = tmp_path / "c"
     first = casdb.load("synth", "1.0.0", repo=published, cache_root=root)

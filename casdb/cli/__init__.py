@@ -11,7 +11,7 @@ import importlib
 
 import click
 
-from casdb.errors import Error
+from casdb.core.errors import Error
 
 COMMANDS = {
     "init": "casdb.cli.init",

@@ -23,8 +23,8 @@ def ls(dataset: str | None, cache_root: str | None) -> None:
     import time
 
     from casdb.api import cache_ls
-    from casdb.cache import cache_root as resolve
-    from casdb.units import human_size
+    from casdb.checkouts.layout import cache_root as resolve
+    from casdb.core.units import human_size
 
     root = resolve(cache_root)
     rows = cache_ls(dataset, cache_root=root)
@@ -49,7 +49,7 @@ def verify(ctx: click.Context, dataset: str | None, cache_root: str | None, no_r
     """Re-hash cached files against the store; repair what was modified or removed."""
     from casdb.api import cache_verify
     from casdb.cli.common import open_repo
-    from casdb.errors import Error, IntegrityError
+    from casdb.core.errors import Error, IntegrityError
 
     repo = None
     if not no_repair:
@@ -83,7 +83,7 @@ def verify(ctx: click.Context, dataset: str | None, cache_root: str | None, no_r
 def gc(cache_root: str | None, max_size: str, dry_run: bool) -> None:
     """Remove least-recently-loaded versions until the cache fits in SIZE."""
     from casdb.api import cache_evict
-    from casdb.units import human_size
+    from casdb.core.units import human_size
 
     out = cache_evict(max_size, cache_root=cache_root, dry_run=dry_run)
     for path in out.folders:

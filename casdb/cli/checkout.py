@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from casdb.checkouts.linking import MODES
 from casdb.cli.common import split_ref
-from casdb.linking import MODES
 
 
 @click.command("checkout")
@@ -34,10 +34,10 @@ def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
     The folder's path is printed as the last line, so that `cd "$(casdb checkout emodb)"` works.
     """
     from casdb.api import checkout
-    from casdb.errors import InvalidInput
-    from casdb.flavour import Flavour
-    from casdb.selection import Request
-    from casdb.units import human_size, plural
+    from casdb.audio.flavour import Flavour
+    from casdb.checkouts.selection import Request
+    from casdb.core.errors import InvalidInput
+    from casdb.core.units import human_size, plural
 
     name, version = split_ref(ref)
     table_ids = [t.strip() for t in tables.split(",") if t.strip()] if tables else None

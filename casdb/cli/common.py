@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
 
 
 def open_repo(ctx: click.Context) -> Repository:
     """The repository named by ``--repo`` / ``CASDB_REPO``."""
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
 
     return Repository(ctx.find_root().obj)
 
@@ -25,7 +25,7 @@ def split_ref(text: str) -> tuple[str, str | None]:
 
 def transfer_summary(verb: str, result) -> str:
     """One line for a push or pull result."""
-    from casdb.units import human_size, plural
+    from casdb.core.units import human_size, plural
 
     refs = ", ".join(result.refs) if result.refs else "no refs changed"
     return (f"{verb} {plural(result.objects, 'object')} and {plural(result.blobs, 'blob')} "

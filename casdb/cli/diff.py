@@ -21,7 +21,7 @@ def command(ctx: click.Context, name: str, old: str, new: str, stat: bool, rows:
     Files added, removed and changed; per table, rows added, removed and changed (with the
     changed columns); and the header fields that changed.
     """
-    from casdb.units import plural
+    from casdb.core.units import plural
 
     d = open_repo(ctx).diff(name, old, new)
     limit = 0 if stat else rows

@@ -13,8 +13,8 @@ from casdb.cli.common import open_repo
 def command(ctx: click.Context, no_blobs: bool) -> None:
     """Re-verify every object reachable from every ref; report unreachable ones."""
     from casdb.api import fsck
-    from casdb.errors import IntegrityError
-    from casdb.units import human_size, plural
+    from casdb.core.errors import IntegrityError
+    from casdb.core.units import human_size, plural
 
     report = fsck(repo=open_repo(ctx), verify_blobs=not no_blobs)
     click.echo(f"checked {report.objects} objects and {report.blobs} blobs "

@@ -16,8 +16,8 @@ from casdb.cli.common import open_repo
 def command(ctx: click.Context, dry_run: bool, grace: str, remote: str | None) -> None:
     """Delete the objects and blobs that no ref reaches."""
     from casdb.api import gc
-    from casdb.errors import IntegrityError
-    from casdb.units import human_size
+    from casdb.core.errors import IntegrityError
+    from casdb.core.units import human_size
 
     if remote is not None:
         r = gc(repo=open_repo(ctx), grace=grace, dry_run=dry_run, remote=remote)

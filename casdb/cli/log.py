@@ -14,8 +14,8 @@ from casdb.cli.common import open_repo
 @click.pass_context
 def command(ctx: click.Context, name: str, branch: str, limit: int | None) -> None:
     """Show the history of dataset NAME, newest first."""
-    from casdb.purge import purged_paths
-    from casdb.units import local_time
+    from casdb.core.units import local_time
+    from casdb.maintenance.purge import purged_paths
 
     repo = open_repo(ctx)
     for entry in repo.log(name, branch=branch, limit=limit):

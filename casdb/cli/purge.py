@@ -21,7 +21,7 @@ def command(ctx: click.Context, name: str, paths: tuple[str, ...], reason: str, 
     """Delete the bytes of media PATHs of dataset NAME from every version, every dataset
     holding the same bytes, the remotes and the caches; versions stay loadable without them.
     Folders checked out with `casdb checkout NAME DEST` that hold them are listed, not deleted."""
-    from casdb.units import plural
+    from casdb.core.units import plural
 
     report = open_repo(ctx).purge(name, list(paths), reason, dry_run=dry_run,
                                   cache_root=cache_root)

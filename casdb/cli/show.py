@@ -13,9 +13,9 @@ from casdb.cli.common import open_repo, split_ref
 def command(ctx: click.Context, ref: str) -> None:
     """Show a data card of one version: header, tables, schemes, splits, raters, media."""
     from casdb.api import info
-    from casdb.ids import short
-    from casdb.schema import scheme_dtype
-    from casdb.units import human_duration, human_size, local_time
+    from casdb.core.ids import short
+    from casdb.core.units import human_duration, human_size, local_time
+    from casdb.tables.schema import scheme_dtype
 
     name, version = split_ref(ref)
     s = info(name, version, repo=open_repo(ctx))
@@ -29,7 +29,7 @@ def command(ctx: click.Context, ref: str) -> None:
     for key, value in s.meta.items():
         click.echo(f"  {'meta.' + str(key) + ':':<14}{value}")
 
-    from casdb.purge import purged_paths
+    from casdb.maintenance.purge import purged_paths
 
     gone = purged_paths(open_repo(ctx), s.commit_id)
     if gone:

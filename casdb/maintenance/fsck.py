@@ -2,7 +2,7 @@
 
 Example:
     >>> import tempfile
-    >>> from casdb.repo import Repository
+    >>> from casdb.history.repository import Repository
     >>> check(Repository.init(tempfile.mkdtemp() + "/r")).ok
     True
 """
@@ -13,13 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from casdb.errors import IntegrityError, NotFound
-from casdb.ids import to_raw
-from casdb.objects import DIR, Commit, Table, Tree
-from casdb.parallel import workers
+from casdb.core.errors import IntegrityError, NotFound
+from casdb.core.ids import to_raw
+from casdb.core.parallel import workers
+from casdb.model.objects import DIR, Commit, Table, Tree
 
 if TYPE_CHECKING:
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
 
 
 @dataclass
@@ -51,7 +51,7 @@ def check(repo: Repository, *, verify_blobs: bool = True) -> FsckReport:
     store = repo.store
     seen, blobs, problems, report.objects = reachable(repo)
     report.problems += problems
-    from casdb.tombstones import purged_blobs
+    from casdb.store.tombstones import purged_blobs
 
     purged = purged_blobs(repo) & blobs.keys()  # expected absences, not problems
     report.purged = len(purged)

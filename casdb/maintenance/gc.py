@@ -9,12 +9,12 @@ end of its sweep, so it waits for running writers, and new ones wait for it: not
 reuses (an unreachable object it found instead of writing) can vanish under it. The grace
 period is a second guard, for writers that do not take the lock (another machine on a shared
 file system): files changed within it are spared, and a commit touches the objects it reuses
-(:func:`casdb.store._touch`). The stat cache names blobs, so it is cleared when anything is
+(:func:`casdb.store.objectstore._touch`). The stat cache names blobs, so it is cleared when anything is
 deleted.
 
 Example:
     >>> import tempfile
-    >>> from casdb.repo import Repository
+    >>> from casdb.history.repository import Repository
     >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
     >>> collect(repo, grace=0).objects
     0
@@ -28,13 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from casdb.errors import InvalidInput
-from casdb.ids import to_raw
+from casdb.core.errors import InvalidInput
+from casdb.core.ids import to_raw
+from casdb.core.parallel import workers
 from casdb.maintenance.fsck import reachable
-from casdb.parallel import workers
 
 if TYPE_CHECKING:
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
 
 GRACE = 3600.0
 
@@ -89,7 +89,7 @@ def collect(repo: Repository, *, grace: float = GRACE, dry_run: bool = False) ->
     """Delete what no ref reaches and nothing touched within ``grace`` seconds."""
     if grace < 0:
         raise InvalidInput("the grace period cannot be negative")
-    from casdb.locking import FileLock
+    from casdb.core.locking import FileLock
 
     with FileLock(repo.path / "locks" / "gc.lock", timeout=None):  # writers wait meanwhile
         return _collect(repo, grace, dry_run)

@@ -8,7 +8,7 @@ period are spared.
 
 Example:
     >>> import tempfile
-    >>> from casdb.remote import Remote
+    >>> from casdb.remote.layout import Remote
     >>> collect_remote(Remote.create(tempfile.mkdtemp()), grace=0).blobs
     0
 """
@@ -18,10 +18,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from casdb import compression, encoding
 from casdb.maintenance.fsck import children
-from casdb.remote import BLOB, PACKS, Remote
-from casdb.store import blob_key
+from casdb.model import compression, encoding
+from casdb.remote.layout import BLOB, PACKS, Remote
+from casdb.store.objectstore import blob_key
 
 
 @dataclass

@@ -21,7 +21,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from casdb.errors import Conflict, NotFound
+from casdb.core.errors import Conflict, NotFound
 
 # Keys under a prefix: leaves x/y/z at two depths, so no key is ever another's folder.
 NAMES = [f"{top}/{leaf}" for top in "ab" for leaf in "xyz"] + [

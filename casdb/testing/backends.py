@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from casdb.errors import Conflict, InvalidInput, NotFound
+from casdb.core.errors import Conflict, InvalidInput, NotFound
 
 INVALID_KEYS = ["", "/abs", "a//b", "a/", "./a", "a/./b", "../a", "a/../b", "a/.."]
 

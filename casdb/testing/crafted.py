@@ -23,12 +23,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casdb.objects import FILE, Header, Tree, TreeEntry
-from casdb.refs import RefUpdate
+from casdb.model.objects import FILE, Header, Tree, TreeEntry
+from casdb.store.refs import RefUpdate
 
 if TYPE_CHECKING:
-    from casdb.remote import Remote
-    from casdb.repo import Repository
+    from casdb.history.repository import Repository
+    from casdb.remote.layout import Remote
 
 UNSAFE_PATHS = (
     "..", "../x", "../../x", "a/../../b", "./a", "a/./b", "a//b", "a/", "",
@@ -52,7 +52,7 @@ def craft_version(repo: Repository, dataset: str, version: str, place: str, bad:
     """
     import pyarrow as pa
 
-    from casdb.tables import load_arrow, store_table
+    from casdb.tables.partitions import load_arrow, store_table
 
     store = repo.store
     base = base or repo.refs.get(dataset, "heads/main")
@@ -117,7 +117,7 @@ def _leaves(store, tree_id: str):
 def serve(repo: Repository, url: str) -> Remote:
     """Upload every object, blob, ref and tombstone of ``repo`` to a new remote at ``url``,
     verbatim: unlike ``push``, nothing is decoded on the way."""
-    from casdb.remote import BIG, BLOB, OBJECT, Remote
+    from casdb.remote.layout import BIG, BLOB, OBJECT, Remote
 
     remote = Remote.create(url)
     store = repo.store

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from casdb.repo import CLONE_MARKER
+from casdb.history.repository import CLONE_MARKER
 
 
 class Forked:

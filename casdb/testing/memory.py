@@ -2,7 +2,7 @@
 and a fast, disk-free backend for tests of the layers above.
 
 Test-only: nothing survives the process, so it lives in ``casdb.testing`` and
-:func:`casdb.backends.base.open_backend` never returns it.
+:func:`casdb.store.backends.base.open_backend` never returns it.
 
 Example:
     >>> b = MemoryBackend()
@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from casdb.backends.base import Capabilities, check_key
-from casdb.errors import Conflict, NotFound, storage_error
+from casdb.core.errors import Conflict, NotFound, storage_error
+from casdb.store.backends.base import Capabilities, check_key
 
 
 class MemoryBackend:

@@ -31,7 +31,7 @@ def load_profile(name: str | None = None) -> str:
                                   suppress_health_check=[HealthCheck.too_slow])
     name = name or os.environ.get(ENV) or "dev"
     if name not in PROFILES:
-        from casdb.errors import InvalidInput
+        from casdb.core.errors import InvalidInput
 
         raise InvalidInput(f"${ENV}={name!r}: use one of {', '.join(PROFILES)}")
     settings.load_profile(name)

@@ -1,0 +1,2 @@
+"""Audio: probing files, the ``Flavour`` value object, block-wise conversion, decodability checks.
+"""

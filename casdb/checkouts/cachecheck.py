@@ -1,0 +1,559 @@
+"""Checking the cache: what each folder holds (``casdb cache ls``) and whether its files are
+intact (``casdb cache verify``), repairing from the repository what was modified or removed.
+
+Media are re-hashed and compared with the blob ids of the version's media index (converted
+files of a flavour with the cache's converted copy); metadata files (db.yaml and tables) with the
+hashes recorded when they were written. A media file that is a
+hardlink of the store's blob is the blob: it is hashed once, and if it is corrupt the store is
+too, which a cache repair cannot fix (``casdb fsck`` reports it) — it is reported, not hidden.
+
+Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> list(summaries(Path(tempfile.mkdtemp())))
+    []
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from casdb.checkouts import layout as cache
+from casdb.checkouts.selection import attachment_paths, is_attachment
+from casdb.core.errors import Error, IntegrityError
+from casdb.core.ids import hash_bytes
+from casdb.core.parallel import workers
+from casdb.store.fingerprints import hash_file
+
+if TYPE_CHECKING:
+    from casdb.history.repository import Repository
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One cache folder, for ``casdb cache ls``."""
+
+    path: Path
+    dataset: str
+    version: str
+    flavour: str
+    tables: int
+    files: int
+    """Media and attachment files in place."""
+    bytes: int
+    complete: bool
+    used: float
+    link: dict[str, int]
+
+
+def summaries(root: Path, dataset: str | None = None) -> Iterator[Summary]:
+    """A summary of every folder in the cache (folders without a state are left out)."""
+    for entry in cache.entries(root, dataset):
+        state = entry.state
+        if state is None:
+            continue
+        present = _present(entry.path, state)
+        size = sum(_size(entry.path / f.local) if f.converted else f.size for f in present)
+        yield Summary(entry.path, state.dataset, state.version, state.flavour, len(state.tables),
+                      len(present), size, state.complete, entry.used, state.link)
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+class _File(NamedTuple):
+    """A file of a version, as a checked-out folder names it."""
+
+    file: str
+    """Path in the version."""
+    local: str
+    """Path in the folder (a flavour may change the extension)."""
+    blob: str
+    size: int
+    """Bytes of the source blob."""
+    converted: bool
+
+
+def _present(path: Path, state: cache.State) -> list[_File]:
+    """Files a folder's state says are in place."""
+    from casdb.model import encoding
+    from casdb.tables.header import check_stored
+
+    table = cache.read_media(path)
+    columns = {c: table.column(c).to_pylist() for c in table.column_names}
+    files = columns["file"]
+    rows = zip(files, columns.get("local", files), columns["blob"], columns["bytes"],
+               columns.get("converted", [False] * len(files)), strict=True)
+    file = path / cache.META / "header"
+    try:
+        header = check_stored(encoding.decode(file.read_bytes(), "header").data, str(file))
+    except OSError as exc:
+        raise IntegrityError(f"cannot read {file}: {exc.strerror or exc}") from exc
+    attachments = attachment_paths(header)
+    wanted = set(state.media) if state.media is not None else None
+    return [_File(*row) for row in rows
+            if is_attachment(row[0], attachments) or wanted is None or row[0] in wanted]
+
+
+@dataclass
+class Report:
+    """What ``verify`` found in one folder."""
+
+    path: Path
+    checked: int = 0
+    """Files checked (media, attachments and metadata)."""
+    repaired: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)
+    """Problems left: ``path: reason`` (no repository to repair from, or a corrupt store)."""
+    incomplete: bool = False
+    """A checkout that never finished (no state): nothing to verify; the next load finishes it."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken
+
+
+def verify(root: Path, repo: Repository | None, dataset: str | None = None,
+           repair: bool = True) -> list[Report]:
+    """Verify every folder in the cache (of ``dataset``); repair from ``repo`` when given."""
+    reports = []
+    for entry in cache.entries(root, dataset):
+        report = Report(entry.path)
+        if entry.state is None:
+            report.incomplete = True
+        else:
+            try:
+                _verify_folder(root, entry.path, entry.state, repo if repair else None, report)
+            except Error as exc:  # one damaged folder (its media index, say): report, go on
+                report.broken.append(str(exc))
+        reports.append(report)
+    if dataset is None:
+        reports.extend(_verify_remote_caches(root, repair))
+    return reports
+
+
+def _verify_remote_caches(root: Path, repair: bool) -> list[Report]:
+    """Re-hash the blobs of every remote's object cache (loads straight from a remote); a
+    damaged one is removed, so that the next load fetches it again."""
+    from casdb.core.errors import NotFound
+    from casdb.history.repository import Repository
+    from casdb.remote.view import REMOTES
+
+    reports = []
+    base = root / REMOTES
+    for path in sorted(base.iterdir()) if base.is_dir() else []:
+        if path.is_symlink() or not (path / "config").is_file():
+            continue  # a symlink may lead to a real repository: never delete blobs through it
+        report = Report(path)
+        try:
+            store = Repository(path).store
+            blobs = list(store.blob_ids())
+        except Error as exc:
+            report.broken.append(f"unreadable: {exc}")
+            reports.append(report)
+            continue
+
+        def check(blob: str, store=store) -> str | None:
+            try:
+                store.verify_blob(blob)
+            except NotFound:
+                return None  # gone meanwhile (a gc): nothing to hand out
+            except Error:
+                return blob
+            return None
+
+        with ThreadPoolExecutor(workers()) as pool:
+            bad = [b for b in pool.map(check, blobs) if b is not None]
+        report.checked = len(blobs)
+        for blob in bad:
+            if not repair:
+                report.broken.append(f"blob {blob[:10]}: corrupt")
+                continue
+            try:
+                os.unlink(store.blob_path(blob))
+            except OSError as exc:
+                report.broken.append(f"blob {blob[:10]}: corrupt, cannot remove it: {exc}")
+                continue
+            report.repaired.append(f"blob {blob[:10]} (corrupt: removed, fetched again when "
+                                   "needed)")
+        reports.append(report)
+    return reports
+
+
+def _verify_folder(root: Path, path: Path, state: cache.State, repo: Repository | None,
+                   report: Report) -> None:
+    from casdb.core.locking import FileLock
+
+    with FileLock(path / cache.META / "lock", timeout=None):
+        present = _present(path, state)
+        bad = _check_media(root, path, state, present, repo)
+        report.checked += len(present)
+        _repair_media(root, path, state, repo, bad, report)
+        _check_metadata(path, state, repo, report)
+
+
+def _source(root: Path, state: cache.State, f: _File, repo: Repository | None) -> Path | None:
+    """Where the right bytes of ``f`` are: the converted copy, or the store's blob."""
+    from casdb.checkouts.converted import derived_path
+
+    if f.converted:
+        return derived_path(root, state.flavour, f.blob)
+    return repo.store.blob_path(f.blob) if repo is not None else None
+
+
+def _check_media(root: Path, path: Path, state: cache.State, present: list[_File],
+                 repo: Repository | None) -> list[tuple[_File, str]]:
+    """Files that are missing or differ from their source: ``[(file, reason)]``."""
+    hashed: dict[tuple[int, int], str] = {}  # (dev, inode) -> id: a hardlinked file once
+
+    def digest(p: Path) -> str | None:
+        try:
+            st = os.stat(p)
+        except OSError:
+            return None
+        key = (st.st_dev, st.st_ino)
+        if key not in hashed:
+            hashed[key] = hash_file(str(p))
+        return hashed[key]
+
+    recorded = _conversions(root, state.flavour, (f.blob for f in present if f.converted))
+
+    def check(f: _File) -> tuple[_File, str] | None:
+        full = path / f.local
+        try:
+            st = os.stat(full)
+        except FileNotFoundError:
+            return f, "missing"
+        expected = f.blob
+        if f.converted:  # the hash its conversion recorded, not the converted copy's (which may
+            expected = recorded.get(f.blob)  # be the very file that was damaged)
+            if expected is None:
+                return f, "not verifiable: no record of its conversion (converted again)"
+            if digest(_source(root, state, f, repo)) != expected:
+                return f, "corrupt in the cache's converted copy (converted again)"
+        if digest(full) == expected:
+            return None
+        if not f.converted and repo is not None and _is_blob(repo, f.blob, st):
+            return f, "corrupt in the store too (run casdb fsck)"
+        return f, "modified"
+
+    with ThreadPoolExecutor(workers()) as pool:
+        return [problem for problem in pool.map(check, present) if problem is not None]
+
+
+PLACED_DB = ".placed.db"
+"""Cache-wide evidence about placed files, keyed by ``dev:inode``: a hardlinked blob is one
+inode in every folder, so linking it again elsewhere (which changes its ctime) updates the one
+record every folder uses."""
+
+
+def placed_fingerprints(root: Path):
+    from casdb.store.fingerprints import Fingerprints
+
+    return Fingerprints(root / PLACED_DB)
+
+
+def inode_key(st: os.stat_result) -> str:
+    return f"{st.st_dev}:{st.st_ino}"
+
+
+def check_in_place(root: Path, path: Path, locked: bool = False) -> int:
+    """Before a folder already in the cache is handed out again: every media file in it must
+    still hold the bytes placed there. One ``stat`` per file whose fingerprint is unchanged; a
+    file that changed is re-hashed. Returns the number re-hashed; ``IntegrityError`` names a
+    file that was modified (``casdb cache verify`` repairs it).
+
+    A checkout widening the folder meanwhile rewrites its tables before its state, so a
+    mismatch is only believed after waiting for the folder's lock (unless ``locked``: the
+    caller holds it) and looking again."""
+    meta = path / cache.META
+    if meta.is_symlink():  # the state, lock and records would be read and written elsewhere
+        from casdb.core.errors import AlreadyExists
+
+        raise AlreadyExists(f"{meta} is in the way (a symlink): move it away")
+    try:
+        return _check_in_place(root, path)
+    except IntegrityError:
+        if locked:
+            raise
+    import contextlib
+
+    from casdb.core.locking import FileLock
+
+    with contextlib.ExitStack() as stack:
+        with contextlib.suppress(Error, OSError):  # a read-only cache: no writer to wait for
+            stack.enter_context(FileLock(path / cache.META / "lock", timeout=None))
+        return _check_in_place(root, path)
+
+
+def _check_in_place(root: Path, path: Path) -> int:
+    from casdb.store.fingerprints import Verifier, stamp_of
+
+    state = cache.read_state(path)
+    for name, digest in sorted((state.files if state else {}).items()):
+        # db.yaml and the tables are small: re-hashed on every load (parquet pages have no
+        # checksum that pyarrow verifies by default, so a flipped byte could read as a value)
+        try:
+            actual = hash_bytes((path / name).read_bytes())
+        except OSError:
+            actual = None
+        if actual != digest:
+            raise IntegrityError(f"{path / name} was modified or removed after it was checked "
+                                 "out; run `casdb cache verify` to repair it")
+    table = cache.read_media(path).to_pydict()  # checked: safe paths, ids
+    local = table.get("local") or table["file"]
+    converted = table.get("converted") or [False] * len(local)
+    # only what was placed is handed out: in a partial folder, a file at the path of one not
+    # placed yet is someone else's (the checkout that widens the folder says it is in the way)
+    placed = None if state is None or state.media is None else {
+        f.local for f in _present(path, state)}
+    found = []
+    for file, blob, conv in zip(local, table["blob"], converted, strict=True):
+        if placed is not None and file not in placed:
+            continue
+        try:
+            st = os.stat(path / file)
+        except OSError:
+            continue  # not placed (a partial folder, a purged file): nothing is handed out
+        found.append((file, blob, conv, st))
+    if not found:
+        return 0
+    check = Verifier(placed_fingerprints(root))
+    check.prefetch(inode_key(st) for *_, st in found)
+    todo = []
+    for file, blob, conv, st in found:
+        record = check.known.get(inode_key(st))
+        now = stamp_of(st)
+        if record is not None and record[1] == now and record[0] and (conv or record[0] == blob):
+            continue  # one stat: unchanged since it was placed (or last re-hashed)
+        todo.append((file, blob, conv, st, now, record))
+    # A converted file the placed records do not vouch for is checked against the hash its
+    # conversion recorded (keyed by blob: it survives a lost .placed.db and a reused inode),
+    # or what was placed at that inode.
+    converted = _conversions(root, state.flavour, [b for _, b, conv, *_ in todo if conv]) \
+        if state is not None else {}
+    for file, blob, conv, st, now, record in todo:
+        if conv:
+            expected = {converted.get(blob), record[0] if record else None} - {None, ""}
+            if not expected:
+                continue  # converted by an older casdb: no hash to check against (cache verify can)
+        else:
+            expected = {blob}
+        check.rehashed += 1
+        actual = hash_file(str(path / file))
+        if actual not in expected:
+            check.save()
+            raise IntegrityError(f"{path / file} was modified after it was checked out; run "
+                                 "`casdb cache verify` to repair it")
+        check.note(inode_key(st), actual, now)
+    check.save()
+    return check.rehashed
+
+
+def _conversions(root: Path, flavour: str, blobs) -> dict[str, str]:
+    """Blob -> the hash recorded when it was converted to ``flavour`` (``.derived.db``)."""
+    from casdb.checkouts.converted import DERIVED_DB, derived_fingerprints
+
+    blobs = set(blobs)
+    if not blobs or not (root / DERIVED_DB).exists():
+        return {}
+    records = derived_fingerprints(root).get_many(f"{flavour}/{b}" for b in blobs)
+    return {key.split("/", 1)[1]: digest for key, (digest, _) in records.items()}
+
+
+def _is_blob(repo: Repository, blob: str, st: os.stat_result) -> bool:
+    try:
+        bst = os.stat(repo.store.blob_path(blob))
+    except OSError:
+        return False
+    return (bst.st_dev, bst.st_ino) == (st.st_dev, st.st_ino)
+
+
+def _repair_media(root: Path, path: Path, state: cache.State, repo: Repository | None,
+                  bad: list[tuple[_File, str]], report: Report) -> None:
+    from casdb.checkouts.linking import Linker
+    from casdb.checkouts.materialise import _Folders
+
+    linker = Linker("auto", tmp_dir=path / cache.META / "tmp")
+    folders = _Folders(path)  # every write relative to the folder's own descriptors
+    try:
+        _repair_each(root, path, state, repo, bad, report, linker, folders)
+    finally:
+        folders.close()
+
+
+def _repair_each(root, path, state, repo, bad, report, linker, folders) -> None:
+    reconvert = [f for f, why in bad if why.endswith("(converted again)")]
+    if reconvert and repo is not None:
+        try:
+            _convert_again(root, path, state, repo, reconvert)
+        except Error as exc:
+            report.broken.extend(f"{f.local}: cannot convert it again: {exc}" for f in reconvert)
+            bad = [(f, why) for f, why in bad if f not in reconvert]
+    for f, why in bad:
+        source = _source(root, state, f, repo)
+        if why.endswith("(converted again)") and repo is not None:
+            why = why.split(" (")[0]
+        elif why != "missing" and why != "modified" or source is None:
+            extra = "" if source is not None else " (no repository to repair from)"
+            report.broken.append(f"{f.local}: {why}{extra}")
+            continue
+        try:
+            if not f.converted:
+                repo.store.verify_blob(f.blob)
+            # never through a symlink planted in the folder: a folder that is one (the user's
+            # files may be there) is "in the way", and nothing outside is removed or written
+            fd, name = folders.parent_of(f.local)
+            try:
+                os.unlink(name, dir_fd=fd)  # the folder's own file (a symlink: only the link)
+            except FileNotFoundError:
+                pass
+            linker.place(source, name, dir_fd=fd)
+        except (Error, OSError) as exc:
+            report.broken.append(f"{f.local}: {why}, and the repair failed: {exc}")
+            continue
+        report.repaired.append(f"{f.local} ({why})")
+
+
+def _convert_again(root: Path, path: Path, state: cache.State, repo: Repository,
+                   files: list[_File]) -> None:
+    """Remove damaged or unrecorded converted copies and convert their blobs again."""
+    from casdb.audio.flavour import Flavour
+    from casdb.checkouts.converted import convert_missing, derived_fingerprints, derived_path
+    from casdb.store.fingerprints import Verifier
+
+    flavour = Flavour.of(state.conversion or None)
+    index = cache.read_media(path).to_pylist()  # checked: a damaged one is an IntegrityError
+    rows = {r["blob"]: r for r in index}
+    check = Verifier(derived_fingerprints(root))
+    todo = []
+    for f in files:
+        repo.store.verify_blob(f.blob)
+        final = derived_path(root, state.flavour, f.blob)
+        if final.exists():
+            final.unlink()
+        r = rows[f.blob]
+        target = flavour.target(r["format"], r["sampling_rate"], r["channels"], r["bit_depth"])
+        todo.append((f.file, f.blob, str(repo.store.blob_path(f.blob)), f.size, target))
+    try:
+        convert_missing(root, flavour, todo, progress=False,
+                        record=lambda blob, final: check.record_file(f"{state.flavour}/{blob}",
+                                                                     final))
+    finally:
+        check.save()
+
+
+def _check_metadata(path: Path, state: cache.State, repo: Repository | None, report: Report) -> None:
+    from casdb.audio.flavour import Flavour
+    from casdb.checkouts.converted import flavoured_header
+    from casdb.checkouts.materialise import header_yaml, write_table
+    from casdb.history.snapshot import Snapshot
+
+    snap = None
+    changed = False
+    for name, expected in sorted(state.files.items()):
+        report.checked += 1
+        try:
+            actual = hash_bytes((path / name).read_bytes())
+        except OSError:
+            actual = None
+        if actual == expected:
+            continue
+        why = "missing" if actual is None else "modified"
+        if repo is None:
+            report.broken.append(f"{name}: {why} (no repository to repair from)")
+            continue
+        snap = snap or Snapshot(repo.store, state.dataset, state.commit)
+        flavour = Flavour.of(state.conversion or None)
+        if name == "db.yaml":
+            from casdb.core.atomic import atomic_write
+
+            text = header_yaml(flavoured_header(snap.header, flavour), set(state.tables))
+            atomic_write(path / name, text, tmp_dir=path / cache.META)
+            digest = hash_bytes(text)
+        else:
+            table = name[len("db."):-len(".parquet")]
+            rows = set(state.rows) if state.tables.get(table) == "media" else None
+            renamed = {f.file: f.local for f in _present(path, state) if f.file != f.local}
+            digest = write_table(snap, table, rows, path / name, path / cache.META, renamed)
+        changed |= digest != expected
+        state.files[name] = digest
+        report.repaired.append(f"{name} ({why})")
+    if changed:
+        cache.write_state(path, state)
+
+
+@dataclass
+class Eviction:
+    """What ``cache gc`` removed (or would remove, with ``dry_run``)."""
+
+    folders: list[Path] = field(default_factory=list)
+    derived: int = 0
+    """Converted files no folder links any more."""
+    freed: int = 0
+    before: int = 0
+    after: int = 0
+
+
+def folder_size(path: Path) -> int:
+    """Bytes removing ``path`` frees: files no other folder (or the store) links."""
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            if st.st_nlink == 1:
+                total += st.st_blocks * 512
+    return total
+
+
+def evict(root: Path, max_size: int, dry_run: bool = False) -> Eviction:
+    """Remove least-recently-loaded folders until the cache's own bytes are within
+    ``max_size``; then converted files that nothing links any more."""
+    import shutil
+
+    from casdb.checkouts.converted import DERIVED
+    from casdb.core.fileops import make_tree_writable
+    from casdb.core.locking import FileLock
+
+    out = Eviction()
+    entries = sorted(cache.entries(root), key=lambda e: e.used)
+    sizes = {e.path: folder_size(e.path) for e in entries}
+    out.before = out.after = sum(sizes.values())
+    for entry in entries:
+        if out.after <= max_size:
+            break
+        out.folders.append(entry.path)
+        out.after -= sizes[entry.path]
+        out.freed += sizes[entry.path]
+        if not dry_run:
+            with FileLock(entry.path / cache.META / "lock", timeout=None):
+                make_tree_writable(entry.path)
+                shutil.rmtree(entry.path)
+            for parent in (entry.path.parent, entry.path.parent.parent):
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
+    derived = root / DERIVED
+    if derived.is_dir() and not dry_run:
+        for dirpath, _, files in os.walk(derived):
+            for name in files:
+                path = os.path.join(dirpath, name)
+                st = os.lstat(path)
+                if st.st_nlink == 1:
+                    out.derived += 1
+                    out.freed += st.st_blocks * 512
+                    os.unlink(path)
+    return out

@@ -1,0 +1,310 @@
+"""A remote repository: the same objects as a local one, laid out for few requests.
+
+    casdb-remote.json             {"format": 1}: marks the remote
+    packs/<pack id>.pack          many objects and small blobs, concatenated (as stored locally:
+                                  objects as zstd frames, blobs as their bytes)
+    packs/<pack id>.idx           the pack's index: (id, kind, offset, length) per entry; written
+                                  after the pack, so a pack without an index is ignored
+    blobs/ab/cdef...              blobs of 4 MiB and more, one key each (multipart uploads)
+    refs/<dataset>/tags/<version>, refs/<dataset>/heads/<branch>
+
+Packs make 100k small files cost a few requests instead of 100k. Indexes are immutable and
+cached locally (``<repo>/remotes/<name>/``), so learning what a remote holds costs one listing of
+``packs/`` and of ``blobs/`` plus the new indexes. Refs are updated last, by compare-and-swap.
+
+Example:
+    >>> import tempfile
+    >>> r = Remote.create(tempfile.mkdtemp())
+    >>> r.refs("emodb")
+    {}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from casdb.core.errors import IntegrityError, InvalidInput, NotFound
+from casdb.core.ids import hash_bytes, is_id
+from casdb.core.names import check_branch, check_dataset, check_version
+from casdb.model import compression
+from casdb.store.backends.base import Backend, open_backend, redact
+from casdb.store.objectstore import BLOBS, blob_key
+
+MARKER = "casdb-remote.json"
+FORMAT = 1
+PACKS = "packs"
+REFS = "refs"
+BIG = 4 << 20
+"""Blobs of this size and more travel alone (multipart); smaller ones in packs."""
+PACK_SIZE = 64 << 20
+OBJECT, BLOB = "o", "b"
+
+
+class Entry(NamedTuple):
+    """Where one object or blob is on the remote."""
+
+    pack: str | None
+    """The pack holding it, or None for a blob stored alone."""
+    offset: int
+    length: int
+    kind: str
+
+
+@dataclass
+class Remote:
+    """A remote repository over a backend."""
+
+    backend: Backend
+    url: str
+    cache: Path | None = None
+    """Where pack indexes are cached (immutable, so never re-read)."""
+
+    @classmethod
+    def open(cls, url: str, cache: Path | None = None) -> Remote:
+        """The remote at ``url``; ``NotFound`` if there is none there."""
+        backend = open_backend(url)
+        remote = cls(backend, redact(url), cache)
+        try:
+            data = json.loads(backend.get(MARKER))
+        except NotFound:
+            raise NotFound(f"no casdb remote at {remote.url} (push to it once, or create it "
+                           "with 'casdb remote add')") from None
+        except ValueError as exc:
+            raise IntegrityError(f"{remote.url}/{MARKER} is damaged") from exc
+        if not isinstance(data, dict):
+            raise IntegrityError(f"{remote.url}/{MARKER} is damaged")
+        if data.get("format") != FORMAT:
+            raise IntegrityError(f"{remote.url}: unsupported remote format {data.get('format')}")
+        return remote
+
+    @classmethod
+    def create(cls, url: str, cache: Path | None = None) -> Remote:
+        """The remote at ``url``, marked as one if it is new."""
+        backend = open_backend(url)
+        backend.put(MARKER, json.dumps({"format": FORMAT}).encode() + b"\n", exclusive=True)
+        return cls.open(url, cache)
+
+    # -- refs -----------------------------------------------------------------------------------
+
+    def datasets(self) -> list[str]:
+        """The datasets with refs on the remote (each name checked: it becomes a folder here)."""
+        names = {k.split("/")[1] for k in self.backend.list(REFS + "/") if k.count("/") >= 3}
+        return sorted(_checked_name(check_dataset, n, f"{self.url}: dataset") for n in names)
+
+    def refs(self, dataset: str) -> dict[str, str]:
+        """``tags/<v>`` / ``heads/<b>`` -> commit id.
+
+        Ref names come from the remote's listing and become files here: each must be
+        ``tags/<valid version>`` or ``heads/<valid branch>`` (``IntegrityError`` otherwise).
+        """
+        out = {}
+        prefix = f"{REFS}/{check_dataset(dataset)}/"
+        for key in self.backend.list(prefix):
+            ref = key[len(prefix):]
+            kind, _, name = ref.partition("/")
+            check = {"tags": check_version, "heads": check_branch}.get(kind)
+            if check is None:
+                raise IntegrityError(f"{self.url}: unexpected ref {ref[:100]!r} of {dataset}")
+            _checked_name(check, name, f"{self.url}: ref {dataset}/{kind}")
+            value = self.backend.get(key).decode("ascii", "replace").strip()
+            if not is_id(value):
+                raise IntegrityError(f"{self.url}: ref {dataset}/{ref} is damaged")
+            out[ref] = value
+        return out
+
+    def set_ref(self, dataset: str, ref: str, expected: str | None, new: str) -> None:
+        """Compare-and-swap a ref (``Conflict`` if it changed since it was read)."""
+        self.backend.swap(f"{REFS}/{dataset}/{ref}",
+                          None if expected is None else (expected + "\n").encode(),
+                          (new + "\n").encode())
+
+    # -- what the remote holds ------------------------------------------------------------------
+
+    def index(self) -> dict[str, Entry]:
+        """Id -> where it is, for every object and blob on the remote."""
+        out: dict[str, Entry] = {}
+        for key in self.backend.list(BLOBS + "/"):
+            blob = key[len(BLOBS) + 1 :].replace("/", "")
+            if is_id(blob):
+                out[blob] = Entry(None, 0, -1, BLOB)
+        for pack in self._packs():
+            for object_id, kind, offset, length in self._pack_index(pack):
+                out.setdefault(object_id, Entry(pack, offset, length, kind))
+        return out
+
+    def _packs(self) -> list[str]:
+        names = [k[len(PACKS) + 1 :] for k in self.backend.list(PACKS + "/")]
+        packs = sorted(n[: -len(".idx")] for n in names if n.endswith(".idx"))
+        for pack in packs:  # a pack's name becomes a file name in the local index cache
+            if not _PACK_RE.match(pack):
+                raise IntegrityError(f"{self.url}: unexpected pack index {pack[:100]!r}")
+        return packs
+
+    def _pack_index(self, pack: str) -> list[tuple[str, str, int, int]]:
+        cached = self.cache / f"{pack}.idx" if self.cache is not None else None
+        data = None
+        if cached is not None and cached.exists():
+            data = cached.read_bytes()
+        if data is None or hash_bytes(data)[:16] != pack.split("-")[-1]:
+            data = self.backend.get(f"{PACKS}/{pack}.idx")
+            if cached is not None:
+                from casdb.core.atomic import atomic_write
+
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(cached, data, tmp_dir=cached.parent)
+        return parse_pack_index(data, f"{self.url}: the index of pack {pack}")
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def put_pack(self, items: Iterable[tuple[str, str, bytes]]) -> tuple[str, int]:
+        """Upload ``(id, kind, stored bytes)`` as one pack and its index; return (name, bytes)."""
+        import msgpack
+
+        parts, entries, offset = [], [], 0
+        for object_id, kind, data in items:
+            parts.append(data)
+            entries.append((object_id, kind, offset, len(data)))
+            offset += len(data)
+        body = b"".join(parts)
+        index = compression.compress(msgpack.packb(entries))
+        name = f"{hash_bytes(body)[:32]}-{hash_bytes(index)[:16]}"
+        self.backend.put(f"{PACKS}/{name}.pack", body, exclusive=True)
+        self.backend.put(f"{PACKS}/{name}.idx", index, exclusive=True)  # last: the pack counts
+        if self.cache is not None:  # the next push need not download what it wrote
+            from casdb.core.atomic import atomic_write
+
+            self.cache.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.cache / f"{name}.idx", index, tmp_dir=self.cache)
+        return name, len(body)
+
+    def put_blob(self, blob: str, path: Path) -> bool:
+        return self.backend.put_file(blob_key(blob), path)
+
+    # -- purges ---------------------------------------------------------------------------------
+
+    def tombstones(self) -> list:
+        """The remote's record of purged blobs (``purged``)."""
+        from casdb.store.tombstones import parse_tombstones
+
+        try:
+            data = self.backend.get("purged")
+        except NotFound:
+            return []
+        return parse_tombstones(data, f"{self.url}/purged")
+
+    def put_tombstones(self, stones: list) -> None:
+        """Replace the remote's tombstones (by compare-and-swap: a concurrent purge retries)."""
+        from dataclasses import asdict
+
+        try:
+            current = self.backend.get("purged")
+        except NotFound:
+            current = None
+        self.backend.swap("purged", current,
+                          json.dumps([asdict(t) for t in stones], indent=1).encode() + b"\n")
+
+    def repack(self, pack: str, drop: set[str]) -> None:
+        """Rewrite ``pack`` without the entries ``drop``; the old pack is deleted."""
+        entries = self._pack_index(pack)
+        keep = [(i, k) for i, k, _, _ in entries if i not in drop]
+        if len(keep) != len(entries):
+            if keep:
+                where = {i: Entry(pack, o, n, k) for i, k, o, n in entries}
+                data = dict(self.read(where, [i for i, _ in keep]))
+                self.put_pack([(i, k, data[i]) for i, k in keep])
+            self.backend.delete(f"{PACKS}/{pack}.idx")  # first: readers stop using it
+            self.backend.delete(f"{PACKS}/{pack}.pack")
+            if self.cache is not None:
+                (self.cache / f"{pack}.idx").unlink(missing_ok=True)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self, where: dict[str, Entry], ids: list[str]) -> Iterator[tuple[str, bytes]]:
+        """The stored bytes of packed ``ids`` (range reads, one request per pack and batch)."""
+        by_pack: dict[str, list[str]] = {}
+        for i in ids:
+            entry = where.get(i)
+            if entry is None:
+                raise IntegrityError(f"the remote {self.url} lacks object {i}, which a ref "
+                                     "there reaches (a damaged remote)")
+            if entry.pack is None:
+                raise InvalidInput(f"{i} is stored alone: use read_blob")
+            by_pack.setdefault(entry.pack, []).append(i)
+        for pack, members in by_pack.items():
+            members.sort(key=lambda i: where[i].offset)
+            ranges = _coalesce([(where[i].offset, where[i].offset + where[i].length) for i in members])
+            chunks = self.backend.get_ranges(f"{PACKS}/{pack}.pack", [r[:2] for r in ranges])
+            for (start, _, covered), chunk in zip(ranges, chunks, strict=True):
+                for n in covered:
+                    i = members[n]
+                    e = where[i]
+                    yield i, chunk[e.offset - start : e.offset - start + e.length]
+
+    def read_blob(self, blob: str, path: Path) -> None:
+        self.backend.get_file(blob_key(blob), path)
+
+
+_PACK_RE = re.compile(r"^[0-9a-f]{32}-[0-9a-f]{16}$")
+
+
+def parse_pack_index(data: bytes, what: str) -> list[tuple[str, str, int, int]]:
+    """The entries ``(id, kind, offset, length)`` of a pack index, checked.
+
+    Ids name files in the store, kinds are ``o`` or ``b``, offsets and lengths are
+    non-negative integers: anything else raises ``IntegrityError`` naming ``what``.
+
+    Example:
+        >>> import msgpack
+        >>> entry = ["ab" * 32, OBJECT, 0, 10]
+        >>> parse_pack_index(compression.compress(msgpack.packb([entry])), "idx")[0][1:]
+        ('o', 0, 10)
+    """
+    import msgpack
+
+    try:
+        entries = msgpack.unpackb(compression.decompress(data), raw=False)
+    except IntegrityError as exc:
+        raise IntegrityError(f"{what} is damaged ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - msgpack raises many kinds for bad bytes
+        raise IntegrityError(f"{what} is damaged ({type(exc).__name__})") from exc
+    if not isinstance(entries, list):
+        raise IntegrityError(f"{what} is damaged: not a list of entries")
+    out = []
+    for entry in entries:
+        if not isinstance(entry, (list, tuple)) or len(entry) != 4:
+            raise IntegrityError(f"{what} is damaged: an entry is not 4 fields")
+        object_id, kind, offset, length = entry
+        if not isinstance(object_id, str) or not is_id(object_id):
+            raise IntegrityError(f"{what} is damaged: {str(object_id)[:80]!r} is not an id")
+        if kind not in (OBJECT, BLOB):
+            raise IntegrityError(f"{what} is damaged: unknown kind {str(kind)[:20]!r}")
+        for n in (offset, length):
+            if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n < 1 << 62:
+                raise IntegrityError(f"{what} is damaged: {str(n)[:20]!r} is not an offset")
+        out.append((object_id, kind, offset, length))
+    return out
+
+
+def _checked_name(check, name: str, what: str) -> str:
+    try:
+        return check(name)
+    except InvalidInput:
+        raise IntegrityError(f"{what} {name[:100]!r} is not a valid name") from None
+
+
+def _coalesce(spans: list[tuple[int, int]], gap: int = 1 << 16,
+              limit: int = 16 << 20) -> list[tuple[int, int, list]]:
+    """Merge sorted ``[start, end)`` spans that lie close together into fewer reads."""
+    out: list[list] = []
+    for n, (start, end) in enumerate(spans):
+        if out and start - out[-1][1] <= gap and end - out[-1][0] <= limit:
+            out[-1][1] = max(out[-1][1], end)
+            out[-1][2].append(n)
+        else:
+            out.append([start, end, [n]])
+    return [(s, e, idx) for s, e, idx in out]

@@ -1,0 +1,78 @@
+"""Repairing damaged or missing blobs of a local store from a remote that has them.
+
+A checkout that finds a blob damaged (its fingerprint changed and its bytes no longer hash to
+its id) asks the remotes it knows for a good copy before giving up: the remote whose object
+cache the repository is (a load straight from a remote), else every remote configured with
+``casdb remote add``. A copy is put in place only after its hash matched
+(:meth:`casdb.store.objectstore.ObjectStore.replace_blob`).
+
+Example:
+    >>> import tempfile
+    >>> from casdb.history.repository import Repository
+    >>> repair_blobs(Repository.init(tempfile.mkdtemp() + "/r"), ["ab" * 32])
+    []
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import TYPE_CHECKING
+
+from casdb.core.errors import Error
+
+if TYPE_CHECKING:
+    from casdb.history.repository import Repository
+    from casdb.remote.layout import Remote
+
+
+def _remotes(repo: Repository) -> list[Remote]:
+    source = getattr(repo, "source", None)
+    if source is not None:
+        return [source]
+    out = []
+    try:
+        names = list(repo.remotes())
+    except Error:
+        return []
+    for name in names:
+        try:
+            out.append(repo.remote(name))
+        except Error:
+            continue  # out of reach now: try the others
+    return out
+
+
+def repair_blobs(repo: Repository, blobs: list[str]) -> list[str]:
+    """Replace each of ``blobs`` in ``repo``'s store by a verified copy from a remote; return
+    those repaired. Remotes that fail or lack a blob are skipped."""
+    todo = list(dict.fromkeys(blobs))
+    repaired: list[str] = []
+    if not todo:
+        return repaired
+    for remote in _remotes(repo):
+        try:
+            where = remote.index()
+        except Error:
+            continue
+        for blob in [b for b in todo if b in where]:
+            tmp = repo.store.stage.temp()
+            try:
+                repo.backend.make_dir(repo.backend.tmp)
+                entry = where[blob]
+                if entry.pack is None:
+                    remote.read_blob(blob, tmp)
+                else:
+                    data = dict(remote.read(where, [blob]))[blob]
+                    with open(tmp, "wb") as f:
+                        f.write(data)
+                repo.store.replace_blob(blob, tmp)
+            except (Error, OSError):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                continue
+            repaired.append(blob)
+            todo.remove(blob)
+        if not todo:
+            break
+    return repaired

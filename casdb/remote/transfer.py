@@ -1,0 +1,369 @@
+"""Moving versions between a repository and a remote: push, fetch (pull, clone, remote loads).
+
+Only what is missing moves. A push walks each ref's commit down through trees, tables and
+partitions, stopping at whatever the remote holds already (an object is uploaded only after
+everything it refers to, so holding an object means holding all below it), then uploads:
+
+1. big blobs alone (multipart, several at once);
+2. everything else in packs of up to 64 MiB, children before parents;
+3. the refs, last, by compare-and-swap: version tags only if absent, branches only if they
+   still hold what was read (and move forward only). Another pusher in between: ``Conflict``.
+
+An interrupted push leaves packs and blobs that the next push finds and does not send again,
+and no ref pointing at anything incomplete. A fetch walks the other way, level by level, reads
+packed objects by ranges (one request per pack and batch), verifies every id, and publishes
+before any local ref moves.
+
+Example:
+    >>> import tempfile
+    >>> from casdb.remote.layout import Remote
+    >>> from casdb.history.repository import Repository
+    >>> from casdb.testing.synth import make_dataset
+    >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+    >>> _ = repo.commit(make_dataset(tempfile.mkdtemp(), files=3, duration=0.1), dataset="d",
+    ...                 version="1.0.0")
+    >>> remote = Remote.create(tempfile.mkdtemp())
+    >>> push(repo, remote).objects > 0, push(repo, remote).objects
+    (True, 0)
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from casdb.core.errors import AlreadyExists, Conflict, IntegrityError, NotFound
+from casdb.core.progress import Progress
+from casdb.history import dag
+from casdb.maintenance.fsck import children
+from casdb.remote.layout import BIG, BLOB, OBJECT, PACK_SIZE, Entry, Remote
+from casdb.store.refs import RefUpdate
+
+if TYPE_CHECKING:
+    from casdb.history.repository import Repository
+
+_TRANSFERS = 8
+
+
+@dataclass
+class Result:
+    """What a push or fetch moved."""
+
+    objects: int = 0
+    blobs: int = 0
+    bytes: int = 0
+    requests: int = 0
+    """Upload or download requests for data (not counting listings and refs)."""
+    refs: list[str] = field(default_factory=list)
+    """Refs created or moved, as ``dataset ref``."""
+
+
+# -- push -----------------------------------------------------------------------------------------
+
+
+def push(repo: Repository, remote: Remote, datasets: list[str] | None = None,
+         progress: bool | None = None) -> Result:
+    """Send the versions and branches of ``datasets`` (default: all) that the remote lacks."""
+    from casdb.maintenance.purge import apply_remote
+    from casdb.store.tombstones import purged_blobs
+
+    apply_remote(repo, remote)  # purges made while the remote was out of reach, both ways
+    purged = purged_blobs(repo)
+    datasets = datasets or repo.datasets()
+    updates = []  # (dataset, ref, expected on the remote, new)
+    for dataset in datasets:
+        repo.check_known(dataset)
+        theirs = remote.refs(dataset)
+        for version, commit in repo.refs.tags(dataset).items():
+            ref = f"tags/{version}"
+            if theirs.get(ref) not in (None, commit):
+                raise AlreadyExists(f"{dataset} {version} is another commit on {remote.url} "
+                                    f"({theirs[ref][:10]}); versions are never re-published")
+            if theirs.get(ref) is None:
+                updates.append((dataset, ref, None, commit))
+        for branch, commit in repo.refs.heads(dataset).items():
+            ref = f"heads/{branch}"
+            current = theirs.get(ref)
+            if current == commit:
+                continue
+            if current is not None and not _descends(repo, commit, current):
+                raise Conflict(f"{dataset} {branch} on {remote.url} has commits this repository "
+                               f"does not have ({current[:10]}): pull, then push again")
+            updates.append((dataset, ref, current, commit))
+    result = Result()
+    if updates:
+        where = remote.index()
+        objects, blobs = _missing(repo, [u[3] for u in updates], where)
+        blobs = {b: n for b, n in blobs.items() if b not in purged}  # never sent again
+        _upload(repo, remote, objects, blobs, result, progress)
+    for dataset, ref, expected, new in sorted(updates, key=lambda u: (u[0], u[1][0] != "t")):
+        try:
+            remote.set_ref(dataset, ref, expected, new)
+        except Conflict:
+            raise Conflict(f"{dataset} {ref} changed on {remote.url} while pushing: pull, then "
+                           "push again") from None
+        result.refs.append(f"{dataset} {ref}")
+    return result
+
+
+def _descends(repo: Repository, commit: str, ancestor: str) -> bool:
+    if not repo.store.has(ancestor):
+        return False
+    return any(cid == ancestor for cid, _ in dag.ancestry(repo.store, commit, first_parent=False))
+
+
+def _missing(repo: Repository, roots: list[str], where: dict[str, Entry]
+             ) -> tuple[list[str], dict[str, int]]:
+    """Objects (children first) and blobs (id -> size) under ``roots`` the remote lacks."""
+    order: list[str] = []
+    blobs: dict[str, int] = {}
+    seen: set[str] = set()
+    for root in roots:
+        stack: list[tuple[str, bool]] = [(root, False)]
+        while stack:
+            object_id, expanded = stack.pop()
+            if expanded:
+                order.append(object_id)
+                continue
+            if object_id in seen or object_id in where:
+                continue
+            seen.add(object_id)
+            stack.append((object_id, True))
+            found: dict[str, int] = {}
+            for child, _ in children(repo.store.get(object_id), found):
+                stack.append((child, False))
+            for blob, size in found.items():
+                if blob not in where:
+                    blobs[blob] = size
+    return order, blobs
+
+
+def _upload(repo: Repository, remote: Remote, objects: list[str], blobs: dict[str, int],
+            result: Result, progress: bool | None) -> None:
+    store = repo.store
+    big = [b for b, size in blobs.items() if size >= BIG]
+    small = [b for b, size in blobs.items() if size < BIG]
+    total = sum(blobs.values()) + len(objects) * 512
+    with Progress("push", total, len(objects) + len(blobs), enabled=progress) as bar:
+        def send_big(blob: str) -> int:
+            sent = blobs[blob] if remote.put_blob(blob, store.blob_path(blob)) else 0
+            bar.advance(blobs[blob])
+            return sent
+
+        with ThreadPoolExecutor(_TRANSFERS) as pool:  # 1. big blobs
+            result.bytes += sum(pool.map(send_big, big))
+        result.blobs += len(big)
+        result.requests += len(big)
+
+        # 2. packs: small blobs first (trees refer to them), then objects, children first.
+        batch: list[tuple[str, str, bytes]] = []
+        size = 0
+
+        def flush() -> None:
+            nonlocal batch, size
+            if batch:
+                _, sent = remote.put_pack(batch)
+                result.bytes += sent
+                result.requests += 2
+                bar.advance(sent, len(batch))
+            batch, size = [], 0
+
+        for blob in small:
+            data = store.blob_path(blob).read_bytes()
+            batch.append((blob, BLOB, data))
+            size += len(data)
+            result.blobs += 1
+            if size >= PACK_SIZE:
+                flush()
+        for object_id in objects:
+            data = store.read_stored(object_id)
+            batch.append((object_id, OBJECT, data))
+            size += len(data)
+            result.objects += 1
+            if size >= PACK_SIZE:
+                flush()
+        flush()
+
+
+# -- fetch ----------------------------------------------------------------------------------------
+
+
+def fetch(repo: Repository, remote: Remote, roots: list[str], *, history: bool = True,
+          trees: bool = True, blobs: bool = True, where: dict[str, Entry] | None = None,
+          progress: bool | None = None) -> Result:
+    """Bring the objects under commits ``roots`` that ``repo`` lacks (and their blobs).
+
+    ``history=False`` leaves parents out; ``trees=False`` leaves folder trees (and their blobs)
+    out, enough to read headers, tables and media indexes.
+    """
+    where = remote.index() if where is None else where
+    store = repo.store
+    result = Result()
+    needed_blobs: dict[str, int] = {}
+    level = list(dict.fromkeys(roots))
+    seen = set(level)
+    try:
+        while level:
+            missing = [i for i in level if not store.has(i)]
+            for object_id, stored in remote.read(where, missing):
+                store.put_stored(object_id, stored)
+                result.objects += 1
+                result.bytes += len(stored)
+            result.requests += len({where[i].pack for i in missing})
+            store.publish()  # kept if interrupted: a rerun fetches only what is still missing
+            following = []
+            for object_id in level:
+                found: dict[str, int] = {}
+                for child, kind in children(store.get(object_id), found):
+                    if kind == "commit" and not history or kind == "tree" and not trees:
+                        continue
+                    if child not in seen:
+                        seen.add(child)
+                        following.append(child)
+                needed_blobs.update(found)
+            level = following
+        if blobs and trees:
+            from casdb.store.tombstones import purged_blobs
+
+            purged = purged_blobs(repo)
+            needed_blobs = {b: n for b, n in needed_blobs.items() if b not in purged}
+            get_blobs(repo, remote, needed_blobs, where=where, progress=progress, result=result)
+        store.publish()
+    except BaseException:
+        store.discard()
+        raise
+    return result
+
+
+def get_blobs(repo: Repository, remote: Remote, wanted: dict[str, int], *,
+              where: dict[str, Entry] | None = None, progress: bool | None = None,
+              result: Result | None = None) -> Result:
+    """Bring the blobs ``wanted`` (id -> size) that ``repo`` lacks; staged, not published."""
+    where = remote.index() if where is None else where
+    result = result or Result()
+    store = repo.store
+    todo = {b: s for b, s in wanted.items() if not store.has_blob(b)}
+    for b in todo:
+        if b not in where:
+            raise IntegrityError(f"the remote {remote.url} lacks blob {b} (a damaged remote)")
+    alone = [b for b in todo if where[b].pack is None]
+    packed = [b for b in todo if where[b].pack is not None]
+    with Progress("fetch", sum(todo.values()), len(todo), enabled=progress) as bar:
+        for n, (blob, data) in enumerate(remote.read(where, packed), 1):
+            store.put_blob_bytes(blob, data)
+            bar.advance(len(data))
+            if n % 1024 == 0:
+                store.publish()
+        store.publish()
+        result.requests += len({where[b].pack for b in packed})
+        repo.backend.make_dir(repo.backend.tmp)
+        import threading
+
+        lock = threading.Lock()
+
+        def get_alone(blob: str) -> None:
+            tmp = store.stage.temp()
+            try:
+                remote.read_blob(blob, tmp)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+            store.put_blob_file(blob, tmp)
+            bar.advance(todo[blob])
+            with lock:
+                store.publish()  # each big blob is kept as soon as it is whole
+
+        with ThreadPoolExecutor(_TRANSFERS) as pool:
+            list(pool.map(get_alone, alone))
+        result.requests += len(alone)
+    result.blobs += len(todo)
+    result.bytes += sum(todo.values())
+    return result
+
+
+def pull(repo: Repository, remote: Remote, datasets: list[str] | None = None,
+         progress: bool | None = None, rebase: bool = False) -> Result:
+    """Fetch the versions and branches of ``datasets`` (default: all on the remote) and move
+    the local refs: new tags are added and branches move forward.
+
+    A branch that diverged (commits here and there since the last pull) stays as it is and
+    ``Conflict`` is raised after everything else is in place; with ``rebase``, the local
+    commits are re-made on top of the remote's head instead (same content, new parent: nothing
+    is copied), so that the next push succeeds. Version tags keep pointing at the commits
+    they were made on.
+    """
+    from casdb.maintenance.purge import apply_remote
+
+    apply_remote(repo, remote)  # the remote's purges apply here, and ours there
+    datasets = datasets or remote.datasets()
+    wanted = {d: remote.refs(d) for d in datasets}
+    for d, refs in wanted.items():
+        if not refs:
+            raise NotFound(f"no dataset {d!r} on {remote.url}")
+    roots = sorted({c for refs in wanted.values() for c in refs.values()})
+    result = fetch(repo, remote, roots, progress=progress)
+    check_tips(repo, roots)
+    diverged = []
+    for dataset, refs in wanted.items():
+        updates = []
+        for ref, commit in sorted(refs.items()):
+            mine = repo.refs.get(dataset, ref)
+            if mine == commit:
+                continue
+            if ref.startswith("tags/"):
+                if mine is not None:
+                    raise Conflict(f"{dataset} {ref[5:]} is another commit here ({mine[:10]}) "
+                                   f"than on {remote.url} ({commit[:10]})")
+            elif mine is not None:
+                if _descends(repo, mine, commit):
+                    continue  # this repository is ahead
+                if not _descends(repo, commit, mine):
+                    if not rebase:
+                        diverged.append(f"{dataset} {ref[6:]}")
+                        continue
+                    commit = _rebase(repo, mine, commit)
+            updates.append(RefUpdate(ref, mine, commit))
+        if updates:
+            repo.refs.update(dataset, updates)
+            result.refs += [f"{dataset} {u.ref}" for u in updates]
+    if diverged:
+        raise Conflict(f"{', '.join(diverged)} diverged from {remote.url} (commits here and "
+                       "there): 'casdb pull --rebase' puts the local commits on top")
+    return result
+
+
+def _rebase(repo: Repository, mine: str, theirs: str) -> str:
+    """Re-make the commits of ``mine`` that ``theirs`` lacks on top of ``theirs``; return the
+    new head."""
+    import dataclasses
+
+    chain = []
+    for cid, commit in dag.ancestry(repo.store, mine, first_parent=True):
+        if _descends(repo, theirs, cid):
+            break
+        chain.append(commit)
+    parent = theirs
+    for commit in reversed(chain):
+        parent = repo.store.put(dataclasses.replace(commit, parents=(parent,)))
+    repo.store.publish()
+    return parent
+
+
+def check_tips(repo: Repository, commits: list[str]) -> None:
+    """Refuse, before any ref moves here, a fetched version whose header, media index or tables
+    name an unsafe path (``IntegrityError``); trees were checked as they were decoded. Older
+    versions are checked when they are checked out."""
+    from casdb.history.snapshot import Snapshot
+    from casdb.tables import mediaindex
+
+    for commit_id in commits:
+        snap = Snapshot(repo.store, "", commit_id)
+        snap.dataset = snap.commit.dataset
+        snap.header  # noqa: B018 - decoding checks it
+        if snap.commit.media is not None:
+            mediaindex.arrow(repo.store, snap.commit.media)
+        for table_id in snap.table_ids:
+            snap.arrow(table_id, [])  # the index levels only: the ``file`` level is checked

@@ -1,0 +1,153 @@
+"""Refs: names pointing at commits, one folder per dataset.
+
+    refs/<dataset>/tags/<version>    immutable once written: a version is never re-published
+    refs/<dataset>/heads/<branch>    moves forward with each commit; ``main`` by default
+
+Refs are updated last in a commit, by compare-and-swap under a per-dataset lock: the caller says
+what it expects each ref to hold, and if another writer got there first, nothing is written and
+``Conflict`` is raised (``AlreadyExists`` for a version tag that appeared meanwhile).
+
+Example:
+    >>> import tempfile
+    >>> from casdb.store.backends.local import LocalBackend
+    >>> refs = RefStore(LocalBackend(tempfile.mkdtemp()))
+    >>> refs.update("emodb", [RefUpdate("heads/main", None, "ab" * 32)])
+    >>> refs.get("emodb", "heads/main") == "ab" * 32
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from casdb.core.errors import AlreadyExists, Conflict, IntegrityError, NotFound
+from casdb.core.ids import is_id, short
+from casdb.core.locking import FileLock
+from casdb.core.names import check_dataset
+from casdb.store.backends.local import LocalBackend
+
+REFS = "refs"
+TAGS = "tags"
+HEADS = "heads"
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    """Set ``ref`` (``tags/1.0.0``, ``heads/main``) to ``new`` if it holds ``expected`` now."""
+
+    ref: str
+    expected: str | None
+    new: str
+
+
+class RefStore:
+    """Reads refs and updates them by compare-and-swap."""
+
+    def __init__(self, backend: LocalBackend) -> None:
+        self.backend = backend
+
+    def _key(self, dataset: str, ref: str) -> str:
+        return f"{REFS}/{dataset}/{ref}"
+
+    def get(self, dataset: str, ref: str) -> str | None:
+        """The commit id ``ref`` points at, or None if there is no such ref."""
+        try:
+            text = self.backend.get(self._key(dataset, ref)).decode("ascii", "replace").strip()
+        except NotFound:
+            return None
+        if not is_id(text):
+            raise IntegrityError(f"ref {dataset}/{ref} is damaged: {text[:80]!r}")
+        return text
+
+    def datasets(self) -> list[str]:
+        """Names of the datasets that have refs, sorted."""
+        names = {key.split("/")[1] for key in self.backend.list(REFS + "/")}
+        return sorted(n for n in names if _valid_dataset(n))
+
+    def _names(self, dataset: str, kind: str) -> dict[str, str]:
+        prefix = f"{REFS}/{dataset}/{kind}/"
+        out = {}
+        for key in self.backend.list(prefix):
+            name = key[len(prefix):]
+            value = self.get(dataset, f"{kind}/{name}")
+            if value is not None:
+                out[name] = value
+        return out
+
+    def tags(self, dataset: str) -> dict[str, str]:
+        """Version -> commit id."""
+        return self._names(dataset, TAGS)
+
+    def heads(self, dataset: str) -> dict[str, str]:
+        """Branch -> commit id."""
+        return self._names(dataset, HEADS)
+
+    def all(self) -> list[tuple[str, str, str]]:
+        """Every ref as ``(dataset, ref, commit id)``; ``IntegrityError`` if one is damaged."""
+        found, damaged = self.scan()
+        if damaged:
+            raise damaged[0]
+        return found
+
+    def scan(self) -> tuple[list[tuple[str, str, str]], list[IntegrityError]]:
+        """Every readable ref as ``(dataset, ref, commit id)``, and the errors of damaged ones."""
+        found, damaged = [], []
+        for dataset in self.datasets():
+            for kind in (TAGS, HEADS):
+                prefix = f"{REFS}/{dataset}/{kind}/"
+                for key in sorted(self.backend.list(prefix)):
+                    ref = f"{kind}/{key[len(prefix):]}"
+                    try:
+                        commit = self.get(dataset, ref)
+                    except IntegrityError as exc:
+                        damaged.append(exc)
+                        continue
+                    if commit is not None:
+                        found.append((dataset, ref, commit))
+        return found, damaged
+
+    def exists(self, dataset: str) -> bool:
+        """Whether ``dataset`` has any ref."""
+        return any(True for _ in self.backend.list(f"{REFS}/{dataset}/"))
+
+    def lock(self, dataset: str) -> FileLock:
+        """The lock serialising ref updates of one dataset."""
+        return FileLock(self.backend.root / "locks" / f"{dataset}.lock")
+
+    def update(self, dataset: str, updates: list[RefUpdate]) -> None:
+        """Apply ``updates`` if every ref still holds what the caller expects; else change nothing.
+
+        Tags are immutable: a tag update must expect None. Updates are written in the order
+        given; callers put the version tag first, so a crash in between leaves the version
+        published and the branch one commit behind, never a ref to a missing commit.
+        """
+        with self.lock(dataset):
+            for u in updates:
+                current = self.get(dataset, u.ref)
+                if current == u.expected:
+                    continue
+                if u.ref.startswith(TAGS + "/"):
+                    version = u.ref.split("/", 1)[1]
+                    raise AlreadyExists(
+                        f"{dataset} {version} exists already (commit {short(current or '')})"
+                    )
+                raise Conflict(
+                    f"{dataset} {u.ref} moved to {short(current) if current else 'nothing'} "
+                    f"while committing (expected {short(u.expected) if u.expected else 'nothing'}); "
+                    "retry on the new head"
+                )
+            for u in updates:
+                tag = u.ref.startswith(TAGS + "/")
+                placed = self.backend.put(
+                    self._key(dataset, u.ref), (u.new + "\n").encode(), exclusive=tag
+                )
+                if not placed:  # a writer that does not take the lock got there first
+                    raise AlreadyExists(f"{dataset} {u.ref.split('/', 1)[1]} exists already")
+
+
+def _valid_dataset(name: str) -> bool:
+    try:
+        check_dataset(name)
+    except Exception:  # noqa: BLE001
+        return False
+    return True
