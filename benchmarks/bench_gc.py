@@ -149,9 +149,9 @@ def bench_commit():
 
 def child_fill(repo_path: str, n_obj: int, n_blob: int, n_tmp: int, seed: int) -> None:
     """Write ``n_obj`` objects and ``n_blob`` blobs that no ref reaches, and stale temp files."""
+    from casdb.api import Repository
     from casdb.core.atomic import temp_name
     from casdb.core.ids import hash_bytes
-    from casdb.history.repository import Repository
     from casdb.model.objects import Header
 
     repo = Repository(repo_path)
@@ -190,7 +190,7 @@ def child_count(repo_path: str, gone_commit: str) -> None:
     except ImportError:  # a revision before casdb.maintenance
         from casdb.fsck import children
         from casdb.gc import mark
-    from casdb.history.repository import Repository
+    from casdb.api import Repository
 
     repo = Repository(repo_path)
     t0 = time.perf_counter()

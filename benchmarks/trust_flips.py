@@ -36,9 +36,9 @@ from collections import Counter
 from pathlib import Path
 
 import casdb
+from casdb.api import Repository
 from casdb.audio.flavour import Flavour
 from casdb.core.errors import Error
-from casdb.history.repository import Repository
 from casdb.store.fingerprints import hash_file
 from casdb.testing.corrupt import flip_byte
 from casdb.testing.synth import make_dataset

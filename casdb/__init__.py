@@ -25,6 +25,7 @@ from casdb.core.errors import (
 
 if TYPE_CHECKING:
     from casdb.api import cache_evict, cache_ls, cache_verify, checkout, fsck, gc, info, load
+    from casdb.api.repository import Repository
     from casdb.audio.flavour import Flavour
     from casdb.checkouts.cachecheck import Eviction
     from casdb.checkouts.cachecheck import Report as VerifyReport
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from casdb.commit.committer import CommitResult
     from casdb.history.dag import Diff
     from casdb.history.log import LogEntry
-    from casdb.history.repository import Repository
     from casdb.history.summary import Summary
     from casdb.maintenance.fsck import FsckReport
     from casdb.maintenance.gc import GcReport
@@ -85,7 +85,7 @@ __all__ = [
 # public name -> (module, name there); imported on first use, so that importing casdb (and
 # `casdb --help`) does not import the storage stack
 _LAZY = {
-    "Repository": ("casdb.history.repository", "Repository"),
+    "Repository": ("casdb.api.repository", "Repository"),
     "Dataset": ("casdb.checkouts.dataset", "Dataset"),
     "Flavour": ("casdb.audio.flavour", "Flavour"),
     "load": ("casdb.api", "load"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from casdb.history.repository import Repository
+from casdb.api import Repository
 from casdb.testing.files import age
 from casdb.testing.profiles import load_profile
 from casdb.testing.synth import make_dataset

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import casdb
-from casdb.history.repository import Repository
+from casdb.api import Repository
 from casdb.testing.synth import make_dataset
 
 CLI = Path(casdb.__file__).parent / "cli"

@@ -70,7 +70,7 @@ def test_every_backend_is_a_backend(tmp_path):
 
 def test_push_and_pull_through_a_memory_remote(tmp_path):
     """The layers above the protocol run on MemoryBackend: a push and a pull through it."""
-    from casdb.history.repository import Repository
+    from casdb.api import Repository
     from casdb.remote import transfer
     from casdb.remote.layout import FORMAT, MARKER, Remote
     from casdb.testing.synth import make_dataset

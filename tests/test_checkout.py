@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 import casdb
+from casdb.api import Repository
 from casdb.checkouts import layout as cache
 from casdb.checkouts.selection import Request
 from casdb.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StorageError
-from casdb.history.repository import Repository
 from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, write_audio, write_tables
 

@@ -234,7 +234,7 @@ def test_unreadable_file_is_refused():
     """Run as an unprivileged user when we are root, since root reads any file."""
     import tempfile
 
-    from casdb.history.repository import Repository
+    from casdb.api import Repository
     from casdb.testing.synth import make_dataset
 
     top = Path(tempfile.mkdtemp(prefix="casdb-perm-"))
@@ -254,7 +254,7 @@ def test_unreadable_file_is_refused():
         code = textwrap.dedent(f"""
             import sys
             from casdb.testing.privileges import drop_privileges
-            from casdb.history.repository import Repository
+            from casdb.api import Repository
             from casdb.core.errors import InvalidDataset
             drop_privileges()  # after importing all: a clone may lie where others cannot read
             try:
@@ -289,8 +289,8 @@ def test_damaged_stat_cache_is_rebuilt(repo, source):
 
 
 def test_file_url_and_version_order(tmp_path, source):
+    from casdb.api import Repository
     from casdb.core.names import version_key
-    from casdb.history.repository import Repository
 
     repo = Repository.init(f"file://{tmp_path}/r")
     for v in ["1.0.0", "1.0.0.post1", "1.0.0rc1", "1.10.0", "1.9.0"]:

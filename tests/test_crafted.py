@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import casdb
+from casdb.api import Repository
 from casdb.core.errors import IntegrityError
-from casdb.history.repository import Repository
 from casdb.testing.cli import CASDB
 from casdb.testing.crafted import (
     PLACES,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from casdb.api import Repository
 from casdb.core.errors import StorageError
-from casdb.history.repository import Repository
 from casdb.maintenance.fsck import check
 from casdb.testing.cli import CASDB
 from casdb.testing.files import age
@@ -111,7 +111,7 @@ def test_write_limit_mid_commit_is_a_storage_error(tmp_path):
     source = big_source(tmp_path / "v2", 10, 300_000, 2)
     code = textwrap.dedent(f"""
         import resource, signal, sys
-        from casdb.history.repository import Repository
+        from casdb.api import Repository
         from casdb.core.errors import StorageError
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import casdb
+from casdb.api import Repository
 from casdb.core.errors import (
     AlreadyExists,
     Error,
@@ -13,7 +14,6 @@ from casdb.core.errors import (
     InvalidInput,
     NotFound,
 )
-from casdb.history.repository import Repository
 from casdb.testing.cli import run_casdb
 
 

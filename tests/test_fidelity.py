@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import casdb
-from casdb.history.repository import Repository
+from casdb.api import Repository
 from casdb.testing.richdb import build_db
 
 

@@ -12,10 +12,10 @@ import pytest
 import soundfile as sf
 
 import casdb
+from casdb.api import Repository
 from casdb.audio.convert import convert_file
 from casdb.audio.flavour import Flavour, Target
 from casdb.core.errors import InvalidDataset, InvalidInput
-from casdb.history.repository import Repository
 from casdb.testing.files import age
 from casdb.testing.synth import make_dataset, write_audio, write_tables
 
@@ -276,7 +276,7 @@ def test_a_corrupt_file_is_named_and_the_rest_is_kept(tmp_path):
     assert casdb.load("synth", "1.0.0", repo=repo, cache_root=tmp_path / "c", flavour=flavour,
                       media=r"00000[0-3]\.wav").state.link == {"hardlink": 4}
     out = casdb.checkout("synth", "1.0.0", cache_root=tmp_path / "c", flavour=flavour,
-                         request=casdb.api.Request(media=r"\.wav$"), repo=repo)
+                         request=casdb.Request(media=r"\.wav$"), repo=repo)
     assert out.converted == 0  # a rerun converts nothing it converted before
     with pytest.raises(InvalidDataset, match="000004.flac"):
         casdb.load("synth", "1.0.0", repo=repo, cache_root=tmp_path / "c", flavour=flavour)

@@ -232,7 +232,7 @@ def test_fuzz_partitions(data):
 @functools.cache
 def _checkout() -> tuple[Path, dict[str, bytes]]:
     import casdb
-    from casdb.history.repository import Repository
+    from casdb.api import Repository
     from casdb.testing.synth import make_dataset
 
     base = Path(tempfile.mkdtemp())

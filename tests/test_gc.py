@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import casdb
+from casdb.api import Repository
 from casdb.core.errors import InvalidInput
-from casdb.history.repository import Repository
 from casdb.maintenance.fsck import check
 from casdb.maintenance.gc import collect, parse_duration
 from casdb.testing.cli import run_casdb
@@ -105,7 +105,7 @@ def test_gc_waits_for_writers_and_writers_for_gc(repo, source, tmp_path):
 COMMITTER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from casdb.history.repository import Repository
+    from casdb.api import Repository
     from casdb.testing.synth import file_name, make_dataset, write_audio, write_tables
     repo = Repository(sys.argv[1])
     src = make_dataset(Path(sys.argv[2]), files=20, duration=0.2)
@@ -140,7 +140,7 @@ def test_gc_while_another_process_commits(repo, tmp_path):
 GC_IN_PROCESS = textwrap.dedent("""
     import sys
     from casdb.maintenance.gc import collect
-    from casdb.history.repository import Repository
+    from casdb.api import Repository
     collect(Repository(sys.argv[1]), grace=0)
 """)
 

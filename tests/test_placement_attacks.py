@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import casdb
+from casdb.api import Repository
 from casdb.audio.flavour import Flavour
 from casdb.core.errors import AlreadyExists, IntegrityError
-from casdb.history.repository import Repository
 from casdb.store.fingerprints import hash_file, stamp
 from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import flip_byte
@@ -230,8 +230,8 @@ def test_a_dest_of_another_flavour_is_refused(published, tmp_path):
     dest = tmp_path / "dest"
     files = sorted(media_blobs(published))
     casdb.checkout("synth", "1.0.0", dest=dest, flavour={"sampling_rate": 16000},
-                   cache_root=tmp_path / "c", request=casdb.api.Request(media=files[:1]), repo=published)
-    for request in (casdb.api.Request(media=files[:1]), casdb.api.Request()):
+                   cache_root=tmp_path / "c", request=casdb.Request(media=files[:1]), repo=published)
+    for request in (casdb.Request(media=files[:1]), casdb.Request()):
         with pytest.raises(casdb.core.errors.Conflict, match="flavour"):
             casdb.checkout("synth", "1.0.0", dest=dest, cache_root=tmp_path / "c",
                            request=request, repo=published)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import casdb
+from casdb.api import Repository
 from casdb.core.errors import InvalidInput, NotFound
-from casdb.history.repository import Repository
 from casdb.maintenance.fsck import check
 from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import files_holding
@@ -116,7 +116,7 @@ def test_log_show_and_cli(versions, tmp_path):
 
 PURGER = textwrap.dedent("""
     import sys
-    from casdb.history.repository import Repository
+    from casdb.api import Repository
     Repository(sys.argv[1]).purge("synth", ["audio/000/000003.wav"], "consent",
                                   cache_root=sys.argv[2])
 """)

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import casdb
+from casdb.api import Repository
 from casdb.checkouts import records as checkouts
 from casdb.checkouts.selection import Request
 from casdb.core.errors import IntegrityError, InvalidDataset
-from casdb.history.repository import Repository
 from casdb.history.summary import summarize
 from casdb.maintenance.fsck import check
 from casdb.maintenance.gc import collect
@@ -370,7 +370,7 @@ RECORDER = """
 import sys
 from pathlib import Path
 from casdb.checkouts import records as checkouts
-from casdb.history.repository import Repository
+from casdb.api import Repository
 repo = Repository(sys.argv[1])
 for n in range(100000):
     checkouts.record(repo, Path(sys.argv[2]) / f"cache-{n}")

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import casdb
+from casdb.api import Repository
 from casdb.core.errors import BackendError, Conflict, IntegrityError, InvalidInput, NotFound
-from casdb.history.repository import Repository
 from casdb.maintenance.fsck import check
 from casdb.remote.layout import Remote
 from casdb.testing.cli import run_casdb
@@ -114,7 +114,7 @@ def test_refs_on_the_remote(published, tmp_path):
 PUSHER = textwrap.dedent("""
     import sys
     from casdb.core.errors import Conflict
-    from casdb.history.repository import Repository
+    from casdb.api import Repository
     try:
         Repository(sys.argv[1]).push()
     except Conflict as exc:
@@ -169,7 +169,7 @@ def test_interrupted_push_resumes_and_is_never_visible(tmp_path):
 
 PULLER = textwrap.dedent("""
     import sys
-    from casdb.history.repository import Repository
+    from casdb.api import Repository
     Repository(sys.argv[1]).pull()
 """)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from casdb.api import checkout
+from casdb.api import Repository, checkout
 from casdb.core.errors import AlreadyExists, InvalidInput, NotFound
-from casdb.history.repository import CLONE_MARKER, Repository
+from casdb.history.repository import CLONE_MARKER
 from casdb.maintenance.fsck import check
 from casdb.remote.layout import BIG, Remote
 from casdb.remote.transfer import push

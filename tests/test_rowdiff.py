@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import casdb.tables.partitions
-from casdb.history.repository import Repository
+from casdb.api import Repository
 from casdb.store.backends.local import LocalBackend
 from casdb.store.objectstore import ObjectStore
 from casdb.tables.partitions import store_table

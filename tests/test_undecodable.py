@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import casdb
+from casdb.api import Repository
 from casdb.audio.convert import Task, _work, check_output, convert_file, resampled_frames
 from casdb.audio.flavour import Flavour, Target
 from casdb.core.errors import IntegrityError, InvalidDataset
-from casdb.history.repository import Repository
 from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset, write_audio
 
@@ -94,12 +94,12 @@ def test_the_flag_accepts_and_the_verdict_holds_on_recommits(tmp_path, src, kind
     assert (ds.root / BAD).read_bytes() == (src / BAD).read_bytes()  # the original, as it is
     with pytest.raises(InvalidDataset, match=reason):  # same folder: remembered verdict
         repo.commit(src, dataset="d", version="2")
-    repo.statcache.clear()  # no probe memory: the blob is probed again from the store
+    repo.forget_stat_cache()  # no probe memory: the blob is probed again from the store
     with pytest.raises(InvalidDataset, match=reason):
         repo.commit(src, dataset="d", version="2")
     copy = tmp_path / "copy"
     os.rename(src, copy)  # another folder, the parent's media index, a fresh memory
-    repo.statcache.clear()
+    repo.forget_stat_cache()
     with pytest.raises(InvalidDataset, match=reason):
         repo.commit(copy, dataset="d", version="2")
 

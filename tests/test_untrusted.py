@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import casdb
+from casdb.api import Repository
 from casdb.core.errors import IntegrityError, InvalidDataset
 from casdb.core.paths import check_name, check_relpath, check_relpath_array, check_relpaths
-from casdb.history.repository import Repository
 from casdb.model.encoding import decode, encode
 from casdb.model.objects import DIR, FILE, Tree, TreeEntry
 from casdb.tables.header import MAX_YAML_BYTES, parse_header

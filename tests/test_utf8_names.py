@@ -12,11 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casdb.api import checkout
+from casdb.api import Repository, checkout
 from casdb.commit.scan import scan
 from casdb.commit.statcache import FolderCache, Head, StatCache
 from casdb.core.errors import InvalidDataset
-from casdb.history.repository import Repository
 from casdb.maintenance.fsck import check
 from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset

@@ -12,10 +12,10 @@ import pytest
 import soundfile as sf
 
 import casdb
+from casdb.api import Repository
 from casdb.audio.flavour import Flavour
-from casdb.checkouts.materialise import _Folders
+from casdb.checkouts.materialise import Folders
 from casdb.core.errors import AlreadyExists, IntegrityError
-from casdb.history.repository import Repository
 from casdb.store.fingerprints import DB, hash_file
 from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import flip_byte
@@ -155,7 +155,7 @@ def test_placement_never_follows_a_planted_symlink(published, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     dest = tmp_path / "dest"
-    casdb.checkout("synth", "1.0.0", dest=dest, request=casdb.api.Request(
+    casdb.checkout("synth", "1.0.0", dest=dest, request=casdb.Request(
         only_metadata=True), repo=published)
     os.symlink(outside, dest / "audio")
     with pytest.raises(AlreadyExists, match="in the way"):
@@ -165,7 +165,7 @@ def test_placement_never_follows_a_planted_symlink(published, tmp_path):
 
 def test_a_foreign_file_in_the_way_is_never_replaced(published, tmp_path):
     dest = tmp_path / "dest"
-    casdb.checkout("synth", "1.0.0", dest=dest, request=casdb.api.Request(
+    casdb.checkout("synth", "1.0.0", dest=dest, request=casdb.Request(
         only_metadata=True), repo=published)
     file = sorted(media_blobs(published))[0]
     (dest / file).parent.mkdir(parents=True)
@@ -177,7 +177,7 @@ def test_a_foreign_file_in_the_way_is_never_replaced(published, tmp_path):
 
 @pytest.mark.parametrize("path", ["../x", "a/../../x", "/etc/x", "a//b", "./a", "a/\0b", ""])
 def test_placement_refuses_unsafe_paths(tmp_path, path):
-    folders = _Folders(tmp_path)
+    folders = Folders(tmp_path)
     try:
         with pytest.raises(IntegrityError, match="not a safe relative path"):
             folders.parent_of(path)

@@ -21,17 +21,24 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from casdb.checkouts import layout as cache
-from casdb.checkouts.selection import attachment_paths, is_attachment
-from casdb.core.errors import Error, IntegrityError
+from casdb.checkouts.placed import (  # noqa: F401
+    File,
+    check_in_place,
+    conversions,
+    inode_key,
+    placed_files,
+    placed_fingerprints,
+)
+from casdb.core.errors import Error
 from casdb.core.ids import hash_bytes
 from casdb.core.parallel import workers
 from casdb.store.fingerprints import hash_file
 
 if TYPE_CHECKING:
-    from casdb.history.repository import Repository
+    from casdb.history.repository import BaseRepository
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ def summaries(root: Path, dataset: str | None = None) -> Iterator[Summary]:
         state = entry.state
         if state is None:
             continue
-        present = _present(entry.path, state)
+        present = placed_files(entry.path, state)
         size = sum(_size(entry.path / f.local) if f.converted else f.size for f in present)
         yield Summary(entry.path, state.dataset, state.version, state.flavour, len(state.tables),
                       len(present), size, state.complete, entry.used, state.link)
@@ -68,40 +75,6 @@ def _size(path: Path) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
-
-
-class _File(NamedTuple):
-    """A file of a version, as a checked-out folder names it."""
-
-    file: str
-    """Path in the version."""
-    local: str
-    """Path in the folder (a flavour may change the extension)."""
-    blob: str
-    size: int
-    """Bytes of the source blob."""
-    converted: bool
-
-
-def _present(path: Path, state: cache.State) -> list[_File]:
-    """Files a folder's state says are in place."""
-    from casdb.model import encoding
-    from casdb.tables.header import check_stored
-
-    table = cache.read_media(path)
-    columns = {c: table.column(c).to_pylist() for c in table.column_names}
-    files = columns["file"]
-    rows = zip(files, columns.get("local", files), columns["blob"], columns["bytes"],
-               columns.get("converted", [False] * len(files)), strict=True)
-    file = path / cache.META / "header"
-    try:
-        header = check_stored(encoding.decode(file.read_bytes(), "header").data, str(file))
-    except OSError as exc:
-        raise IntegrityError(f"cannot read {file}: {exc.strerror or exc}") from exc
-    attachments = attachment_paths(header)
-    wanted = set(state.media) if state.media is not None else None
-    return [_File(*row) for row in rows
-            if is_attachment(row[0], attachments) or wanted is None or row[0] in wanted]
 
 
 @dataclass
@@ -122,7 +95,7 @@ class Report:
         return not self.broken
 
 
-def verify(root: Path, repo: Repository | None, dataset: str | None = None,
+def verify(root: Path, repo: BaseRepository | None, dataset: str | None = None,
            repair: bool = True) -> list[Report]:
     """Verify every folder in the cache (of ``dataset``); repair from ``repo`` when given."""
     reports = []
@@ -144,9 +117,9 @@ def verify(root: Path, repo: Repository | None, dataset: str | None = None,
 def _verify_remote_caches(root: Path, repair: bool) -> list[Report]:
     """Re-hash the blobs of every remote's object cache (loads straight from a remote); a
     damaged one is removed, so that the next load fetches it again."""
+    from casdb.checkouts.layout import REMOTES
     from casdb.core.errors import NotFound
-    from casdb.history.repository import Repository
-    from casdb.remote.view import REMOTES
+    from casdb.history.repository import BaseRepository
 
     reports = []
     base = root / REMOTES
@@ -155,7 +128,7 @@ def _verify_remote_caches(root: Path, repair: bool) -> list[Report]:
             continue  # a symlink may lead to a real repository: never delete blobs through it
         report = Report(path)
         try:
-            store = Repository(path).store
+            store = BaseRepository(path).store
             blobs = list(store.blob_ids())
         except Error as exc:
             report.broken.append(f"unreadable: {exc}")
@@ -189,19 +162,19 @@ def _verify_remote_caches(root: Path, repair: bool) -> list[Report]:
     return reports
 
 
-def _verify_folder(root: Path, path: Path, state: cache.State, repo: Repository | None,
+def _verify_folder(root: Path, path: Path, state: cache.State, repo: BaseRepository | None,
                    report: Report) -> None:
     from casdb.core.locking import FileLock
 
     with FileLock(path / cache.META / "lock", timeout=None):
-        present = _present(path, state)
+        present = placed_files(path, state)
         bad = _check_media(root, path, state, present, repo)
         report.checked += len(present)
         _repair_media(root, path, state, repo, bad, report)
         _check_metadata(path, state, repo, report)
 
 
-def _source(root: Path, state: cache.State, f: _File, repo: Repository | None) -> Path | None:
+def _source(root: Path, state: cache.State, f: File, repo: BaseRepository | None) -> Path | None:
     """Where the right bytes of ``f`` are: the converted copy, or the store's blob."""
     from casdb.checkouts.converted import derived_path
 
@@ -210,8 +183,8 @@ def _source(root: Path, state: cache.State, f: _File, repo: Repository | None) -
     return repo.store.blob_path(f.blob) if repo is not None else None
 
 
-def _check_media(root: Path, path: Path, state: cache.State, present: list[_File],
-                 repo: Repository | None) -> list[tuple[_File, str]]:
+def _check_media(root: Path, path: Path, state: cache.State, present: list[File],
+                 repo: BaseRepository | None) -> list[tuple[File, str]]:
     """Files that are missing or differ from their source: ``[(file, reason)]``."""
     hashed: dict[tuple[int, int], str] = {}  # (dev, inode) -> id: a hardlinked file once
 
@@ -225,9 +198,9 @@ def _check_media(root: Path, path: Path, state: cache.State, present: list[_File
             hashed[key] = hash_file(str(p))
         return hashed[key]
 
-    recorded = _conversions(root, state.flavour, (f.blob for f in present if f.converted))
+    recorded = conversions(root, state.flavour, (f.blob for f in present if f.converted))
 
-    def check(f: _File) -> tuple[_File, str] | None:
+    def check(f: File) -> tuple[File, str] | None:
         full = path / f.local
         try:
             st = os.stat(full)
@@ -250,127 +223,7 @@ def _check_media(root: Path, path: Path, state: cache.State, present: list[_File
         return [problem for problem in pool.map(check, present) if problem is not None]
 
 
-PLACED_DB = ".placed.db"
-"""Cache-wide evidence about placed files, keyed by ``dev:inode``: a hardlinked blob is one
-inode in every folder, so linking it again elsewhere (which changes its ctime) updates the one
-record every folder uses."""
-
-
-def placed_fingerprints(root: Path):
-    from casdb.store.fingerprints import Fingerprints
-
-    return Fingerprints(root / PLACED_DB)
-
-
-def inode_key(st: os.stat_result) -> str:
-    return f"{st.st_dev}:{st.st_ino}"
-
-
-def check_in_place(root: Path, path: Path, locked: bool = False) -> int:
-    """Before a folder already in the cache is handed out again: every media file in it must
-    still hold the bytes placed there. One ``stat`` per file whose fingerprint is unchanged; a
-    file that changed is re-hashed. Returns the number re-hashed; ``IntegrityError`` names a
-    file that was modified (``casdb cache verify`` repairs it).
-
-    A checkout widening the folder meanwhile rewrites its tables before its state, so a
-    mismatch is only believed after waiting for the folder's lock (unless ``locked``: the
-    caller holds it) and looking again."""
-    meta = path / cache.META
-    if meta.is_symlink():  # the state, lock and records would be read and written elsewhere
-        from casdb.core.errors import AlreadyExists
-
-        raise AlreadyExists(f"{meta} is in the way (a symlink): move it away")
-    try:
-        return _check_in_place(root, path)
-    except IntegrityError:
-        if locked:
-            raise
-    import contextlib
-
-    from casdb.core.locking import FileLock
-
-    with contextlib.ExitStack() as stack:
-        with contextlib.suppress(Error, OSError):  # a read-only cache: no writer to wait for
-            stack.enter_context(FileLock(path / cache.META / "lock", timeout=None))
-        return _check_in_place(root, path)
-
-
-def _check_in_place(root: Path, path: Path) -> int:
-    from casdb.store.fingerprints import Verifier, stamp_of
-
-    state = cache.read_state(path)
-    for name, digest in sorted((state.files if state else {}).items()):
-        # db.yaml and the tables are small: re-hashed on every load (parquet pages have no
-        # checksum that pyarrow verifies by default, so a flipped byte could read as a value)
-        try:
-            actual = hash_bytes((path / name).read_bytes())
-        except OSError:
-            actual = None
-        if actual != digest:
-            raise IntegrityError(f"{path / name} was modified or removed after it was checked "
-                                 "out; run `casdb cache verify` to repair it")
-    table = cache.read_media(path).to_pydict()  # checked: safe paths, ids
-    local = table.get("local") or table["file"]
-    converted = table.get("converted") or [False] * len(local)
-    # only what was placed is handed out: in a partial folder, a file at the path of one not
-    # placed yet is someone else's (the checkout that widens the folder says it is in the way)
-    placed = None if state is None or state.media is None else {
-        f.local for f in _present(path, state)}
-    found = []
-    for file, blob, conv in zip(local, table["blob"], converted, strict=True):
-        if placed is not None and file not in placed:
-            continue
-        try:
-            st = os.stat(path / file)
-        except OSError:
-            continue  # not placed (a partial folder, a purged file): nothing is handed out
-        found.append((file, blob, conv, st))
-    if not found:
-        return 0
-    check = Verifier(placed_fingerprints(root))
-    check.prefetch(inode_key(st) for *_, st in found)
-    todo = []
-    for file, blob, conv, st in found:
-        record = check.known.get(inode_key(st))
-        now = stamp_of(st)
-        if record is not None and record[1] == now and record[0] and (conv or record[0] == blob):
-            continue  # one stat: unchanged since it was placed (or last re-hashed)
-        todo.append((file, blob, conv, st, now, record))
-    # A converted file the placed records do not vouch for is checked against the hash its
-    # conversion recorded (keyed by blob: it survives a lost .placed.db and a reused inode),
-    # or what was placed at that inode.
-    converted = _conversions(root, state.flavour, [b for _, b, conv, *_ in todo if conv]) \
-        if state is not None else {}
-    for file, blob, conv, st, now, record in todo:
-        if conv:
-            expected = {converted.get(blob), record[0] if record else None} - {None, ""}
-            if not expected:
-                continue  # converted by an older casdb: no hash to check against (cache verify can)
-        else:
-            expected = {blob}
-        check.rehashed += 1
-        actual = hash_file(str(path / file))
-        if actual not in expected:
-            check.save()
-            raise IntegrityError(f"{path / file} was modified after it was checked out; run "
-                                 "`casdb cache verify` to repair it")
-        check.note(inode_key(st), actual, now)
-    check.save()
-    return check.rehashed
-
-
-def _conversions(root: Path, flavour: str, blobs) -> dict[str, str]:
-    """Blob -> the hash recorded when it was converted to ``flavour`` (``.derived.db``)."""
-    from casdb.checkouts.converted import DERIVED_DB, derived_fingerprints
-
-    blobs = set(blobs)
-    if not blobs or not (root / DERIVED_DB).exists():
-        return {}
-    records = derived_fingerprints(root).get_many(f"{flavour}/{b}" for b in blobs)
-    return {key.split("/", 1)[1]: digest for key, (digest, _) in records.items()}
-
-
-def _is_blob(repo: Repository, blob: str, st: os.stat_result) -> bool:
+def _is_blob(repo: BaseRepository, blob: str, st: os.stat_result) -> bool:
     try:
         bst = os.stat(repo.store.blob_path(blob))
     except OSError:
@@ -378,13 +231,13 @@ def _is_blob(repo: Repository, blob: str, st: os.stat_result) -> bool:
     return (bst.st_dev, bst.st_ino) == (st.st_dev, st.st_ino)
 
 
-def _repair_media(root: Path, path: Path, state: cache.State, repo: Repository | None,
-                  bad: list[tuple[_File, str]], report: Report) -> None:
+def _repair_media(root: Path, path: Path, state: cache.State, repo: BaseRepository | None,
+                  bad: list[tuple[File, str]], report: Report) -> None:
     from casdb.checkouts.linking import Linker
-    from casdb.checkouts.materialise import _Folders
+    from casdb.checkouts.materialise import Folders
 
     linker = Linker("auto", tmp_dir=path / cache.META / "tmp")
-    folders = _Folders(path)  # every write relative to the folder's own descriptors
+    folders = Folders(path)  # every write relative to the folder's own descriptors
     try:
         _repair_each(root, path, state, repo, bad, report, linker, folders)
     finally:
@@ -424,8 +277,8 @@ def _repair_each(root, path, state, repo, bad, report, linker, folders) -> None:
         report.repaired.append(f"{f.local} ({why})")
 
 
-def _convert_again(root: Path, path: Path, state: cache.State, repo: Repository,
-                   files: list[_File]) -> None:
+def _convert_again(root: Path, path: Path, state: cache.State, repo: BaseRepository,
+                   files: list[File]) -> None:
     """Remove damaged or unrecorded converted copies and convert their blobs again."""
     from casdb.audio.flavour import Flavour
     from casdb.checkouts.converted import convert_missing, derived_fingerprints, derived_path
@@ -452,7 +305,7 @@ def _convert_again(root: Path, path: Path, state: cache.State, repo: Repository,
         check.save()
 
 
-def _check_metadata(path: Path, state: cache.State, repo: Repository | None, report: Report) -> None:
+def _check_metadata(path: Path, state: cache.State, repo: BaseRepository | None, report: Report) -> None:
     from casdb.audio.flavour import Flavour
     from casdb.checkouts.converted import flavoured_header
     from casdb.checkouts.materialise import header_yaml, write_table
@@ -483,7 +336,7 @@ def _check_metadata(path: Path, state: cache.State, repo: Repository | None, rep
         else:
             table = name[len("db."):-len(".parquet")]
             rows = set(state.rows) if state.tables.get(table) == "media" else None
-            renamed = {f.file: f.local for f in _present(path, state) if f.file != f.local}
+            renamed = {f.file: f.local for f in placed_files(path, state) if f.file != f.local}
             digest = write_table(snap, table, rows, path / name, path / cache.META, renamed)
         changed |= digest != expected
         state.files[name] = digest

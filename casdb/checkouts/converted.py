@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from casdb.audio.flavour import FORMATS, Flavour, Target, local_path
 from casdb.audio.probe import AUDIO_EXTENSIONS, extension
+from casdb.checkouts.layout import DERIVED, DERIVED_DB
 from casdb.core.atomic import temp_name
 from casdb.core.errors import IntegrityError, InvalidDataset, InvalidInput, storage_error
 from casdb.core.progress import Progress
@@ -41,12 +42,6 @@ from casdb.core.progress import Progress
 if TYPE_CHECKING:
     import pyarrow as pa
 
-DERIVED = ".derived"
-
-
-DERIVED_DB = ".derived.db"
-"""Hashes of converted files, recorded at conversion (:mod:`casdb.store.fingerprints`); beside
-``.derived/`` rather than in it, which holds only converted files."""
 
 
 def derived_fingerprints(root: Path):

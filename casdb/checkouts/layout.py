@@ -1,10 +1,16 @@
 """The checkout cache: where checked-out versions live, and what each folder holds.
 
+This module owns the layout; every other module takes its names from here.
+
     <cache>/<dataset>/<version>/<flavour-id>/     an audformat folder: db.yaml, tables, media
         .casdb/state.json                         what is in place (written last)
         .casdb/header                             the version's full header (casdb encoding)
         .casdb/media.parquet                      the version's media index (file -> blob, ...)
         .casdb/lock                               taken while the folder is being written
+    <cache>/.derived/<flavour-id>/ab/cdef...      converted files (casdb.checkouts.converted)
+    <cache>/.derived.db                           their hashes, recorded at conversion
+    <cache>/.placed.db                            stat fingerprints of placed files (warm loads)
+    <cache>/.remotes/<key>/                       object caches of remotes (casdb.remote.view)
 
 The cache root is ``cache_root=``, else ``$CASDB_CACHE``, else ``$XDG_CACHE_HOME/casdb``, else
 ``~/.cache/casdb``. A version is named by its tag, or ``commit-<id>`` when it has none. The
@@ -38,6 +44,17 @@ ORIGINAL = "original"
 META = ".casdb"
 STATE = "state.json"
 FORMAT = 1
+DERIVED = ".derived"
+DERIVED_DB = ".derived.db"
+"""Hashes of converted files, recorded at conversion (:mod:`casdb.store.fingerprints`); beside
+``.derived/`` rather than in it, which holds only converted files."""
+PLACED_DB = ".placed.db"
+REMOTES = ".remotes"
+
+
+def remote_cache(root: Path, key: str) -> Path:
+    """The object cache of one remote (``key``: a hash of its URL) under the cache ``root``."""
+    return root / REMOTES / key
 
 
 def cache_root(root: str | Path | None = None) -> Path:

@@ -20,7 +20,7 @@ then holds the union of what was asked, and the tables the rows of every media f
 
 Example:
     >>> import tempfile
-    >>> from casdb.history.repository import Repository
+    >>> from casdb.api import Repository
     >>> from casdb.checkouts.selection import Request
     >>> from casdb.testing.synth import make_dataset
     >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
@@ -70,7 +70,7 @@ from casdb.tables.header import table_specs
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from casdb.history.repository import Repository
+    from casdb.checkouts.source import ObjectSource
 
 HEADER = "header"
 MEDIA = "media.parquet"
@@ -93,7 +93,7 @@ class Checkout:
     """Files converted to the flavour by this call (others were converted before)."""
 
 
-def version_name(repo: Repository, dataset: str, version: str | None) -> tuple[str, str]:
+def version_name(repo: ObjectSource, dataset: str, version: str | None) -> tuple[str, str]:
     """``(folder name, commit id)`` of a version: its tag, or ``commit-<id>`` if untagged.
 
     ``None`` means the latest version: the highest tag (natural order), else the ``main`` head.
@@ -116,7 +116,7 @@ def version_name(repo: Repository, dataset: str, version: str | None) -> tuple[s
 
 
 def checkout(
-    repo: Repository,
+    repo: ObjectSource,
     dataset: str,
     version: str | None,
     request: Request,
@@ -133,11 +133,7 @@ def checkout(
     With a ``flavour``, audio is converted (once per source file and flavour, kept in the cache).
     """
     flavour = flavour or Flavour()
-    source = getattr(repo, "source", None)  # a Remote, when repo is a remote's object cache
-    if source is not None:
-        from casdb.remote.view import sync_refs
-
-        sync_refs(repo, dataset)
+    repo.sync_refs(dataset)
     name, commit_id = version_name(repo, dataset, version)
     root = cache.cache_root(root)
     if dest is not None:
@@ -152,19 +148,10 @@ def checkout(
     ready = _ready(path, commit_id, request, root, dest is not None, flavour=flavour)
     if ready is not None:
         return ready
-    ensure = None
-    if source is not None:
-        from casdb.remote.transfer import fetch, get_blobs
+    repo.fetch_version(commit_id, progress)
 
-        fetch(repo, source, [commit_id], history=False, trees=False, progress=progress)
-
-        def ensure(wanted: dict[str, int]) -> None:
-            try:
-                get_blobs(repo, source, wanted, progress=progress)
-                repo.store.publish()
-            except BaseException:
-                repo.store.discard()
-                raise
+    def ensure(wanted: dict[str, int]) -> None:
+        repo.ensure_blobs(wanted, progress)
     # Check the request and the flavour against the version before anything is created.
     ver = _Version(Snapshot(repo.store, dataset, commit_id), flavour, root, repo)
     sel = select(ver.header, ver.media, ver.file_column, request, dataset)
@@ -185,20 +172,9 @@ def checkout(
             _check_folder(root, path, state, dest is not None, locked=True)
         writable = dest is not None and link == "copy"  # the user asked for files to edit
         out = _write(ver, sel, name, request, path, state, link, progress,
-                     writable=writable, ensure=ensure, repair=_repairer(repo))
+                     writable=writable, ensure=ensure, repair=repo.repair_blobs)
     cache.touch_used(path)
     return out
-
-
-def _repairer(repo: Repository):
-    """Replaces damaged blobs from the remotes ``repo`` knows (the remote layer, lazily)."""
-
-    def repair(blobs: list[str]) -> list[str]:
-        from casdb.remote.repair import repair_blobs
-
-        return repair_blobs(repo, blobs)
-
-    return repair
 
 
 def _ready(path: Path, commit_id: str, request: Request, root: Path,
@@ -232,7 +208,7 @@ def _ready(path: Path, commit_id: str, request: Request, root: Path,
 
 def _check_folder(root: Path, path: Path, state: cache.State, dest: bool, locked: bool) -> None:
     """The files of a folder handed out again (whole, or widened) are still what was placed."""
-    from casdb.checkouts.cachecheck import check_in_place
+    from casdb.checkouts.placed import check_in_place
 
     if not (dest and state.link and set(state.link) <= {"copy"}):
         check_in_place(root, path, locked)
@@ -242,7 +218,7 @@ class _Version:
     """What a checkout needs of a version in a flavour: header, media index, targets, read once."""
 
     def __init__(self, snap: Snapshot, flavour: Flavour, root: Path,
-                 repo: Repository | None = None) -> None:
+                 repo: ObjectSource | None = None) -> None:
         import pyarrow as pa
 
         from casdb.tables import mediaindex
@@ -348,7 +324,7 @@ def _write(
     have = set(media) if old.media is None else set(old.media)
     todo = [p for p in wanted if p not in have]
     todo += [p for p in paths if is_attachment(p, attachments)]
-    if ensure is not None:  # a remote's object cache: fetch the blobs this checkout places
+    if ensure is not None:  # the source brings the blobs placed here (a remote view fetches)
         ensure({blobs[p]: ver.sizes[p] for p in todo})
     # Nothing is linked, copied or converted without evidence that its bytes are intact.
     blob_check = snap.store.verifier()
@@ -528,7 +504,7 @@ def _place_all(
     already there is kept only if it holds the right bytes; casdb never deletes or replaces a
     file it did not create, and says which one is in the way.
     """
-    folders = _Folders(path)
+    folders = Folders(path)
     try:
         missing = []
         for item in todo:
@@ -627,7 +603,7 @@ class _Placed:
     (:func:`casdb.checkouts.cachecheck.check_in_place`)."""
 
     def __init__(self, root: Path) -> None:
-        from casdb.checkouts.cachecheck import placed_fingerprints
+        from casdb.checkouts.placed import placed_fingerprints
 
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -636,7 +612,7 @@ class _Placed:
             self.check = Verifier(None)
 
     def note_file(self, digest: str, name: str, fd: int) -> None:
-        from casdb.checkouts.cachecheck import inode_key
+        from casdb.checkouts.placed import inode_key
         from casdb.store.fingerprints import stamp_of
 
         try:
@@ -646,7 +622,7 @@ class _Placed:
         self.check.note(inode_key(st), digest, stamp_of(st))
 
 
-class _Folders:
+class Folders:
     """Descriptors of the folders under a checkout's root, opened without following symlinks
     and created where missing; every path component is checked again here (defence in depth
     behind the validation where paths are decoded)."""

@@ -18,8 +18,8 @@ repository, a damaged file): it warns (:class:`NotRecorded`) and goes on.
 Example:
     >>> import tempfile
     >>> from pathlib import Path
-    >>> from casdb.history.repository import Repository
-    >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+    >>> from casdb.history.repository import BaseRepository
+    >>> repo = BaseRepository.init(tempfile.mkdtemp() + "/r")
     >>> record(repo, Path("/tmp/cache"), dest=Path("/tmp/emodb"))
     True
     >>> read(repo)
@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from casdb.core.errors import Error, IntegrityError
 
 if TYPE_CHECKING:
-    from casdb.history.repository import Repository
+    from casdb.checkouts.source import ObjectSource
 
 CHECKOUTS = "checkouts"
 FORMAT = 1
@@ -59,7 +59,7 @@ class Recorded:
     folders: list[Path] = field(default_factory=list)
 
 
-def read(repo: Repository) -> Recorded:
+def read(repo: ObjectSource) -> Recorded:
     """What ``<repo>/checkouts`` records (empty if absent); ``IntegrityError`` if malformed."""
     path = repo.path / CHECKOUTS
     try:
@@ -99,13 +99,12 @@ def _valid(item: object) -> bool:
             and os.path.isabs(item) and os.path.normpath(item) == item)
 
 
-def record(repo: Repository, cache_root: Path, dest: Path | None = None) -> bool:
+def record(repo: ObjectSource, cache_root: Path, dest: Path | None = None) -> bool:
     """Record that a checkout used ``cache_root`` (and wrote into ``dest``); return whether the
     record holds them. Never raises a casdb error: a failure is a :class:`NotRecorded` warning.
     """
-    if getattr(repo, "source", None) is not None:
-        # The object cache of a remote (casdb.load from a URL): no purge runs on it.
-        return False
+    if not repo.records_checkouts:
+        return False  # the object cache of a remote (casdb.load from a URL): no purge runs on it
     wanted = {"caches": os.path.normpath(os.path.abspath(cache_root))}
     if dest is not None:
         wanted["folders"] = os.path.normpath(os.path.abspath(dest))

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from casdb.history.repository import Repository
+    from casdb.api import Repository
 
 
 def open_repo(ctx: click.Context) -> Repository:
     """The repository named by ``--repo`` / ``CASDB_REPO``."""
-    from casdb.history.repository import Repository
+    from casdb.api import Repository
 
     return Repository(ctx.find_root().obj)
 

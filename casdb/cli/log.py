@@ -15,8 +15,6 @@ from casdb.cli.common import open_repo
 def command(ctx: click.Context, name: str, branch: str, limit: int | None) -> None:
     """Show the history of dataset NAME, newest first."""
     from casdb.core.units import local_time
-    from casdb.maintenance.purge import purged_paths
-
     repo = open_repo(ctx)
     for entry in repo.log(name, branch=branch, limit=limit):
         c = entry.commit
@@ -29,7 +27,7 @@ def command(ctx: click.Context, name: str, branch: str, limit: int | None) -> No
         if entry.header_changed and c.parents:
             line += "; header changed"
         click.echo(line)
-        gone = purged_paths(repo, entry.id)
+        gone = repo.purged_paths(entry.id)
         if gone:
             click.secho(f"    purged: {len(gone)} file{'s' if len(gone) > 1 else ''} "
                         f"({', '.join(gone[:3])}{', ...' if len(gone) > 3 else ''})", fg="red")

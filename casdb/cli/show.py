@@ -29,9 +29,7 @@ def command(ctx: click.Context, ref: str) -> None:
     for key, value in s.meta.items():
         click.echo(f"  {'meta.' + str(key) + ':':<14}{value}")
 
-    from casdb.maintenance.purge import purged_paths
-
-    gone = purged_paths(open_repo(ctx), s.commit_id)
+    gone = open_repo(ctx).purged_paths(s.commit_id)
     if gone:
         click.secho(f"  purged:       {len(gone)} file{'s' if len(gone) > 1 else ''} "
                     f"({', '.join(gone[:3])}{', ...' if len(gone) > 3 else ''}); see casdb purged",

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casdb.audio import decodable
+from casdb.commit import decodable
 from casdb.commit.ingest import IngestResult, ingest
 from casdb.commit.scan import BAD_PATH, Source, scan
-from casdb.commit.statcache import FolderCache, Head, listing_digest, tables_key
+from casdb.commit.statcache import FolderCache, Head, StatCache, listing_digest, tables_key
 from casdb.core.errors import AlreadyExists, InvalidDataset
 from casdb.core.ids import hash_bytes, short
 from casdb.core.names import check_branch, check_dataset, check_version
@@ -29,6 +29,7 @@ from casdb.history import trees
 from casdb.model.encoding import encode
 from casdb.model.objects import Commit, Header
 from casdb.store.refs import RefUpdate
+from casdb.store.tombstones import purged_blobs, refuse_purged
 from casdb.tables import mediaindex
 from casdb.tables.files import read_table_file
 from casdb.tables.partitions import store_table
@@ -37,7 +38,7 @@ from casdb.tables.schema import TableLayout, layout, load_order
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from casdb.history.repository import Repository
+    from casdb.history.repository import BaseRepository
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def default_author() -> str:
 
 
 def commit(
-    repo: Repository,
+    repo: BaseRepository,
     source: str | Path,
     *,
     dataset: str,
@@ -90,7 +91,7 @@ def commit(
     progress: bool | None = None,
     allow_undecodable: bool = False,
 ) -> CommitResult:
-    """Commit the folder ``source`` as a new version of ``dataset``; see :meth:`Repository.commit`.
+    """Commit the folder ``source`` as a new version of ``dataset``; see :meth:`BaseRepository.commit`.
 
     Each step below is one step of the write protocol in docs/architecture.md; nothing is
     visible under its final name before step 9, and no ref moves before step 11.
@@ -142,7 +143,7 @@ def commit(
 
 
 def _check_names_and_refs(
-    repo: Repository, dataset: str, version: str | None, branch: str
+    repo: BaseRepository, dataset: str, version: str | None, branch: str
 ) -> tuple[str | None, str | None]:
     """Step 1: check the names, refuse a version that exists, and read the refs the commit builds
     on: (the branch head, the parent), the parent of a new branch being the head of main."""
@@ -178,7 +179,7 @@ class _Known:
         return self.tables is None or self.parent is None or dict(self.parent.tables) != self.tables
 
 
-def _look_up_cache(repo: Repository, src: Source, parent: str | None, started_ns: int) -> _Known:
+def _look_up_cache(repo: BaseRepository, src: Source, parent: str | None, started_ns: int) -> _Known:
     """Step 3: the header id, and the table ids the stat cache knows for this header and these
     table files."""
     header_bytes = encode(Header(src.header))
@@ -189,7 +190,7 @@ def _look_up_cache(repo: Repository, src: Source, parent: str | None, started_ns
         [(tid, str(p), *_stat(p)) for tid, (_, p) in src.tables.items()],
         started_ns,
     )
-    cached = repo.statcache.head(str(src.root))
+    cached = StatCache.of(repo).head(str(src.root))
     tables = cached.tables.get(key) if key else None
     return _Known(header_bytes, header_id, parent_commit, key, cached, tables)
 
@@ -208,7 +209,7 @@ class _Files:
 
 
 def _store_files(
-    repo: Repository, src: Source, cached: Head, checking: Future | None, progress: bool | None
+    repo: BaseRepository, src: Source, cached: Head, checking: Future | None, progress: bool | None
 ) -> _Files:
     """Steps 5-6: reuse the cached root tree if the listing is unchanged, else ingest the files
     (stops copying if the table check failed) and build the folder trees; all staged. Bytes
@@ -220,7 +221,7 @@ def _store_files(
     if cached.listing == listing and cached.tree and store.has(cached.tree[0]):
         stored, root = IngestResult(), trees.Built(*cached.tree)  # nothing changed on disk
     else:
-        body = repo.statcache.load(folder)
+        body = StatCache.of(repo).load(folder)
 
         def failed() -> bool:
             return checking is not None and checking.done() and checking.exception() is not None
@@ -287,17 +288,17 @@ def _commit_object(
 
 
 def _save_stat_cache(
-    repo: Repository, known: _Known, files: _Files, tables: tuple[tuple[str, str], ...],
+    repo: BaseRepository, known: _Known, files: _Files, tables: tuple[tuple[str, str], ...],
     started_ns: int,
 ) -> None:
     """Step 10: the stat cache head (listing, root tree, table ids) and body of the folder."""
     tree = (files.root.id, files.root.size, files.root.count)
     head = Head(files.listing, tree, {known.key: dict(tables)} if known.key else {})
-    repo.statcache.save(files.folder, head, files.body, started_ns)
+    StatCache.of(repo).save(files.folder, head, files.body, started_ns)
 
 
 def _update_refs(
-    repo: Repository, dataset: str, version: str | None, branch: str, head: str | None,
+    repo: BaseRepository, dataset: str, version: str | None, branch: str, head: str | None,
     commit_id: str,
 ) -> None:
     """Step 11: the version tag, then the branch head, if every ref still holds what step 1 read."""
@@ -306,7 +307,7 @@ def _update_refs(
     repo.refs.update(dataset, updates)
 
 
-def _media_index(repo: Repository, parent: Commit | None, tree: str, stored: IngestResult) -> str:
+def _media_index(repo: BaseRepository, parent: Commit | None, tree: str, stored: IngestResult) -> str:
     """The media index of ``tree``: the parent's if the files are the same, else built anew."""
     if parent is not None and parent.tree == tree and parent.media:
         return parent.media
@@ -314,31 +315,28 @@ def _media_index(repo: Repository, parent: Commit | None, tree: str, stored: Ing
     known = mediaindex.known_properties(repo.store, parent.media if parent else None)
     missing = {blob for blob, _ in files.values()} - known.keys()
     if missing:
-        memory = repo.statcache.probes()
+        memory = StatCache.of(repo).probes()
         known.update({blob: memory[blob] for blob in missing & memory.keys()})
     media_id, probed = mediaindex.build(repo.store, files, known)
-    repo.statcache.remember_probes(probed)
+    StatCache.of(repo).remember_probes(probed)
     return media_id
 
 
-def _problems(repo: Repository, folder: str, media: str) -> dict[str, str]:
+def _problems(repo: BaseRepository, folder: str, media: str) -> dict[str, str]:
     """Media that claim audio libsndfile cannot decode (path -> problem), remembered per folder
     for the media index they were found in (a re-commit of the same files reads nothing)."""
-    known = repo.statcache.problems(folder, media)
+    known = StatCache.of(repo).problems(folder, media)
     if known is not None:
         return known
-    problems, probed = decodable.find(repo.store, media, repo.statcache.probes())
-    repo.statcache.remember_probes(probed)
-    repo.statcache.remember_problems(folder, media, problems)
+    problems, probed = decodable.find(repo.store, media, StatCache.of(repo).probes())
+    StatCache.of(repo).remember_probes(probed)
+    StatCache.of(repo).remember_problems(folder, media, problems)
     return problems
 
 
-def _refuse_purged(repo: Repository, stored: IngestResult, tree: str) -> None:
+def _refuse_purged(repo: BaseRepository, stored: IngestResult, tree: str) -> None:
     """Refuse bytes that were purged from this repository (a purge is meant to last), whether
     they were hashed now or the stat cache vouched for them (or for the whole tree)."""
-    from casdb.maintenance.purge import refuse_purged
-    from casdb.store.tombstones import purged_blobs
-
     if not purged_blobs(repo):
         return
     files = stored.files or {p: (e.id, e.size) for p, e in trees.walk(repo.store, tree)}

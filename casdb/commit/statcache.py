@@ -37,6 +37,7 @@ from casdb.core.atomic import atomic_write
 
 if TYPE_CHECKING:
     from casdb.audio.probe import MediaInfo
+    from casdb.history.repository import BaseRepository
 
 RACY_SECONDS = 2
 _FORMAT = 4
@@ -89,6 +90,13 @@ class StatCache:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+
+    @classmethod
+    def of(cls, repo: BaseRepository) -> StatCache:
+        """The stat cache of a repository (its ``statcache/`` folder)."""
+        from casdb.history.repository import STATCACHE
+
+        return cls(repo.path / STATCACHE)
 
     def _path(self, root: str, part: str) -> Path:
         return self.folder / f"{blake3.blake3(os.fsencode(root)).hexdigest()[:32]}.{part}"
@@ -165,7 +173,7 @@ class StatCache:
             self._write("", "probes", {"probes": {**self.probes(), **probed}})
 
     def problems(self, root: str, media_id: str) -> dict[str, str] | None:
-        """Media problems (:mod:`casdb.audio.decodable`) of the media index ``media_id`` last committed
+        """Media problems (:mod:`casdb.commit.decodable`) of the media index ``media_id`` last committed
         from folder ``root``; None if that is not the index recorded."""
         data = self._read(root, "problems")
         if not data or data.get("media") != media_id or not isinstance(data.get("problems"), dict):

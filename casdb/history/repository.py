@@ -11,63 +11,73 @@
 
 Example:
     >>> import tempfile
-    >>> repo = Repository.init(tempfile.mkdtemp() + "/repo")
+    >>> repo = BaseRepository.init(tempfile.mkdtemp() + "/repo")
     >>> repo.datasets()
     []
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
+import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
-from casdb.commit.statcache import StatCache
 from casdb.core.atomic import atomic_write, sync_filesystem
 from casdb.core.errors import AlreadyExists, IntegrityError, InvalidInput, NotFound, storage_error
 from casdb.core.ids import is_prefix
 from casdb.core.names import check_dataset, version_key
-from casdb.history import dag
+from casdb.history import dag, trees
 from casdb.history.log import LogEntry, log_entries
 from casdb.history.snapshot import Snapshot
+from casdb.model.graph import COMMIT
 from casdb.model.objects import Commit
+from casdb.store import reachability
 from casdb.store.backends.local import LocalBackend
 from casdb.store.objectstore import ObjectStore
 from casdb.store.refs import RefStore
+from casdb.store.tombstones import Tombstone, purged_blobs, tombstones
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from casdb.commit.committer import CommitResult
     from casdb.core.locking import FileLock
 
 FORMAT = 1
 LAYOUT = ("objects", "blobs", "refs", "tmp", "locks")
+STATCACHE = "statcache"
+"""The stat cache's folder (:mod:`casdb.commit.statcache`); safe to delete."""
 
 
-class Repository:
-    """A local casdb repository.
+class BaseRepository:
+    """A local casdb repository, the plumbing: store, refs, tombstones, resolve, log, diff,
+    snapshot. Every layer above takes this; :class:`casdb.Repository` (the porcelain) adds
+    commit, push, pull, purge and clone, and the remote view (:mod:`casdb.remote.view`) is one
+    whose objects come from a remote.
 
-    ``source`` is None, or the :class:`casdb.remote.layout.Remote` whose object cache this
-    repository is (:mod:`casdb.remote.view`).
+    It is also the object source of a checkout (:class:`casdb.checkouts.source.ObjectSource`):
+    a local repository has every object already, so fetching, syncing refs and repairing do
+    nothing here.
 
     Example:
         >>> import tempfile
         >>> path = tempfile.mkdtemp() + "/repo"
-        >>> _ = Repository.init(path)
-        >>> Repository(path).path.name
+        >>> _ = BaseRepository.init(path)
+        >>> BaseRepository(path).path.name
         'repo'
     """
 
-    source = None
+    records_checkouts = True
+    """Checkouts from here are recorded (``<repo>/checkouts``) so that purge finds their copies."""
 
     _cloning = False
     """True only for the clone in progress itself (:mod:`casdb.remote.cloning`), which may open a
     repository that still holds the clone marker."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = _local_path(path)
+        self.path = local_path(path)
         if not self._cloning:
             _check_not_cloning(self.path)
         config = self.path / "config"
@@ -83,12 +93,11 @@ class Repository:
         self.backend = LocalBackend(self.path)
         self.store = ObjectStore(self.backend)
         self.refs = RefStore(self.backend)
-        self.statcache = StatCache(self.path / "statcache")
 
     @classmethod
-    def init(cls, path: str | Path) -> Repository:
+    def init(cls, path: str | Path) -> Self:
         """Create an empty repository at ``path`` (a new or empty folder)."""
-        path = _local_path(path)
+        path = local_path(path)
         _check_not_cloning(path)
         if (path / "config").exists():
             raise AlreadyExists(f"{path} is a casdb repository already")
@@ -98,48 +107,7 @@ class Repository:
         return cls(path)
 
     def __repr__(self) -> str:
-        return f"Repository({str(self.path)!r})"
-
-    # -- writing ------------------------------------------------------------------------------
-
-    def commit(
-        self,
-        source: str | Path,
-        *,
-        dataset: str,
-        version: str | None = None,
-        branch: str = "main",
-        message: str = "",
-        author: str | None = None,
-        progress: bool | None = None,
-        allow_undecodable: bool = False,
-    ) -> CommitResult:
-        """Commit the audformat folder ``source`` as a new version of ``dataset``.
-
-        The parent is the head of ``branch`` (for a new branch, the head of ``main``). With
-        ``version``, the commit is also tagged; a version is never re-published
-        (``AlreadyExists``). If another writer moved the branch meanwhile, nothing is changed and
-        ``Conflict`` is raised.
-
-        A media file whose name or header claims audio that libsndfile cannot decode (a text or
-        empty file named ``.wav``, a cut-off header, a truncated WAV) is ``InvalidDataset``
-        listing the files, unless it is declared as an attachment in db.yaml or
-        ``allow_undecodable`` is True (see docs/tables.md, "Media that cannot be decoded").
-
-        Example:
-            >>> import tempfile, pathlib
-            >>> src = pathlib.Path(tempfile.mkdtemp())
-            >>> _ = (src / "db.yaml").write_text("name: demo\\n")
-            >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
-            >>> repo.commit(src, dataset="demo", version="1.0.0").files
-            0
-        """
-        from casdb.commit.committer import commit  # the commit machinery only when committing
-
-        with self.writing():
-            return commit(self, source, dataset=dataset, version=version, branch=branch,
-                      message=message, author=author, progress=progress,
-                      allow_undecodable=allow_undecodable)
+        return f"{type(self).__name__}({str(self.path)!r})"
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -164,7 +132,8 @@ class Repository:
             >>> import tempfile, pathlib
             >>> src = pathlib.Path(tempfile.mkdtemp())
             >>> _ = (src / "db.yaml").write_text("name: demo\\n")
-            >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+            >>> import casdb
+            >>> repo = casdb.Repository.init(tempfile.mkdtemp() + "/r")
             >>> c = repo.commit(src, dataset="demo", version="1.0.0")
             >>> repo.resolve("demo", "1.0.0") == repo.resolve("demo") == c.id
             True
@@ -239,95 +208,51 @@ class Repository:
 
         return FileLock(self.path / "locks" / "gc.lock", timeout=None, shared=True)
 
-    def purge(self, dataset: str, paths: list[str], reason: str, *, dry_run: bool = False,
-              cache_root: str | Path | None = None):
-        """Delete the bytes of ``paths`` from every version, dataset, remote and cache folder
-        (see :mod:`casdb.maintenance.purge`); ``dry_run`` only lists who holds them."""
-        from casdb.maintenance.purge import purge
-
-        with self.writing():
-            return purge(self, dataset, paths, reason, dry_run=dry_run,
-                         cache_root=Path(cache_root) if cache_root is not None else None)
-
-    def purged(self) -> list:
+    def purged(self) -> list[Tombstone]:
         """The tombstones of purged blobs, oldest first."""
-        from casdb.store.tombstones import tombstones
-
         return tombstones(self)
 
-    # -- remotes ------------------------------------------------------------------------------
+    def purged_paths(self, commit_id: str) -> list[str]:
+        """Paths of a commit whose bytes were purged (empty when nothing was ever purged)."""
+        blobs = purged_blobs(self)
+        if not blobs:
+            return []
+        commit = self.get_commit(commit_id)
+        return sorted(p for p, e in trees.walk(self.store, commit.tree) if e.id in blobs)
 
-    def remotes(self) -> dict[str, str]:
-        """Remote name -> URL (credentials are never stored: they come from the environment)."""
-        try:
-            return json.loads((self.path / "remotes.json").read_text())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise IntegrityError(f"{self.path / 'remotes.json'} is unreadable: {exc}") from exc
+    def delete_blobs(self, blobs: set[str]) -> int:
+        """Delete ``blobs`` from the store (purged bytes); return how many were there.
 
-    def remote_add(self, name: str, url: str, *, create: bool = True) -> None:
-        """Remember ``url`` as remote ``name`` (marking it as a casdb remote if it is new)."""
-        from casdb.core.names import check_branch
-        from casdb.remote.layout import Remote
-        from casdb.store.backends.base import redact
+        The stat cache goes too: it vouches for blobs being stored (it is only a cache)."""
+        deleted = 0
+        for blob in blobs:
+            try:
+                self.store.blob_path(blob).unlink()
+                deleted += 1
+            except FileNotFoundError:
+                pass
+        self.forget_stat_cache()
+        return deleted
 
-        check_branch(name)
-        if redact(url) != url:
-            raise InvalidInput(f"{redact(url)}: put credentials in the environment or the AWS "
-                               "config files, never in the URL")
-        remotes = self.remotes()
-        if name in remotes:
-            raise AlreadyExists(f"remote {name!r} exists already ({remotes[name]})")
-        (Remote.create if create else Remote.open)(url)
-        remotes[name] = url
-        atomic_write(self.path / "remotes.json", json.dumps(remotes, indent=2).encode() + b"\n",
-                     tmp_dir=self.path / "tmp")
+    def forget_stat_cache(self) -> None:
+        """Delete the stat cache (after blobs left the store: it may vouch for them)."""
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self.path / STATCACHE)
 
-    def remote(self, name: str | None = None):
-        """The remote named ``name`` (default: ``origin``, or the only one)."""
-        from casdb.remote.layout import Remote
+    # -- the object source of a checkout (casdb.checkouts.source): all here already ----------
 
-        remotes = self.remotes()
-        if name is None:
-            if len(remotes) == 1:
-                name = next(iter(remotes))
-            elif "origin" in remotes:
-                name = "origin"
-            else:
-                raise InvalidInput("name the remote: " + (", ".join(remotes) or "none is set up "
-                                   "(casdb remote add NAME URL)"))
-        if name not in remotes:
-            hint = f" (remotes: {', '.join(remotes)})" if remotes else ""
-            raise NotFound(f"no remote {name!r}{hint}")
-        return Remote.open(remotes[name], cache=self.path / "remotes" / name)
+    def sync_refs(self, dataset: str) -> None:
+        """Nothing to mirror: the refs are this repository's own."""
 
-    def push(self, remote: str | None = None, datasets: list[str] | None = None,
-             progress: bool | None = None):
-        """Send what ``remote`` lacks of ``datasets`` (default: all); refs move last, by CAS."""
-        from casdb.remote.transfer import push
+    def fetch_version(self, commit_id: str, progress: bool | None = None) -> None:
+        """Nothing to fetch: every object of a version is in the store."""
 
-        return push(self, self.remote(remote), datasets, progress)
+    def ensure_blobs(self, wanted: dict[str, int], progress: bool | None = None) -> None:
+        """Nothing to fetch: every blob not purged is in the store."""
 
-    def pull(self, remote: str | None = None, datasets: list[str] | None = None,
-             progress: bool | None = None, rebase: bool = False):
-        """Fetch what this repository lacks of ``datasets`` (default: all on the remote);
-        ``rebase`` puts local commits of a diverged branch on top of the remote's."""
-        from casdb.remote.transfer import pull
-
-        with self.writing():
-            return pull(self, self.remote(remote), datasets, progress, rebase)
-
-    @classmethod
-    def clone(cls, url: str, path: str | Path, progress: bool | None = None) -> Repository:
-        """A new repository at ``path`` with every dataset of the remote at ``url`` (``origin``).
-
-        An interrupted clone (killed, disconnected) is finished by calling ``clone`` again with
-        the same ``url`` and ``path``: what arrived is kept (see :mod:`casdb.remote.cloning`).
-        """
-        from casdb.remote.cloning import clone
-
-        return clone(url, _local_path(path), progress=progress)
+    def repair_blobs(self, blobs: list[str]) -> list[str]:
+        """No copy to repair from at this level (:class:`casdb.Repository` asks its remotes)."""
+        return []
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -339,12 +264,10 @@ class Repository:
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise NotFound(f"no dataset {dataset!r} in {self.path}{hint}")
 
-    def _reachable_commits(self, dataset: str) -> set[str]:
-        out: set[str] = set()
-        for head in list(self.refs.tags(dataset).values()) + list(self.refs.heads(dataset).values()):
-            for cid, _ in dag.ancestry(self.store, head, first_parent=False):
-                out.add(cid)
-        return out
+    def _reachable_commits(self, dataset: str) -> list[str]:
+        heads = list(self.refs.tags(dataset).values()) + list(self.refs.heads(dataset).values())
+        return reachability.walk(self.store, [(h, COMMIT) for h in heads],
+                                 commits_only=True, strict=True).commits
 
 
 def make_layout(path: Path) -> None:
@@ -391,12 +314,13 @@ def _check_not_cloning(path: Path) -> None:
                        f"'casdb clone {shlex.quote(url)} {shlex.quote(str(path))}' to finish it")
 
 
-def _local_path(location: str | Path) -> Path:
+def local_path(location: str | Path) -> Path:
     text = str(location)
     if text.startswith("file://"):
         text = text[len("file://"):]
     elif "://" in text:
-        from casdb.store.backends.base import redact, unsupported_url
+        from casdb.store.backends.base import redact
+        from casdb.store.backends.registry import unsupported_url
 
         if text.split("://", 1)[0].lower() != "s3":
             raise unsupported_url(text)

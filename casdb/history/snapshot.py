@@ -2,7 +2,7 @@
 
 Example:
     >>> import tempfile
-    >>> from casdb.history.repository import Repository
+    >>> from casdb.api import Repository
     >>> from casdb.testing.synth import make_dataset
     >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
     >>> _ = repo.commit(make_dataset(tempfile.mkdtemp(), files=2, duration=0.1), dataset="d")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from casdb.history import trees
 
 if TYPE_CHECKING:
-    from casdb.history.repository import Repository
+    from casdb.history.repository import BaseRepository
     from casdb.model.objects import Commit
 
 HEADER_FIELDS = (
@@ -77,7 +77,7 @@ class Summary:
         return self.header.get(name) or {}
 
 
-def summarize(repo: Repository, dataset: str, version: str | None = None) -> Summary:
+def summarize(repo: BaseRepository, dataset: str, version: str | None = None) -> Summary:
     """Summarise ``dataset`` at ``version`` (None: the head of ``main``)."""
     cid = repo.resolve(dataset, version)
     commit = repo.get_commit(cid)
@@ -96,7 +96,7 @@ def summarize(repo: Repository, dataset: str, version: str | None = None) -> Sum
     return out
 
 
-def _media(repo: Repository, commit: Commit) -> MediaSummary:
+def _media(repo: BaseRepository, commit: Commit) -> MediaSummary:
     """The media of ``commit`` as they load now: files whose bytes were purged are left out
     (and counted apart), as a checkout leaves them out."""
     from casdb.store.tombstones import purged_blobs

@@ -14,8 +14,8 @@ deleted.
 
 Example:
     >>> import tempfile
-    >>> from casdb.history.repository import Repository
-    >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+    >>> from casdb.history.repository import BaseRepository
+    >>> repo = BaseRepository.init(tempfile.mkdtemp() + "/r")
     >>> collect(repo, grace=0).objects
     0
 """
@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING
 from casdb.core.errors import InvalidInput
 from casdb.core.ids import to_raw
 from casdb.core.parallel import workers
-from casdb.maintenance.fsck import reachable
+from casdb.store import reachability
 
 if TYPE_CHECKING:
-    from casdb.history.repository import Repository
+    from casdb.history.repository import BaseRepository
 
 GRACE = 3600.0
 
@@ -78,14 +78,14 @@ def parse_duration(text: str) -> float:
         raise InvalidInput(f"invalid duration {text!r}: use e.g. 30s, 15m, 2h, 7d") from None
 
 
-def mark(repo: Repository) -> tuple[set[bytes], set[bytes], list[str]]:
+def mark(repo: BaseRepository) -> tuple[set[bytes], set[bytes], list[str]]:
     """Raw ids of every reachable object and blob, and the problems met (a damaged ref or a
     missing object stops the gc: deleting on a partial mark could lose data)."""
-    objects, blobs, problems, _ = reachable(repo)
-    return objects, {to_raw(b) for b in blobs}, problems
+    found = reachability.from_refs(repo.store, repo.refs)
+    return found.objects, {to_raw(b) for b in found.blobs}, found.problems
 
 
-def collect(repo: Repository, *, grace: float = GRACE, dry_run: bool = False) -> GcReport:
+def collect(repo: BaseRepository, *, grace: float = GRACE, dry_run: bool = False) -> GcReport:
     """Delete what no ref reaches and nothing touched within ``grace`` seconds."""
     if grace < 0:
         raise InvalidInput("the grace period cannot be negative")
@@ -95,7 +95,7 @@ def collect(repo: Repository, *, grace: float = GRACE, dry_run: bool = False) ->
         return _collect(repo, grace, dry_run)
 
 
-def _collect(repo: Repository, grace: float, dry_run: bool) -> GcReport:
+def _collect(repo: BaseRepository, grace: float, dry_run: bool) -> GcReport:
     report = GcReport(dry_run=dry_run)
     started = time.time()
     objects, blobs, problems = mark(repo)
@@ -144,7 +144,7 @@ def _collect(repo: Repository, grace: float, dry_run: bool) -> GcReport:
             report.temporary += 1
             report.bytes += size
     if deleted and not dry_run:
-        repo.statcache.clear()
+        repo.forget_stat_cache()
     return report
 
 

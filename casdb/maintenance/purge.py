@@ -22,35 +22,31 @@ absences. A commit of a folder holding purged bytes (under any name) is refused
 
 Example:
     >>> import tempfile
-    >>> from casdb.history.repository import Repository
-    >>> tombstones(Repository.init(tempfile.mkdtemp() + "/r"))
+    >>> from casdb.history.repository import BaseRepository
+    >>> tombstones(BaseRepository.init(tempfile.mkdtemp() + "/r"))
     []
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from casdb.checkouts import records
+from casdb.checkouts.purging import purge_cache
 from casdb.core.errors import BackendError, IntegrityError, InvalidInput, NotFound
 from casdb.core.names import version_key
 from casdb.history import trees
-from casdb.store.tombstones import (  # noqa: F401 (re-exported: purge's own record)
-    PURGED,
-    Tombstone,
-    parse_tombstones,
-    purged_blobs,
-    save_tombstones,
-    tombstones,
-)
+from casdb.model.graph import COMMIT
+from casdb.remote import config
+from casdb.remote.purges import apply_remote
+from casdb.store import reachability
+from casdb.store.tombstones import Tombstone, purged_blobs, save_tombstones, tombstones
 
 if TYPE_CHECKING:
-    from casdb.history.repository import Repository
-    from casdb.remote.layout import Remote
+    from casdb.history.repository import BaseRepository
 
 @dataclass
 class PurgeReport:
@@ -75,10 +71,8 @@ class PurgeReport:
     dry_run: bool = False
 
 
-def _commits(repo: Repository, dataset: str | None = None) -> list[tuple[str, str, str]]:
+def _commits(repo: BaseRepository, dataset: str | None = None) -> list[tuple[str, str, str]]:
     """``(dataset, label, commit id)`` of every commit reachable from the refs (of one dataset)."""
-    from casdb.history import dag
-
     out, seen = [], set()
     for ds in [dataset] if dataset else repo.datasets():
         tags = repo.refs.tags(ds)
@@ -86,21 +80,22 @@ def _commits(repo: Repository, dataset: str | None = None) -> list[tuple[str, st
         for version, cid in tags.items():
             label.setdefault(cid, version)
         heads = list(tags.values()) + list(repo.refs.heads(ds).values())
-        for head in heads:
-            for cid, _ in dag.ancestry(repo.store, head, first_parent=False):
-                if (ds, cid) not in seen:
-                    seen.add((ds, cid))
-                    out.append((ds, label.get(cid, cid[:10]), cid))
+        found = reachability.walk(repo.store, [(h, COMMIT) for h in heads], commits_only=True,
+                                  strict=True)
+        for cid in found.commits:
+            if (ds, cid) not in seen:
+                seen.add((ds, cid))
+                out.append((ds, label.get(cid, cid[:10]), cid))
     return out
 
 
-def _files(repo: Repository, commit_id: str) -> dict[str, str]:
+def _files(repo: BaseRepository, commit_id: str) -> dict[str, str]:
     """Path -> blob of a commit's tree."""
     commit = repo.get_commit(commit_id)
     return {path: entry.id for path, entry in trees.walk(repo.store, commit.tree)}
 
 
-def plan(repo: Repository, dataset: str, paths: list[str]) -> PurgeReport:
+def plan(repo: BaseRepository, dataset: str, paths: list[str]) -> PurgeReport:
     """The blobs of ``paths`` in any version of ``dataset``, and every holder of those bytes."""
     repo.check_known(dataset)
     if not paths:
@@ -127,7 +122,7 @@ def plan(repo: Repository, dataset: str, paths: list[str]) -> PurgeReport:
     return report
 
 
-def purge(repo: Repository, dataset: str, paths: list[str], reason: str, *,
+def purge(repo: BaseRepository, dataset: str, paths: list[str], reason: str, *,
           dry_run: bool = False, cache_root: Path | None = None) -> PurgeReport:
     """Purge the bytes of ``paths`` (see the module docstring); ``reason`` is required."""
     if not reason or not reason.strip():
@@ -151,14 +146,14 @@ def purge(repo: Repository, dataset: str, paths: list[str], reason: str, *,
     return report
 
 
-def finish(repo: Repository, report: PurgeReport | None = None,
+def finish(repo: BaseRepository, report: PurgeReport | None = None,
            cache_root: Path | None = None) -> PurgeReport:
     """Delete every tombstoned blob from the repository, the cache and the reachable remotes."""
     from casdb.checkouts.layout import cache_root as default_root
 
     report = report or PurgeReport()
     blobs = purged_blobs(repo)
-    report.deleted_blobs += finish_local(repo, blobs)
+    report.deleted_blobs += repo.delete_blobs(blobs)
     roots = [cache_root if cache_root is not None else default_root()]
     roots += [r for r in _recorded(repo, report).caches if r.is_dir()]
     for root in dict.fromkeys(r.absolute() for r in roots):  # each once, the given one first
@@ -167,144 +162,26 @@ def finish(repo: Repository, report: PurgeReport | None = None,
         report.cache_folders += folders
         report.derived += derived
     report.checkouts = _checkouts(repo, blobs, report)
-    for name in repo.remotes():
+    for name in config.configured(repo):
         try:
-            apply_remote(repo, repo.remote(name))
+            apply_remote(repo, config.open_named(repo, name))
             report.remotes[name] = "purged"
         except (BackendError, NotFound, OSError) as exc:
             report.remotes[name] = f"not reached ({exc}); purged on the next push or pull"
     return report
 
 
-def _recorded(repo: Repository, report: PurgeReport):
+def _recorded(repo: BaseRepository, report: PurgeReport):
     """The recorded cache roots and checkout folders; a damaged record is a problem reported,
     not a reason to stop half-way (the tombstones are written already)."""
-    from casdb.checkouts import records as checkouts
-    from casdb.core.errors import IntegrityError
-
     try:
-        return checkouts.read(repo)
+        return records.read(repo)
     except IntegrityError as exc:
         if str(exc) not in report.problems:
             report.problems.append(str(exc))
-        return checkouts.Recorded()
+        return records.Recorded()
 
 
-def _checkouts(repo: Repository, blobs: set[str], report: PurgeReport) -> list[Path]:
+def _checkouts(repo: BaseRepository, blobs: set[str], report: PurgeReport) -> list[Path]:
     """Recorded ``DEST`` checkout folders that hold any of ``blobs``."""
-    from casdb.checkouts import records as checkouts
-
-    return checkouts.holding(_recorded(repo, report).folders, blobs)
-
-
-def purge_cache(root: Path, blobs: set[str]) -> tuple[list[Path], int]:
-    """Remove cache folders holding any of ``blobs``, converted copies, and remote-cache copies."""
-
-    from casdb.checkouts import layout as cache
-    from casdb.core.fileops import make_tree_writable
-
-    removed = []
-    for entry in cache.entries(root):
-        if entry.state is not None and not _cache_folder(root, entry):
-            continue  # a folder of casdb's making but not this cache's (a DEST checkout)
-        try:
-            held = set(cache.read_media(entry.path, ["blob"]).column("blob").to_pylist())
-        except IntegrityError:
-            held = blobs  # unreadable: it may hold the bytes, and it is the cache's own folder
-        if blobs & held:
-            make_tree_writable(entry.path)
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(entry.path)
-    derived = 0
-    for top in (root / ".derived", root / ".remotes"):
-        if not top.is_dir():
-            continue
-        for dirpath, _, files in os.walk(top):
-            folder = os.path.basename(dirpath)
-            for name in files:
-                if folder + name in blobs:
-                    os.unlink(os.path.join(dirpath, name))
-                    derived += 1
-    return removed, derived
-
-
-def _cache_folder(root: Path, entry) -> bool:
-    """Whether ``entry`` sits where the cache puts the version its state names: a recorded
-    root may be any folder, and user folders under it are not the cache's to delete."""
-    from casdb.checkouts import layout as cache
-    from casdb.core.errors import InvalidInput
-
-    state = entry.state
-    try:
-        return entry.path == cache.folder(root, state.dataset, state.version, state.flavour)
-    except (InvalidInput, TypeError):
-        return False
-
-
-def apply_remote(repo: Repository, remote: Remote) -> None:
-    """Make ``remote`` hold the union of both sides' tombstones and none of their bytes."""
-    from casdb.store.objectstore import blob_key
-
-    local = tombstones(repo)
-    theirs = remote.tombstones()
-    mine = {t.blob for t in local}
-    new_here = [t for t in theirs if t.blob not in mine]
-    if new_here:  # purged elsewhere: purge here too
-        save_tombstones(repo, local + new_here)
-        finish_local(repo, {t.blob for t in new_here})
-    merged = local + new_here
-    if {t.blob for t in theirs} != {t.blob for t in merged}:
-        remote.put_tombstones(merged)
-    blobs = {t.blob for t in merged}
-    for blob in blobs:
-        remote.backend.delete(blob_key(blob))
-    where = remote.index()
-    packs = {where[b].pack for b in blobs if b in where and where[b].pack}
-    for pack in packs:
-        remote.repack(pack, drop=blobs)
-
-
-def finish_local(repo: Repository, blobs: set[str]) -> int:
-    """Delete ``blobs`` from the repository's store; return how many were there."""
-    deleted = 0
-    for blob in blobs:
-        try:
-            repo.store.blob_path(blob).unlink()
-            deleted += 1
-        except FileNotFoundError:
-            pass
-    repo.statcache.clear()
-    return deleted
-
-
-def purged_paths(repo: Repository, commit_id: str) -> list[str]:
-    """Paths of a commit whose bytes were purged (empty when nothing was ever purged)."""
-    blobs = purged_blobs(repo)
-    if not blobs:
-        return []
-    return sorted(p for p, b in _files(repo, commit_id).items() if b in blobs)
-
-
-def refuse_purged(repo: Repository, files: dict[str, tuple[str, int]]) -> None:
-    """``InvalidDataset`` if any of ``files`` (path -> blob id, size) holds purged bytes.
-
-    A commit calls this once every file has its blob id (hashed now or vouched for by the stat
-    cache), before anything is published. Storing purged bytes again would be undone anyway:
-    every push and pull deletes tombstoned blobs from the remote.
-    """
-    from casdb.core.errors import InvalidDataset
-    from casdb.core.ids import short
-
-    stones = {t.blob: t for t in tombstones(repo)}
-    if not stones:
-        return
-    hits = sorted(p for p, (blob, _) in files.items() if blob in stones)
-    if not hits:
-        return
-    t = stones[files[hits[0]][0]]
-    more = f" (and {len(hits) - 1} more file{'s' if len(hits) > 2 else ''})" if len(hits) > 1 else ""
-    raise InvalidDataset(
-        f"{hits[0]}{more} holds bytes purged from this repository: blob {short(t.blob)}, "
-        f"{t.dataset} {', '.join(t.paths)}, reason {t.reason!r}, {t.date}; remove it (and its "
-        "rows) from the folder (casdb purged lists the tombstones)"
-    )
+    return records.holding(_recorded(repo, report).folders, blobs)

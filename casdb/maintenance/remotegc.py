@@ -18,8 +18,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from casdb.maintenance.fsck import children
 from casdb.model import compression, encoding
+from casdb.model.graph import references
 from casdb.remote.layout import BLOB, PACKS, Remote
 from casdb.store.objectstore import blob_key
 
@@ -50,12 +50,9 @@ def collect_remote(remote: Remote, *, grace: float = 3600.0, dry_run: bool = Fal
         for object_id in level:
             if object_id not in stored:
                 continue
-            blobs: dict[str, int] = {}
-            obj = encoding.decode(compression.decompress(stored[object_id]))
-            for child, _ in children(obj, blobs):
-                if child not in marked:
-                    following.append(child)
-            marked.update(blobs)
+            refs = references(encoding.decode(compression.decompress(stored[object_id])))
+            following += [child for child, _ in refs.objects if child not in marked]
+            marked.update(refs.blobs)
         level = sorted(set(following) - marked)
     by_pack: dict[str, list[str]] = {}
     for object_id, entry in where.items():

@@ -27,7 +27,7 @@ Example:
     >>> from casdb.remote.layout import Remote
     >>> url = tempfile.mkdtemp() + "/remote"
     >>> _ = Remote.create(url)
-    >>> clone(url, Path(tempfile.mkdtemp()) / "copy").remotes() == {"origin": url}
+    >>> config.configured(clone(url, Path(tempfile.mkdtemp()) / "copy")) == {"origin": url}
     True
 """
 
@@ -41,18 +41,20 @@ from pathlib import Path
 from casdb.core.atomic import fsync_dir
 from casdb.core.errors import AlreadyExists, Conflict, InvalidInput, storage_error
 from casdb.core.locking import FileLock
-from casdb.history.repository import CLONE_MARKER, Repository, cloning_url, make_layout
+from casdb.history.repository import CLONE_MARKER, BaseRepository, cloning_url, make_layout
+from casdb.remote import config
+from casdb.remote.transfer import pull
 
 MARKER_TMP = CLONE_MARKER + ".tmp-"
 
 
-class _Cloning(Repository):
+class _Cloning(BaseRepository):
     """The repository of a clone in progress: opens although the marker is there."""
 
     _cloning = True
 
 
-def clone(url: str, path: Path, progress: bool | None = None) -> Repository:
+def clone(url: str, path: Path, progress: bool | None = None) -> BaseRepository:
     """A repository at ``path`` with every dataset of the remote at ``url`` as remote ``origin``;
     finishes an interrupted clone of the same ``url`` into ``path``."""
     from casdb.remote.layout import Remote
@@ -75,9 +77,10 @@ def clone(url: str, path: Path, progress: bool | None = None) -> Repository:
         make_layout(path)
         _clear_tmp(path / "tmp")  # staged by a killed run; nobody else opens a clone in progress
         repo = _Cloning(path)
-        if repo.remotes().get("origin") != url:
-            repo.remote_add("origin", url, create=False)
-        repo.pull("origin", progress=progress)
+        if config.configured(repo).get("origin") != url:
+            config.add(repo, "origin", url, create=False)
+        with repo.writing():
+            pull(repo, config.open_named(repo, "origin"), None, progress)
         try:
             (path / CLONE_MARKER).unlink()
             fsync_dir(path)
@@ -85,7 +88,7 @@ def clone(url: str, path: Path, progress: bool | None = None) -> Repository:
             raise storage_error(exc, str(path)) from exc
     finally:
         lock.__exit__(None, None, None)
-    return Repository(path)
+    return BaseRepository(path)
 
 
 def _claim(path: Path, url: str) -> None:

@@ -32,7 +32,8 @@ from casdb.core.errors import IntegrityError, InvalidInput, NotFound
 from casdb.core.ids import hash_bytes, is_id
 from casdb.core.names import check_branch, check_dataset, check_version
 from casdb.model import compression
-from casdb.store.backends.base import Backend, open_backend, redact
+from casdb.store.backends.base import Backend, redact
+from casdb.store.backends.registry import open_backend
 from casdb.store.objectstore import BLOBS, blob_key
 
 MARKER = "casdb-remote.json"

@@ -8,8 +8,8 @@ cache the repository is (a load straight from a remote), else every remote confi
 
 Example:
     >>> import tempfile
-    >>> from casdb.history.repository import Repository
-    >>> repair_blobs(Repository.init(tempfile.mkdtemp() + "/r"), ["ab" * 32])
+    >>> from casdb.history.repository import BaseRepository
+    >>> repair_blobs(BaseRepository.init(tempfile.mkdtemp() + "/r"), ["ab" * 32], [])
     []
 """
 
@@ -22,35 +22,18 @@ from typing import TYPE_CHECKING
 from casdb.core.errors import Error
 
 if TYPE_CHECKING:
-    from casdb.history.repository import Repository
+    from casdb.history.repository import BaseRepository
     from casdb.remote.layout import Remote
 
 
-def _remotes(repo: Repository) -> list[Remote]:
-    source = getattr(repo, "source", None)
-    if source is not None:
-        return [source]
-    out = []
-    try:
-        names = list(repo.remotes())
-    except Error:
-        return []
-    for name in names:
-        try:
-            out.append(repo.remote(name))
-        except Error:
-            continue  # out of reach now: try the others
-    return out
-
-
-def repair_blobs(repo: Repository, blobs: list[str]) -> list[str]:
-    """Replace each of ``blobs`` in ``repo``'s store by a verified copy from a remote; return
-    those repaired. Remotes that fail or lack a blob are skipped."""
+def repair_blobs(repo: BaseRepository, blobs: list[str], remotes: list[Remote]) -> list[str]:
+    """Replace each of ``blobs`` in ``repo``'s store by a verified copy from one of
+    ``remotes``; return those repaired. Remotes that fail or lack a blob are skipped."""
     todo = list(dict.fromkeys(blobs))
     repaired: list[str] = []
     if not todo:
         return repaired
-    for remote in _remotes(repo):
+    for remote in remotes:
         try:
             where = remote.index()
         except Error:

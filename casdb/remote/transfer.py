@@ -17,7 +17,7 @@ before any local ref moves.
 Example:
     >>> import tempfile
     >>> from casdb.remote.layout import Remote
-    >>> from casdb.history.repository import Repository
+    >>> from casdb.api import Repository
     >>> from casdb.testing.synth import make_dataset
     >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
     >>> _ = repo.commit(make_dataset(tempfile.mkdtemp(), files=3, duration=0.1), dataset="d",
@@ -37,12 +37,13 @@ from typing import TYPE_CHECKING
 from casdb.core.errors import AlreadyExists, Conflict, IntegrityError, NotFound
 from casdb.core.progress import Progress
 from casdb.history import dag
-from casdb.maintenance.fsck import children
+from casdb.model.graph import COMMIT, TREE, references
 from casdb.remote.layout import BIG, BLOB, OBJECT, PACK_SIZE, Entry, Remote
+from casdb.store import reachability
 from casdb.store.refs import RefUpdate
 
 if TYPE_CHECKING:
-    from casdb.history.repository import Repository
+    from casdb.history.repository import BaseRepository
 
 _TRANSFERS = 8
 
@@ -63,10 +64,10 @@ class Result:
 # -- push -----------------------------------------------------------------------------------------
 
 
-def push(repo: Repository, remote: Remote, datasets: list[str] | None = None,
+def push(repo: BaseRepository, remote: Remote, datasets: list[str] | None = None,
          progress: bool | None = None) -> Result:
     """Send the versions and branches of ``datasets`` (default: all) that the remote lacks."""
-    from casdb.maintenance.purge import apply_remote
+    from casdb.remote.purges import apply_remote
     from casdb.store.tombstones import purged_blobs
 
     apply_remote(repo, remote)  # purges made while the remote was out of reach, both ways
@@ -108,39 +109,21 @@ def push(repo: Repository, remote: Remote, datasets: list[str] | None = None,
     return result
 
 
-def _descends(repo: Repository, commit: str, ancestor: str) -> bool:
+def _descends(repo: BaseRepository, commit: str, ancestor: str) -> bool:
     if not repo.store.has(ancestor):
         return False
     return any(cid == ancestor for cid, _ in dag.ancestry(repo.store, commit, first_parent=False))
 
 
-def _missing(repo: Repository, roots: list[str], where: dict[str, Entry]
+def _missing(repo: BaseRepository, roots: list[str], where: dict[str, Entry]
              ) -> tuple[list[str], dict[str, int]]:
     """Objects (children first) and blobs (id -> size) under ``roots`` the remote lacks."""
-    order: list[str] = []
-    blobs: dict[str, int] = {}
-    seen: set[str] = set()
-    for root in roots:
-        stack: list[tuple[str, bool]] = [(root, False)]
-        while stack:
-            object_id, expanded = stack.pop()
-            if expanded:
-                order.append(object_id)
-                continue
-            if object_id in seen or object_id in where:
-                continue
-            seen.add(object_id)
-            stack.append((object_id, True))
-            found: dict[str, int] = {}
-            for child, _ in children(repo.store.get(object_id), found):
-                stack.append((child, False))
-            for blob, size in found.items():
-                if blob not in where:
-                    blobs[blob] = size
-    return order, blobs
+    found = reachability.walk(repo.store, [(r, COMMIT) for r in roots], stop=where.__contains__,
+                              children_first=True, strict=True)
+    return found.order, found.blobs
 
 
-def _upload(repo: Repository, remote: Remote, objects: list[str], blobs: dict[str, int],
+def _upload(repo: BaseRepository, remote: Remote, objects: list[str], blobs: dict[str, int],
             result: Result, progress: bool | None) -> None:
     store = repo.store
     big = [b for b, size in blobs.items() if size >= BIG]
@@ -190,7 +173,7 @@ def _upload(repo: Repository, remote: Remote, objects: list[str], blobs: dict[st
 # -- fetch ----------------------------------------------------------------------------------------
 
 
-def fetch(repo: Repository, remote: Remote, roots: list[str], *, history: bool = True,
+def fetch(repo: BaseRepository, remote: Remote, roots: list[str], *, history: bool = True,
           trees: bool = True, blobs: bool = True, where: dict[str, Entry] | None = None,
           progress: bool | None = None) -> Result:
     """Bring the objects under commits ``roots`` that ``repo`` lacks (and their blobs).
@@ -215,14 +198,14 @@ def fetch(repo: Repository, remote: Remote, roots: list[str], *, history: bool =
             store.publish()  # kept if interrupted: a rerun fetches only what is still missing
             following = []
             for object_id in level:
-                found: dict[str, int] = {}
-                for child, kind in children(store.get(object_id), found):
-                    if kind == "commit" and not history or kind == "tree" and not trees:
+                refs = references(store.get(object_id))
+                for child, kind in refs.objects:
+                    if kind == COMMIT and not history or kind == TREE and not trees:
                         continue
                     if child not in seen:
                         seen.add(child)
                         following.append(child)
-                needed_blobs.update(found)
+                needed_blobs.update(refs.blobs)
             level = following
         if blobs and trees:
             from casdb.store.tombstones import purged_blobs
@@ -237,7 +220,7 @@ def fetch(repo: Repository, remote: Remote, roots: list[str], *, history: bool =
     return result
 
 
-def get_blobs(repo: Repository, remote: Remote, wanted: dict[str, int], *,
+def get_blobs(repo: BaseRepository, remote: Remote, wanted: dict[str, int], *,
               where: dict[str, Entry] | None = None, progress: bool | None = None,
               result: Result | None = None) -> Result:
     """Bring the blobs ``wanted`` (id -> size) that ``repo`` lacks; staged, not published."""
@@ -284,7 +267,7 @@ def get_blobs(repo: Repository, remote: Remote, wanted: dict[str, int], *,
     return result
 
 
-def pull(repo: Repository, remote: Remote, datasets: list[str] | None = None,
+def pull(repo: BaseRepository, remote: Remote, datasets: list[str] | None = None,
          progress: bool | None = None, rebase: bool = False) -> Result:
     """Fetch the versions and branches of ``datasets`` (default: all on the remote) and move
     the local refs: new tags are added and branches move forward.
@@ -295,7 +278,7 @@ def pull(repo: Repository, remote: Remote, datasets: list[str] | None = None,
     is copied), so that the next push succeeds. Version tags keep pointing at the commits
     they were made on.
     """
-    from casdb.maintenance.purge import apply_remote
+    from casdb.remote.purges import apply_remote
 
     apply_remote(repo, remote)  # the remote's purges apply here, and ours there
     datasets = datasets or remote.datasets()
@@ -335,7 +318,7 @@ def pull(repo: Repository, remote: Remote, datasets: list[str] | None = None,
     return result
 
 
-def _rebase(repo: Repository, mine: str, theirs: str) -> str:
+def _rebase(repo: BaseRepository, mine: str, theirs: str) -> str:
     """Re-make the commits of ``mine`` that ``theirs`` lacks on top of ``theirs``; return the
     new head."""
     import dataclasses
@@ -352,7 +335,7 @@ def _rebase(repo: Repository, mine: str, theirs: str) -> str:
     return parent
 
 
-def check_tips(repo: Repository, commits: list[str]) -> None:
+def check_tips(repo: BaseRepository, commits: list[str]) -> None:
     """Refuse, before any ref moves here, a fetched version whose header, media index or tables
     name an unsafe path (``IntegrityError``); trees were checked as they were decoded. Older
     versions are checked when they are checked out."""

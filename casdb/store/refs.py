@@ -114,6 +114,14 @@ class RefStore:
         """The lock serialising ref updates of one dataset."""
         return FileLock(self.backend.root / "locks" / f"{dataset}.lock")
 
+    def mirror(self, dataset: str, refs: dict[str, str]) -> None:
+        """Make the refs of ``dataset`` hold ``refs`` (ref -> commit id) as another repository
+        has them: the object cache of a remote mirrors the remote's refs (validated there)."""
+        with self.lock(dataset):
+            for ref, commit in refs.items():
+                if self.get(dataset, ref) != commit:
+                    self.backend.put(self._key(dataset, ref), (commit + "\n").encode())
+
     def update(self, dataset: str, updates: list[RefUpdate]) -> None:
         """Apply ``updates`` if every ref still holds what the caller expects; else change nothing.
 

@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from casdb.core.atomic import atomic_write
-from casdb.core.errors import IntegrityError, InvalidInput
+from casdb.core.errors import IntegrityError, InvalidDataset, InvalidInput
 
-if TYPE_CHECKING:
-    from casdb.history.repository import Repository
+
+class RepositoryFolder(Protocol):
+    """What tombstones need of a repository: its folder (the store layer knows no more)."""
+
+    path: Path
 
 PURGED = "purged"
 
@@ -44,7 +48,7 @@ class Tombstone:
 _STONE_FIELDS = {"blob", "dataset", "paths", "reason", "date", "holders"}
 
 
-def tombstones(repo: Repository) -> list[Tombstone]:
+def tombstones(repo: RepositoryFolder) -> list[Tombstone]:
     """The tombstones of the repository, oldest first."""
     file = repo.path / PURGED
     try:
@@ -97,12 +101,36 @@ def parse_tombstones(data: bytes, what: str) -> list[Tombstone]:
     return out
 
 
-def purged_blobs(repo: Repository) -> set[str]:
+def purged_blobs(repo: RepositoryFolder) -> set[str]:
     return {t.blob for t in tombstones(repo)}
 
 
-def save_tombstones(repo: Repository, stones: list[Tombstone]) -> None:
+def save_tombstones(repo: RepositoryFolder, stones: list[Tombstone]) -> None:
     """Replace the repository's tombstones (atomically)."""
     atomic_write(repo.path / PURGED,
                  json.dumps([asdict(t) for t in stones], indent=1).encode() + b"\n",
                  tmp_dir=repo.path / "tmp")
+
+
+def refuse_purged(repo: RepositoryFolder, files: dict[str, tuple[str, int]]) -> None:
+    """``InvalidDataset`` if any of ``files`` (path -> blob id, size) holds purged bytes.
+
+    A commit calls this once every file has its blob id (hashed now or vouched for by the stat
+    cache), before anything is published. Storing purged bytes again would be undone anyway:
+    every push and pull deletes tombstoned blobs from the remote.
+    """
+    from casdb.core.ids import short
+
+    stones = {t.blob: t for t in tombstones(repo)}
+    if not stones:
+        return
+    hits = sorted(p for p, (blob, _) in files.items() if blob in stones)
+    if not hits:
+        return
+    t = stones[files[hits[0]][0]]
+    more = f" (and {len(hits) - 1} more file{'s' if len(hits) > 2 else ''})" if len(hits) > 1 else ""
+    raise InvalidDataset(
+        f"{hits[0]}{more} holds bytes purged from this repository: blob {short(t.blob)}, "
+        f"{t.dataset} {', '.join(t.paths)}, reason {t.reason!r}, {t.date}; remove it (and its "
+        "rows) from the folder (casdb purged lists the tombstones)"
+    )

@@ -27,7 +27,7 @@ from casdb.model.objects import FILE, Header, Tree, TreeEntry
 from casdb.store.refs import RefUpdate
 
 if TYPE_CHECKING:
-    from casdb.history.repository import Repository
+    from casdb.api import Repository
     from casdb.remote.layout import Remote
 
 UNSAFE_PATHS = (

@@ -2,7 +2,7 @@
 and a fast, disk-free backend for tests of the layers above.
 
 Test-only: nothing survives the process, so it lives in ``casdb.testing`` and
-:func:`casdb.store.backends.base.open_backend` never returns it.
+:func:`casdb.store.backends.registry.open_backend` never returns it.
 
 Example:
     >>> b = MemoryBackend()

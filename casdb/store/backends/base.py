@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from casdb.core.errors import InvalidInput
+    pass
 
 
 @dataclass(frozen=True)
@@ -99,42 +99,6 @@ def check_key(key: str) -> str:
 
         raise InvalidInput(f"invalid key {key!r}")
     return key
-
-
-def open_backend(url: str) -> Backend:
-    """A backend for ``url``: ``s3://bucket/prefix``, or a folder (path or ``file://``).
-
-    Example:
-        >>> import tempfile
-        >>> open_backend(tempfile.mkdtemp()).capabilities.local_path
-        True
-    """
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme in ("", "file"):
-        from casdb.store.backends.local import LocalBackend
-
-        path = url[len("file://"):] if scheme else url
-        return LocalBackend(Path(path).expanduser().absolute())
-    if scheme == "s3":
-        from casdb.store.backends.s3 import S3Backend
-
-        return S3Backend.from_url(url)
-    raise unsupported_url(url)
-
-
-def unsupported_url(url: str) -> InvalidInput:
-    """The error for a URL whose scheme no backend serves (``gs://``, ``http://``, ...).
-
-    Example:
-        >>> error = unsupported_url("gs://bucket/casdb")
-        >>> error.exit_code, "s3://bucket/prefix" in str(error)
-        (2, True)
-    """
-    from casdb.core.errors import InvalidInput
-
-    return InvalidInput(f"unsupported repository URL {redact(url)!r}: casdb opens a folder (a path "
-                        "or file://...) or s3://bucket/prefix (AWS S3 or an S3-compatible server "
-                        "such as MinIO, Ceph or SeaweedFS; AWS_* variables for credentials)")
 
 
 def redact(url: str) -> str:

@@ -1,0 +1,139 @@
+"""Loading: :func:`load` a version through the cache, :func:`checkout` one into a folder.
+
+Example:
+    >>> import tempfile
+    >>> from casdb.api.repository import Repository
+    >>> from casdb.testing.synth import make_dataset
+    >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+    >>> _ = repo.commit(make_dataset(tempfile.mkdtemp(), files=2, duration=0.1), dataset="d",
+    ...                 version="1.0.0")
+    >>> cache = tempfile.mkdtemp()
+    >>> ds = load("d", repo=repo, cache_root=cache, only_metadata=True)
+    >>> ds.root.relative_to(cache).as_posix(), ds["emotion"].get().shape
+    ('d/1.0.0/original', (2, 3))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from casdb.api.repository import open_repository
+from casdb.audio.flavour import Flavour
+from casdb.checkouts import layout as cache
+from casdb.checkouts.dataset import Dataset
+from casdb.checkouts.linking import check_mode
+from casdb.checkouts.selection import Request
+from casdb.core.errors import BackendError, NotFound
+from casdb.core.names import check_dataset, version_key
+
+if TYPE_CHECKING:
+    from casdb.checkouts.materialise import Checkout
+    from casdb.history.repository import BaseRepository as Repository
+
+def load(
+    name: str,
+    version: str | None = None,
+    *,
+    repo: Repository | str | Path | None = None,
+    flavour: Flavour | dict | None = None,
+    tables: str | Sequence[str] | None = None,
+    media: str | Sequence[str] | None = None,
+    only_metadata: bool = False,
+    cache_root: str | Path | None = None,
+    full_path: bool = True,
+    link: str = "auto",
+    progress: bool | None = None,
+    removed_media: bool = False,
+) -> Dataset:
+    """Load a version of dataset ``name`` through the cache and return it.
+
+    ``version`` is a version tag, a branch, or a commit id prefix; None means the latest
+    version (the highest tag). ``tables`` (ids), ``media`` (a regular expression searched in
+    each path, or a list of paths) and ``only_metadata`` narrow what is fetched; asking later
+    for more of the same version adds what is missing. ``link`` forces how media are placed
+    (``reflink``, ``hardlink`` or ``copy``; ``auto`` picks the best the file systems allow).
+    A version already in the cache loads without the repository. Files whose bytes were
+    purged are not in the folder, and their rows are left out unless ``removed_media``.
+    """
+    request = Request.make(tables, media, only_metadata)
+    check_mode(link)
+    flavour = Flavour.of(flavour)
+    check_dataset(name)
+    root = cache.cache_root(cache_root)
+    if version is not None:
+        ready = _cached(root, name, version, request, flavour)
+        if ready is not None:
+            return _opened(ready, request, full_path, removed_media)
+    try:
+        repository = open_repository(repo, root)  # a remote's refs are mirrored by checkout
+    except (NotFound, BackendError):
+        if version is None:  # offline: the latest version in the cache
+            ready = _cached(root, name, None, request, flavour)
+            if ready is not None:
+                return _opened(ready, request, full_path, removed_media)
+        raise
+    out = checkout(name, version, repo=repository, request=request, cache_root=root, link=link,
+                   progress=progress, flavour=flavour)
+    return _opened(out.path, request, full_path, removed_media)
+
+
+def _opened(path: Path, request: Request, full_path: bool, removed_media: bool) -> Dataset:
+    ds = Dataset(path, request, full_path=full_path, removed_media=removed_media)
+    ds.selection  # noqa: B018 (applies the request now: an unknown table fails here, not later)
+    return ds
+
+
+def checkout(
+    name: str,
+    version: str | None = None,
+    dest: str | Path | None = None,
+    *,
+    repo: Repository | str | Path | None = None,
+    request: Request | None = None,
+    cache_root: str | Path | None = None,
+    link: str = "auto",
+    progress: bool | None = None,
+    flavour: Flavour | dict | None = None,
+) -> Checkout:
+    """Write a version as an audformat folder to ``dest`` (or to the cache) and return it.
+
+    The arguments come in the order of :func:`load`: the dataset, its version, then keywords
+    (``repo`` a repository, a path, a remote URL, or None for ``$CASDB_REPO``).
+    """
+    from casdb.checkouts.materialise import checkout as run
+
+    check_dataset(name)
+    return run(open_repository(repo, cache_root), name, version, request or Request(),
+               root=cache_root, dest=dest, link=link, progress=progress,
+               flavour=Flavour.of(flavour))
+
+
+def _cached(
+    root: Path, name: str, version: str | None, request: Request, flavour: Flavour
+) -> Path | None:
+    """A cache folder that already serves ``request`` (of the latest cached version if None)."""
+    if version is not None:
+        path = cache.folder(root, name, version, flavour.id)
+        state = cache.read_state(path)
+        if state is not None and state.covers(request.key()):
+            _check(root, path)
+            return path
+        return None
+    found = [e for e in cache.entries(root, name)
+             if e.state is not None and e.state.flavour == flavour.id
+             and e.state.covers(request.key())]
+    if not found:
+        return None
+    best = max(found, key=lambda e: version_key(e.state.version))
+    _check(root, best.path)
+    return best.path
+
+
+def _check(root: Path, path: Path) -> None:
+    """A cached folder is handed out again only if its files are still what was placed."""
+    from casdb.checkouts.cachecheck import check_in_place
+
+    check_in_place(root, path)
+    cache.touch_used(path)

@@ -1,0 +1,175 @@
+"""The repository as users hold it: the plumbing plus commit, push, pull, purge and clone.
+
+Example:
+    >>> import tempfile
+    >>> repo = Repository.init(tempfile.mkdtemp() + "/repo")
+    >>> repo.datasets(), repo.remotes()
+    ([], {})
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from casdb.history.repository import BaseRepository, local_path
+
+if TYPE_CHECKING:
+    from casdb.commit.committer import CommitResult
+    from casdb.maintenance.purge import PurgeReport
+    from casdb.remote.layout import Remote
+    from casdb.remote.transfer import Result as TransferResult
+
+REPO_ENV = "CASDB_REPO"
+DEFAULT_REPO = "~/.casdb/repo"
+
+
+class Repository(BaseRepository):
+    """A local casdb repository.
+
+    Example:
+        >>> import tempfile
+        >>> path = tempfile.mkdtemp() + "/repo"
+        >>> _ = Repository.init(path)
+        >>> Repository(path).path.name
+        'repo'
+    """
+
+    def commit(
+        self,
+        source: str | Path,
+        *,
+        dataset: str,
+        version: str | None = None,
+        branch: str = "main",
+        message: str = "",
+        author: str | None = None,
+        progress: bool | None = None,
+        allow_undecodable: bool = False,
+    ) -> CommitResult:
+        """Commit the audformat folder ``source`` as a new version of ``dataset``.
+
+        The parent is the head of ``branch`` (for a new branch, the head of ``main``). With
+        ``version``, the commit is also tagged; a version is never re-published
+        (``AlreadyExists``). If another writer moved the branch meanwhile, nothing is changed and
+        ``Conflict`` is raised.
+
+        A media file whose name or header claims audio that libsndfile cannot decode (a text or
+        empty file named ``.wav``, a cut-off header, a truncated WAV) is ``InvalidDataset``
+        listing the files, unless it is declared as an attachment in db.yaml or
+        ``allow_undecodable`` is True (see docs/tables.md, "Media that cannot be decoded").
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> src = pathlib.Path(tempfile.mkdtemp())
+            >>> _ = (src / "db.yaml").write_text("name: demo\\n")
+            >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+            >>> repo.commit(src, dataset="demo", version="1.0.0").files
+            0
+        """
+        from casdb.commit.committer import commit  # the commit machinery only when committing
+
+        with self.writing():
+            return commit(self, source, dataset=dataset, version=version, branch=branch,
+                          message=message, author=author, progress=progress,
+                          allow_undecodable=allow_undecodable)
+
+    def purge(self, dataset: str, paths: list[str], reason: str, *, dry_run: bool = False,
+              cache_root: str | Path | None = None) -> PurgeReport:
+        """Delete the bytes of ``paths`` from every version, dataset, remote and cache folder
+        (see :mod:`casdb.maintenance.purge`); ``dry_run`` only lists who holds them."""
+        from casdb.maintenance.purge import purge
+
+        with self.writing():
+            return purge(self, dataset, paths, reason, dry_run=dry_run,
+                         cache_root=Path(cache_root) if cache_root is not None else None)
+
+    # -- remotes ------------------------------------------------------------------------------
+
+    def remotes(self) -> dict[str, str]:
+        """Remote name -> URL (credentials are never stored: they come from the environment)."""
+        from casdb.remote import config
+
+        return config.configured(self)
+
+    def remote_add(self, name: str, url: str, *, create: bool = True) -> None:
+        """Remember ``url`` as remote ``name`` (marking it as a casdb remote if it is new)."""
+        from casdb.remote import config
+
+        config.add(self, name, url, create=create)
+
+    def remote(self, name: str | None = None) -> Remote:
+        """The remote named ``name`` (default: ``origin``, or the only one)."""
+        from casdb.remote import config
+
+        return config.open_named(self, name)
+
+    def push(self, remote: str | None = None, datasets: list[str] | None = None,
+             progress: bool | None = None) -> TransferResult:
+        """Send what ``remote`` lacks of ``datasets`` (default: all); refs move last, by CAS."""
+        from casdb.remote.transfer import push
+
+        return push(self, self.remote(remote), datasets, progress)
+
+    def pull(self, remote: str | None = None, datasets: list[str] | None = None,
+             progress: bool | None = None, rebase: bool = False) -> TransferResult:
+        """Fetch what this repository lacks of ``datasets`` (default: all on the remote);
+        ``rebase`` puts local commits of a diverged branch on top of the remote's."""
+        from casdb.remote.transfer import pull
+
+        with self.writing():
+            return pull(self, self.remote(remote), datasets, progress, rebase)
+
+    @classmethod
+    def clone(cls, url: str, path: str | Path, progress: bool | None = None) -> Repository:
+        """A new repository at ``path`` with every dataset of the remote at ``url`` (``origin``).
+
+        An interrupted clone (killed, disconnected) is finished by calling ``clone`` again with
+        the same ``url`` and ``path``: what arrived is kept (see :mod:`casdb.remote.cloning`).
+        """
+        from casdb.remote.cloning import clone
+
+        return cls(clone(url, local_path(path), progress=progress).path)
+
+    def repair_blobs(self, blobs: list[str]) -> list[str]:
+        """Damaged blobs replaced by verified copies from the configured remotes (a checkout
+        asks before it gives up on a blob)."""
+        from casdb.remote import config
+        from casdb.remote.repair import repair_blobs
+
+        return repair_blobs(self, blobs, config.reachable(self)) if blobs else []
+
+
+def location(repo: str | Path | None) -> str | Path:
+    """The repository named: the argument, else ``$CASDB_REPO``, else the default."""
+    return repo if repo is not None else os.environ.get(REPO_ENV) or DEFAULT_REPO
+
+
+def open_local(repo: BaseRepository | str | Path | None) -> Repository:
+    """A local repository: the one given, one at a path, or ``$CASDB_REPO`` / the default."""
+    if isinstance(repo, Repository):
+        return repo
+    if isinstance(repo, BaseRepository):
+        return Repository(repo.path)
+    return Repository(location(repo))
+
+
+def open_repository(
+    repo: BaseRepository | str | Path | None = None, cache_root: str | Path | None = None
+) -> BaseRepository:
+    """A repository object: the one given, one at a path, or ``$CASDB_REPO`` / the default.
+
+    A remote (``s3://bucket/prefix``, or a folder holding a casdb remote) opens as its local
+    object cache under the checkout cache (:mod:`casdb.remote.view`): checkouts then fetch only
+    what they need.
+    """
+    from casdb.checkouts.layout import cache_root as default_cache
+    from casdb.remote.view import is_remote_url, open_remote
+
+    if isinstance(repo, BaseRepository):
+        return repo
+    where = location(repo)
+    if is_remote_url(where):
+        return open_remote(str(where), default_cache(cache_root))
+    return Repository(where)

@@ -1,0 +1,47 @@
+"""Where a checkout gets its objects: the object-source protocol.
+
+A checkout reads a version from a repository-like source and asks it, at fixed points, to
+bring what the version needs. The local repository (:class:`casdb.history.repository.
+BaseRepository`) has everything already and does nothing at those points; the remote view
+(:class:`casdb.remote.view.RemoteView`) mirrors a remote's refs and fetches the objects and
+blobs a checkout needs; :class:`casdb.Repository` repairs damaged blobs from its configured
+remotes. The checkout layer knows only this protocol, never a remote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from casdb.store.objectstore import ObjectStore
+    from casdb.store.refs import RefStore
+
+
+class ObjectSource(Protocol):
+    """A repository a checkout reads from."""
+
+    path: Path
+    store: ObjectStore
+    refs: RefStore
+    records_checkouts: bool
+    """Whether checkouts are recorded in ``<path>/checkouts`` for purge to find their copies
+    (not in a remote's object cache: no purge runs there)."""
+
+    def check_known(self, dataset: str) -> None:
+        """``NotFound`` unless ``dataset`` has refs."""
+
+    def resolve(self, dataset: str, version: str | None = None) -> str:
+        """The commit id of a version, branch or commit prefix."""
+
+    def sync_refs(self, dataset: str) -> None:
+        """Make the refs of ``dataset`` current (a remote's mirrored here)."""
+
+    def fetch_version(self, commit_id: str, progress: bool | None = None) -> None:
+        """Bring the commit, header, tables and media index of a version into ``store``."""
+
+    def ensure_blobs(self, wanted: dict[str, int], progress: bool | None = None) -> None:
+        """Bring the blobs ``wanted`` (id -> size) into ``store``, published."""
+
+    def repair_blobs(self, blobs: list[str]) -> list[str]:
+        """Replace damaged blobs by verified copies where one exists; return those repaired."""
