@@ -34,3 +34,12 @@ def make_old(root: Path, seconds: float = 7200) -> None:
 def media_on_disk(root: Path) -> list[str]:
     """The WAV files under ``root``, relative and sorted (what a checkout placed)."""
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.wav"))
+
+
+def put(root: Path, *parts: bytes, data: bytes = b"RIFF") -> None:
+    """Write ``data`` to ``root/parts...``, the parts given as bytes (names that need not be
+    UTF-8); folders made as needed."""
+    path = os.path.join(os.fsencode(root), *parts)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)

@@ -1,4 +1,5 @@
-"""Unreachable objects and blobs, as a commit that lost a race leaves them (for gc tests).
+"""Leftovers in a store: unreachable objects and blobs, as a commit that lost a race leaves
+them (for gc tests), and a check that a refused commit left nothing at all.
 
 Example (not run here: it commits a dataset)::
 
@@ -27,3 +28,9 @@ def garbage(repo: Repository, tmp_path: Path) -> tuple[set[str], set[str]]:
     repo.commit(src, dataset="lost", version="1")
     shutil.rmtree(repo.path / "refs" / "lost")  # as if the commit had lost the compare-and-swap
     return set(repo.store.object_ids()) - before[0], set(repo.store.blob_ids()) - before[1]
+
+
+def nothing_stored(repo: Repository) -> bool:
+    """No dataset, object or blob in ``repo``: what a refused first commit must leave."""
+    return (repo.datasets() == [] and not list(repo.store.object_ids())
+            and not list(repo.store.blob_ids()))
