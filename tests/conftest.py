@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from click.testing import CliRunner
 from casdb.api import Repository
 from casdb.testing.files import age
 from casdb.testing.profiles import load_profile
-from casdb.testing.synth import make_dataset
+from casdb.testing.purging import SECRET
+from casdb.testing.synth import make_dataset, write_audio, write_tables
 
 load_profile()  # dev, or $HYPOTHESIS_PROFILE (ci): before the test modules read it
 
@@ -106,3 +108,68 @@ _PREFIX = iter(range(1_000_000))
 def s3_url(s3_env) -> str:
     """A fresh, empty prefix in the test bucket."""
     return f"s3://casdb/t{os.getpid()}-{next(_PREFIX)}"
+
+
+# -- repositories that several test files start from (tests/ and tests/cli/) ------------------
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    """A synthetic dataset of 4 short files (not aged)."""
+    return make_dataset(tmp_path / "src", files=4, duration=0.1, sampling_rate=8000)
+
+
+@pytest.fixture
+def two_versions(repo: Repository, tmp_path: Path) -> Repository:
+    """1.0.0 with 12 files; 2.0.0 adds 3 files and re-records one."""
+    src = make_dataset(tmp_path / "src", files=12, duration=0.1, sampling_rate=8000)
+    age(src)
+    repo.commit(src, dataset="synth", version="1.0.0")
+    for i in range(12, 15):
+        write_audio(src / f"audio/000/{i:06d}.wav", 1000 + i, 0.1, 8000, 1)
+    write_audio(src / "audio/000/000003.wav", 99, 0.1, 8000, 1)
+    write_tables(src, range(15), seed=1)
+    age(src)
+    repo.commit(src, dataset="synth", version="2.0.0")
+    return repo
+
+
+@pytest.fixture
+def stereo(tmp_path) -> Repository:
+    """synth 1.0.0: 8 stereo files at 48 kHz and a file that is not audio."""
+    repo = Repository.init(tmp_path / "repo")
+    src = make_dataset(tmp_path / "src", files=8, duration=0.5, sampling_rate=48000, channels=2)
+    (src / "notes.txt").write_text("not audio")
+    age(src)
+    repo.commit(src, dataset="synth", version="1.0.0")
+    return repo
+
+
+@pytest.fixture
+def small(repo, tmp_path) -> tuple[Repository, Path]:
+    """The ``repo`` fixture with synth 1.0.0 (4 files), and its source folder (aged: the stat
+    cache trusts it)."""
+    src = make_dataset(tmp_path / "src", files=4, duration=0.2, sampling_rate=8000)
+    age(src)
+    repo.commit(src, dataset="synth", version="1.0.0")
+    return repo, src
+
+
+@pytest.fixture
+def versions(tmp_path) -> Repository:
+    """synth 1.0.0 .. 3.0.0 all hold SECRET; dataset copy holds the same bytes elsewhere."""
+    repo = Repository.init(tmp_path / "repo")
+    src = make_dataset(tmp_path / "src", files=8, duration=0.3, sampling_rate=8000)
+    age(src)
+    repo.commit(src, dataset="synth", version="1.0.0")
+    for n, v in ((8, "2.0.0"), (9, "3.0.0")):
+        write_audio(src / f"audio/000/{n:06d}.wav", 100 + n, 0.3, 8000, 1)
+        write_tables(src, range(n + 1), seed=n)
+        age(src)
+        repo.commit(src, dataset="synth", version=v)
+    other = tmp_path / "other"
+    (other / "renamed").mkdir(parents=True)
+    shutil.copy(src / SECRET, other / "renamed" / "x.wav")
+    (other / "db.yaml").write_text("name: other\n")
+    repo.commit(other, dataset="copy", version="1")
+    return repo

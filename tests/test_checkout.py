@@ -20,32 +20,13 @@ from casdb.api import Repository
 from casdb.checkouts import layout as cache
 from casdb.checkouts.selection import Request
 from casdb.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound, StorageError
-from casdb.testing.files import age
-from casdb.testing.synth import make_dataset, write_audio, write_tables
-
-
-@pytest.fixture
-def two_versions(repo: Repository, tmp_path: Path) -> Repository:
-    """1.0.0 with 12 files; 2.0.0 adds 3 files and re-records one."""
-    src = make_dataset(tmp_path / "src", files=12, duration=0.1, sampling_rate=8000)
-    age(src)
-    repo.commit(src, dataset="synth", version="1.0.0")
-    for i in range(12, 15):
-        write_audio(src / f"audio/000/{i:06d}.wav", 1000 + i, 0.1, 8000, 1)
-    write_audio(src / "audio/000/000003.wav", 99, 0.1, 8000, 1)
-    write_tables(src, range(15), seed=1)
-    age(src)
-    repo.commit(src, dataset="synth", version="2.0.0")
-    return repo
+from casdb.testing.files import media_on_disk
+from casdb.testing.synth import make_dataset
 
 
 def load(repo, *args, **kw):
     kw.setdefault("cache_root", repo.path.parent / "cache")
     return casdb.load("synth", *args, repo=repo, **kw)
-
-
-def media_on_disk(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.wav"))
 
 
 def test_load_gives_tables_files_and_header(two_versions):
@@ -465,32 +446,3 @@ def test_cache_ls_and_verify_repairs(two_versions, tmp_path):
     reports = verify(root, two_versions)
     broken = [x for r in reports for x in r.broken]
     assert len(broken) == 1 and "corrupt in the store too" in broken[0]
-
-
-@pytest.mark.slow  # about 5 s: several CLI subprocesses
-def test_cli_checkout_and_cache(two_versions, tmp_path):
-    from casdb.testing.cli import run_casdb
-
-    env = {**os.environ, "CASDB_CACHE": str(tmp_path / "cache")}
-    done = run_casdb("checkout", "synth@1.0.0", "--tables", "emotion", repo=two_versions.path,
-                     env=env)
-    assert done.returncode == 0, done.stderr
-    folder = tmp_path / "cache" / "synth" / "1.0.0" / "original"
-    assert done.stdout.splitlines()[-1] == str(folder)
-    assert "12 files placed" in done.stderr
-    done = run_casdb("checkout", "synth", str(tmp_path / "d"), "--only-metadata",
-                     repo=two_versions.path)
-    assert done.stdout.splitlines()[-1] == str(tmp_path / "d") and not media_on_disk(tmp_path / "d")
-    done = run_casdb("cache", "ls", env=env)
-    assert done.returncode == 0 and "synth" in done.stdout and "partial" in done.stdout
-    done = run_casdb("cache", "verify", repo=two_versions.path, env=env)
-    assert done.returncode == 0 and "0 broken" in done.stderr
-    for args, code, message in (
-        (["checkout", "synth@9"], 4, "no version, branch or commit '9'"),
-        (["checkout", "synth", "--tables", "nope"], 4, "no table 'nope'"),
-        (["checkout", "synth", "--media", "["], 2, "invalid media regular expression"),
-        (["checkout", "synth", str(tmp_path / "cache")], 5, "not empty"),
-    ):
-        done = run_casdb(*args, repo=two_versions.path, env=env)
-        assert done.returncode == code and message in done.stderr, (args, done.stderr)
-        assert "Traceback" not in done.stderr

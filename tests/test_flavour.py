@@ -171,16 +171,6 @@ def test_an_hour_converts_in_bounded_memory(tmp_path):
 # -- flavoured checkouts -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def stereo(tmp_path) -> Repository:
-    repo = Repository.init(tmp_path / "repo")
-    src = make_dataset(tmp_path / "src", files=8, duration=0.5, sampling_rate=48000, channels=2)
-    (src / "notes.txt").write_text("not audio")
-    age(src)
-    repo.commit(src, dataset="synth", version="1.0.0")
-    return repo
-
-
 FLAC16 = Flavour(sampling_rate=16000, mixdown=True, format="flac")
 
 
@@ -293,22 +283,3 @@ def test_cache_verify_understands_flavoured_folders(stereo, tmp_path):
     reports = verify(tmp_path / "c", stereo)
     assert [x for r in reports for x in r.repaired] == ["audio/000/000002.flac (modified)"]
     assert all(r.ok for r in verify(tmp_path / "c", stereo))
-
-
-@pytest.mark.slow  # about 3 s: CLI subprocesses
-def test_cli_flavour_options(stereo, tmp_path):
-    from casdb.testing.cli import run_casdb
-
-    env = {**os.environ, "CASDB_CACHE": str(tmp_path / "c")}
-    done = run_casdb("checkout", "synth@1.0.0", "--sampling-rate", "16000", "--mixdown",
-                     "--format", "flac", "--bit-depth", "24", repo=stereo.path, env=env)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1].endswith("synth/1.0.0/16000hz-mix-24bit-flac")
-    assert "converted 8 files" in done.stderr
-    for args, message in ((["--sampling-rate", "0"], "invalid sampling rate 0"),
-                          (["--bit-depth", "12"], "invalid bit depth 12"),
-                          (["--format", "ogg"], "invalid format 'ogg'"),
-                          (["--channels", "5"], "channel 5 is out of range"),
-                          (["--channels", "a,b"], "invalid channels 'a,b'")):
-        done = run_casdb("checkout", "synth", *args, repo=stereo.path, env=env)
-        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)

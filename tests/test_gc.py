@@ -14,31 +14,12 @@ import pytest
 
 import casdb
 from casdb.api import Repository
-from casdb.core.errors import InvalidInput
 from casdb.maintenance.fsck import check
-from casdb.maintenance.gc import collect, parse_duration
+from casdb.maintenance.gc import collect
 from casdb.testing.cli import run_casdb
-from casdb.testing.files import age
+from casdb.testing.files import age, make_old
+from casdb.testing.garbage import garbage
 from casdb.testing.synth import file_name, make_dataset, write_audio, write_tables
-
-
-def make_old(root: Path, seconds: float = 7200) -> None:
-    """Age every file under ``root`` (what gc's grace period looks at)."""
-    past = time.time() - seconds
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            os.utime(os.path.join(dirpath, name), (past, past))
-
-
-def garbage(repo: Repository, tmp_path: Path) -> tuple[set[str], set[str]]:
-    """A commit that lost a race: its objects and blobs are in the store, no ref reaches them."""
-    src = make_dataset(tmp_path / "lost", files=5, duration=0.1, seed=77)
-    before = (set(repo.store.object_ids()), set(repo.store.blob_ids()))
-    import shutil
-
-    repo.commit(src, dataset="lost", version="1")
-    shutil.rmtree(repo.path / "refs" / "lost")  # as if the commit had lost the compare-and-swap
-    return set(repo.store.object_ids()) - before[0], set(repo.store.blob_ids()) - before[1]
 
 
 def test_gc_deletes_only_what_no_ref_reaches(repo, source, tmp_path):
@@ -177,24 +158,6 @@ def test_gc_refuses_to_sweep_a_damaged_repository(repo, source, tmp_path):
     assert report.problems and report.objects == report.blobs == 0
     done = run_casdb("gc", "--grace", "0", repo=repo.path)
     assert done.returncode == 7 and "gc stopped before deleting anything" in done.stderr
-
-
-def test_durations_and_cli(repo, source, tmp_path):
-    assert parse_duration("15m") == 900 and parse_duration("1d") == 86400
-    with pytest.raises(InvalidInput, match="invalid duration"):
-        parse_duration("soon")
-    with pytest.raises(InvalidInput, match="negative"):
-        collect(repo, grace=-1)
-    repo.commit(source, dataset="synth", version="1")
-    garbage(repo, tmp_path)
-    make_old(repo.path / "objects")
-    make_old(repo.path / "blobs")
-    done = run_casdb("gc", "--dry-run", repo=repo.path)
-    assert done.returncode == 0 and done.stdout.startswith("would delete ") and "5 blobs" in done.stdout
-    done = run_casdb("gc", repo=repo.path)
-    assert done.returncode == 0 and done.stdout.startswith("deleted ") and "5 blobs" in done.stdout
-    done = run_casdb("gc", "--grace", "later", repo=repo.path)
-    assert done.returncode == 2 and "invalid duration" in done.stderr
 
 
 def test_cache_gc_evicts_least_recently_used(repo, tmp_path):

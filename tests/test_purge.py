@@ -11,38 +11,11 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 import casdb
 from casdb.api import Repository
-from casdb.core.errors import InvalidInput, NotFound
 from casdb.maintenance.fsck import check
-from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import files_holding
-from casdb.testing.files import age
-from casdb.testing.synth import make_dataset, write_audio, write_tables
-
-SECRET = "audio/000/000003.wav"
-
-
-@pytest.fixture
-def versions(tmp_path) -> Repository:
-    """synth 1.0.0 .. 3.0.0 all hold SECRET; dataset copy holds the same bytes elsewhere."""
-    repo = Repository.init(tmp_path / "repo")
-    src = make_dataset(tmp_path / "src", files=8, duration=0.3, sampling_rate=8000)
-    age(src)
-    repo.commit(src, dataset="synth", version="1.0.0")
-    for n, v in ((8, "2.0.0"), (9, "3.0.0")):
-        write_audio(src / f"audio/000/{n:06d}.wav", 100 + n, 0.3, 8000, 1)
-        write_tables(src, range(n + 1), seed=n)
-        age(src)
-        repo.commit(src, dataset="synth", version=v)
-    other = tmp_path / "other"
-    (other / "renamed").mkdir(parents=True)
-    shutil.copy(src / SECRET, other / "renamed" / "x.wav")
-    (other / "db.yaml").write_text("name: other\n")
-    repo.commit(other, dataset="copy", version="1")
-    return repo
+from casdb.testing.purging import SECRET
 
 
 def secret_bytes(repo: Repository) -> bytes:
@@ -86,32 +59,6 @@ def test_purge_removes_the_bytes_and_keeps_the_versions(versions, tmp_path):
     # A new commit of the same bytes cannot bring them back unnoticed: they are stored again
     # (a new, deliberate commit), and the tombstone still lists them.
     assert versions.purged()[0].blob == stones[0].blob
-
-
-@pytest.mark.slow  # about 3 s: CLI subprocesses
-def test_log_show_and_cli(versions, tmp_path):
-    done = run_casdb("purge", "synth", "audio/none.wav", "--reason", "x", repo=versions.path)
-    assert done.returncode == 4 and "no file 'audio/none.wav' in any version" in done.stderr
-    done = run_casdb("purge", "synth", SECRET, repo=versions.path)
-    assert done.returncode == 2 and "--reason" in done.stderr
-    with pytest.raises(InvalidInput, match="give a reason"):
-        versions.purge("synth", [SECRET], " ")
-    done = run_casdb("purge", "synth", SECRET, "--reason", "consent", "--dry-run",
-                     repo=versions.path)
-    assert done.returncode == 0 and "dry run: nothing deleted" in done.stdout
-    assert "copy 1 renamed/x.wav" in done.stdout
-    env = {**os.environ, "CASDB_CACHE": str(tmp_path / "cache")}
-    done = run_casdb("purge", "synth", SECRET, "--reason", "consent", repo=versions.path, env=env)
-    assert done.returncode == 0 and "1 blobs deleted" in done.stdout
-    done = run_casdb("purged", repo=versions.path)
-    assert "synth: audio/000/000003.wav  (consent)" in done.stdout
-    assert "held by copy 1 renamed/x.wav" in done.stdout
-    assert "purged: 1 file (audio/000/000003.wav)" in run_casdb("log", "synth", repo=versions.path).stdout
-    assert "purged:       1 file" in run_casdb("show", "synth@2.0.0", repo=versions.path).stdout
-    done = run_casdb("fsck", repo=versions.path)
-    assert done.returncode == 0 and "purged: 1 blobs (expected absences" in done.stdout
-    with pytest.raises(NotFound):
-        versions.purge("nope", [SECRET], "x")
 
 
 PURGER = textwrap.dedent("""

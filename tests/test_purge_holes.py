@@ -27,19 +27,9 @@ from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import files_holding
 from casdb.testing.files import age
 from casdb.testing.profiles import examples
-from casdb.testing.synth import make_dataset, write_tables
+from casdb.testing.synth import write_tables
 
 SECRET = "audio/000/000001.wav"
-
-
-@pytest.fixture
-def small(repo, tmp_path) -> tuple[Repository, Path]:
-    """The ``repo`` fixture with synth 1.0.0 (4 files), and its source folder (aged: the stat
-    cache trusts it)."""
-    src = make_dataset(tmp_path / "src", files=4, duration=0.2, sampling_rate=8000)
-    age(src)
-    repo.commit(src, dataset="synth", version="1.0.0")
-    return repo, src
 
 
 def tmp_files(repo: Repository) -> list[str]:
@@ -165,22 +155,6 @@ def test_purge_cleans_every_cache_root_and_lists_dest_checkouts(small, tmp_path)
         assert files_holding(root, needle) == [], root
     # DEST folders are user data: listed, never deleted.
     assert report.checkouts == [dest] and files_holding(dest, needle)
-
-
-def test_purge_cli_lists_dest_checkouts(small, tmp_path, cli):
-    repo, _ = small
-    dest = tmp_path / "mine"
-    done = cli("checkout", "synth@1.0.0", str(dest), "--cache", str(tmp_path / "cache"))
-    assert done.exit_code == 0, done.output
-    other = tmp_path / "other-cache"
-    casdb.load("synth", "1.0.0", repo=repo, cache_root=other)
-    done = cli("purge", "synth", SECRET, "--reason", "consent", "--dry-run")
-    assert done.exit_code == 0 and f"  {dest}" in done.stdout
-    done = cli("purge", "synth", SECRET, "--reason", "consent", "--cache", str(tmp_path / "cache"))
-    assert done.exit_code == 0, done.output
-    assert "from 2 cache roots" in done.stdout and f"  cache {other}" in done.stdout
-    assert "1 checkout folder still holds purged files; delete it yourself:" in done.stdout
-    assert f"  {dest}\n" in done.stdout and (dest / SECRET).exists()
 
 
 def test_concurrent_records_all_stay(repo, tmp_path):

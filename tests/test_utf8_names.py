@@ -4,9 +4,6 @@ script) go through commit, push, clone and checkout unchanged."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,22 +14,10 @@ from casdb.commit.scan import scan
 from casdb.commit.statcache import FolderCache, Head, StatCache
 from casdb.core.errors import InvalidDataset
 from casdb.maintenance.fsck import check
+from casdb.testing.files import put
+from casdb.testing.garbage import nothing_stored
 from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset
-
-CASDB = str(Path(sys.executable).parent / "casdb")
-
-
-def put(root: Path, *parts: bytes, data: bytes = b"RIFF") -> None:
-    path = os.path.join(os.fsencode(root), *parts)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def nothing_stored(repo: Repository) -> bool:
-    return (repo.datasets() == [] and not list(repo.store.object_ids())
-            and not list(repo.store.blob_ids()))
 
 
 def test_a_name_that_is_not_utf8_is_refused_at_commit(repo, tmp_path):
@@ -57,17 +42,6 @@ def test_a_dataset_folder_whose_path_is_not_utf8_is_refused(repo, tmp_path):
         with pytest.raises(InvalidDataset, match=r"path of the dataset folder is not UTF-8: "
                                                  r"b'.*s\\xe9rc'"):
             repo.commit(given_as, dataset="d", version="1")
-    assert nothing_stored(repo)
-
-
-def test_cli_refuses_a_name_that_is_not_utf8_in_one_line(repo, tmp_path):
-    src = make_dataset(tmp_path / "src", files=2, duration=0.1, sampling_rate=8000)
-    put(src, b"audio", b"\xff\xfe.wav")
-    done = subprocess.run([CASDB, "--repo", str(repo.path), "commit", str(src), "--dataset", "d",
-                           "--version", "1"], capture_output=True, text=True)
-    assert done.returncode == 3, done.stderr
-    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-    assert r"b'audio/\xff\xfe.wav'" in done.stderr
     assert nothing_stored(repo)
 
 

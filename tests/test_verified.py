@@ -56,16 +56,6 @@ def test_flipped_store_blobs_are_never_handed_out(published, tmp_path):
     assert handed_out(Path(ds.root), files) == 0
 
 
-def test_cli_refuses_a_damaged_blob_with_exit_code_7(published, tmp_path):
-    files = media_blobs(published)
-    flip_byte(published.store.blob_path(next(iter(files.values()))), random.Random(1))
-    done = run_casdb("checkout", "synth@1.0.0", "--cache", str(tmp_path / "c"),
-                     repo=published.path)
-    assert done.returncode == 7
-    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-    assert "casdb fsck" in done.stderr
-
-
 def test_a_write_through_a_hardlinked_checkout_is_caught_and_repaired_from_a_remote(
         published, tmp_path):
     files = media_blobs(published)

@@ -1,4 +1,4 @@
-"""File-system helpers for tests: making files look old.
+"""File-system helpers for tests: making files look old, listing the media a checkout placed.
 
 Example:
     >>> import tempfile, pathlib, time
@@ -21,3 +21,25 @@ def age(root: str | Path, seconds: float = 3600) -> None:
     for dirpath, _, files in os.walk(root):
         for name in files:
             os.utime(os.path.join(dirpath, name), (past, past))
+
+
+def make_old(root: Path, seconds: float = 7200) -> None:
+    """Age every file under ``root`` (what gc's grace period looks at)."""
+    past = time.time() - seconds
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            os.utime(os.path.join(dirpath, name), (past, past))
+
+
+def media_on_disk(root: Path) -> list[str]:
+    """The WAV files under ``root``, relative and sorted (what a checkout placed)."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.wav"))
+
+
+def put(root: Path, *parts: bytes, data: bytes = b"RIFF") -> None:
+    """Write ``data`` to ``root/parts...``, the parts given as bytes (names that need not be
+    UTF-8); folders made as needed."""
+    path = os.path.join(os.fsencode(root), *parts)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
