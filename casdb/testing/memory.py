@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from casdb.core.errors import Conflict, NotFound, storage_error
-from casdb.store.backends.base import Capabilities, check_key
+from casdb.store.backends.base import check_key
 
 
 class MemoryBackend:
@@ -29,8 +29,6 @@ class MemoryBackend:
     One lock makes every operation atomic, so put-if-absent and compare-and-swap hold across
     threads. ``data`` and ``times`` are the raw storage (the contract's raw hooks use them).
     """
-
-    capabilities = Capabilities(local_path=False, atomic_exclusive_put=True, remote=False)
 
     def __init__(self) -> None:
         self.data: dict[str, bytes] = {}

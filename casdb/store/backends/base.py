@@ -1,4 +1,4 @@
-"""The backend protocol: a handful of operations on keys, and the capabilities a backend has.
+"""The backend protocol: a handful of operations on keys.
 
 Keys are ``/``-separated relative paths. ``put`` with ``exclusive=True`` is put-if-absent, the
 primitive a content-addressed store is built on; ``swap`` is the compare-and-swap refs need.
@@ -14,40 +14,23 @@ primitive a content-addressed store is built on; ``swap`` is the compare-and-swa
     list(prefix) -> keys
     delete(key)
 
-Backends: :class:`casdb.store.backends.local.LocalBackend` (a folder: local or a shared file system)
-and :class:`casdb.store.backends.s3.S3Backend` (S3-compatible object stores). :func:`open_backend`
-picks one from a URL. Errors are casdb's: ``NotFound``, ``Conflict``, ``BackendError`` (a
-remote failed: credentials, network, missing bucket), ``StorageError`` (a local write failed).
+Backends: :class:`casdb.store.backends.local.LocalBackend` (a folder: local or a shared file
+system) and :class:`casdb.store.backends.s3.S3Backend` (S3-compatible object stores);
+:func:`casdb.store.backends.registry.open_backend` picks one from a URL. Errors are casdb's:
+``NotFound``, ``Conflict``, ``BackendError`` (a remote failed: credentials, network, missing
+bucket), ``StorageError`` (a local write failed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    pass
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a backend can do beyond the protocol."""
-
-    local_path: bool = False
-    """Keys are files under ``root``: blobs can be linked and streamed from disk."""
-    atomic_exclusive_put: bool = True
-    """``put(..., exclusive=True)`` is atomic against concurrent writers."""
-    remote: bool = False
-    """Requests cost a round trip: batch them (packs, range reads)."""
+from typing import Protocol, runtime_checkable
 
 
 @runtime_checkable
 class Backend(Protocol):
     """Where a repository's bytes live."""
-
-    capabilities: Capabilities
 
     def get(self, key: str) -> bytes:
         """The bytes at ``key``; ``NotFound`` if absent."""

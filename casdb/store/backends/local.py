@@ -9,7 +9,7 @@ from pathlib import Path
 
 from casdb.core.atomic import TMP_PREFIX, atomic_file, atomic_write, fsync_dir
 from casdb.core.errors import Conflict, NotFound, storage_error
-from casdb.store.backends.base import Capabilities, check_key
+from casdb.store.backends.base import check_key
 
 
 class LocalBackend:
@@ -21,8 +21,6 @@ class LocalBackend:
         >>> b.put("refs/x", b"1"), b.put("refs/x", b"2", exclusive=True), b.get("refs/x")
         (True, False, b'1')
     """
-
-    capabilities = Capabilities(local_path=True, atomic_exclusive_put=True)
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).absolute()

@@ -16,8 +16,8 @@ def open_backend(url: str) -> Backend:
 
     Example:
         >>> import tempfile
-        >>> open_backend(tempfile.mkdtemp()).capabilities.local_path
-        True
+        >>> type(open_backend(tempfile.mkdtemp())).__name__
+        'LocalBackend'
     """
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme in ("", "file"):

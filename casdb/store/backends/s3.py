@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from casdb.core.errors import BackendError, Conflict, InvalidInput, NotFound, storage_error
-from casdb.store.backends.base import Capabilities, check_key, redact
+from casdb.store.backends.base import check_key, redact
 
 PART = 8 << 20
 TIMEOUT_ENV = "CASDB_S3_TIMEOUT"
@@ -49,7 +49,6 @@ def _retries() -> dict:
 class S3Backend:
     """Keys under ``prefix`` in an S3 bucket."""
 
-    capabilities = Capabilities(local_path=False, atomic_exclusive_put=True, remote=True)
 
     def __init__(self, bucket: str, prefix: str = "", *, endpoint: str | None = None,
                  region: str | None = None, **config: str) -> None:
