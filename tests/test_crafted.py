@@ -230,7 +230,7 @@ def test_crafted_cache_state_is_refused(honest, tmp_path, field, bad):
     before = _outside(tmp_path, cache, honest.path)
     with pytest.raises(IntegrityError, match="state.json"):
         casdb.load("synth", "1.0.0", repo=honest, cache_root=cache)
-    for args in (["cache", "verify"], ["cache", "gc", "--max-size", "0"], ["cache", "ls"]):
+    for args in (["cache", "verify"], ["cache", "evict", "--max-size", "0"], ["cache", "ls"]):
         _refused(_casdb("--repo", str(honest.path), *args, cache=cache))
     assert _outside(tmp_path, cache, honest.path) == before
 

@@ -182,10 +182,10 @@ def test_cache_gc_evicts_least_recently_used(repo, tmp_path):
     assert len(casdb.load("synth", "1", repo=repo, cache_root=root).files) == 7
     # Evicted versions load again (from the repository).
     assert len(casdb.load("synth", "2", repo=repo, cache_root=root).files) == 8
-    done = run_casdb("cache", "gc", "--max-size", "0", "--cache", str(root))
+    done = run_casdb("cache", "evict", "--max-size", "0", "--cache", str(root))
     assert done.returncode == 0 and "3 folders" in done.stderr
     assert not [e for e in root.glob("synth/*/*")]
-    done = run_casdb("cache", "gc", "--max-size", "lots", "--cache", str(root))
+    done = run_casdb("cache", "evict", "--max-size", "lots", "--cache", str(root))
     assert done.returncode == 2 and "invalid size" in done.stderr
 
 

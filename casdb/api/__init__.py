@@ -1,11 +1,63 @@
-"""The porcelain: the :class:`Repository` and the public functions that ``casdb`` exports.
+"""The porcelain: the :class:`Repository` and the public functions that ``casdb`` exports, and
+what the CLI needs besides (it imports nothing else of casdb but :mod:`casdb.core`).
 
-Every CLI command calls one of them; see docs/architecture.md for the layers below.
+Names are imported on first use, so that a CLI command loads only what it runs.
 """
 
-from casdb.api.loading import checkout, load
-from casdb.api.repository import Repository, open_local, open_repository
-from casdb.api.tools import cache_evict, cache_ls, cache_verify, fsck, gc, info
+from __future__ import annotations
 
-__all__ = ["Repository", "cache_evict", "cache_ls", "cache_verify", "checkout", "fsck", "gc",
-           "info", "load", "open_local", "open_repository"]
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from casdb.api.loading import checkout, load
+    from casdb.api.repository import Repository, open_local, open_repository
+    from casdb.api.tools import cache_evict, cache_ls, cache_verify, fsck, gc, info
+    from casdb.audio.flavour import Flavour
+    from casdb.checkouts.layout import cache_root
+    from casdb.checkouts.linking import MODES as LINK_MODES
+    from casdb.checkouts.selection import Request
+
+_LAZY = {
+    "Repository": ("casdb.api.repository", "Repository"),
+    "open_local": ("casdb.api.repository", "open_local"),
+    "open_repository": ("casdb.api.repository", "open_repository"),
+    "load": ("casdb.api.loading", "load"),
+    "checkout": ("casdb.api.loading", "checkout"),
+    "info": ("casdb.api.tools", "info"),
+    "fsck": ("casdb.api.tools", "fsck"),
+    "gc": ("casdb.api.tools", "gc"),
+    "cache_ls": ("casdb.api.tools", "cache_ls"),
+    "cache_verify": ("casdb.api.tools", "cache_verify"),
+    "cache_evict": ("casdb.api.tools", "cache_evict"),
+    "Flavour": ("casdb.audio.flavour", "Flavour"),
+    "Request": ("casdb.checkouts.selection", "Request"),
+    "cache_root": ("casdb.checkouts.layout", "cache_root"),
+    "LINK_MODES": ("casdb.checkouts.linking", "MODES"),
+}
+
+__all__ = [
+    "LINK_MODES",
+    "Flavour",
+    "Repository",
+    "Request",
+    "cache_evict",
+    "cache_ls",
+    "cache_root",
+    "cache_verify",
+    "checkout",
+    "fsck",
+    "gc",
+    "info",
+    "load",
+    "open_local",
+    "open_repository",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'casdb.api' has no attribute {name!r}")

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from casdb.history.repository import BaseRepository as Repository
 
 def load(
-    name: str,
+    dataset: str,
     version: str | None = None,
     *,
     repo: Repository | str | Path | None = None,
@@ -47,7 +47,7 @@ def load(
     progress: bool | None = None,
     removed_media: bool = False,
 ) -> Dataset:
-    """Load a version of dataset ``name`` through the cache and return it.
+    """Load a version of ``dataset`` through the cache and return it.
 
     ``version`` is a version tag, a branch, or a commit id prefix; None means the latest
     version (the highest tag). ``tables`` (ids), ``media`` (a regular expression searched in
@@ -60,21 +60,21 @@ def load(
     request = Request.make(tables, media, only_metadata)
     check_mode(link)
     flavour = Flavour.of(flavour)
-    check_dataset(name)
+    check_dataset(dataset)
     root = cache.cache_root(cache_root)
     if version is not None:
-        ready = _cached(root, name, version, request, flavour)
+        ready = _cached(root, dataset, version, request, flavour)
         if ready is not None:
             return _opened(ready, request, full_path, removed_media)
     try:
         repository = open_repository(repo, root)  # a remote's refs are mirrored by checkout
     except (NotFound, BackendError):
         if version is None:  # offline: the latest version in the cache
-            ready = _cached(root, name, None, request, flavour)
+            ready = _cached(root, dataset, None, request, flavour)
             if ready is not None:
                 return _opened(ready, request, full_path, removed_media)
         raise
-    out = checkout(name, version, repo=repository, request=request, cache_root=root, link=link,
+    out = checkout(dataset, version, repo=repository, request=request, cache_root=root, link=link,
                    progress=progress, flavour=flavour)
     return _opened(out.path, request, full_path, removed_media)
 
@@ -86,7 +86,7 @@ def _opened(path: Path, request: Request, full_path: bool, removed_media: bool) 
 
 
 def checkout(
-    name: str,
+    dataset: str,
     version: str | None = None,
     dest: str | Path | None = None,
     *,
@@ -104,24 +104,24 @@ def checkout(
     """
     from casdb.checkouts.materialise import checkout as run
 
-    check_dataset(name)
-    return run(open_repository(repo, cache_root), name, version, request or Request(),
+    check_dataset(dataset)
+    return run(open_repository(repo, cache_root), dataset, version, request or Request(),
                root=cache_root, dest=dest, link=link, progress=progress,
                flavour=Flavour.of(flavour))
 
 
 def _cached(
-    root: Path, name: str, version: str | None, request: Request, flavour: Flavour
+    root: Path, dataset: str, version: str | None, request: Request, flavour: Flavour
 ) -> Path | None:
     """A cache folder that already serves ``request`` (of the latest cached version if None)."""
     if version is not None:
-        path = cache.folder(root, name, version, flavour.id)
+        path = cache.folder(root, dataset, version, flavour.id)
         state = cache.read_state(path)
         if state is not None and state.covers(request.key()):
             _check(root, path)
             return path
         return None
-    found = [e for e in cache.entries(root, name)
+    found = [e for e in cache.entries(root, dataset)
              if e.state is not None and e.state.flavour == flavour.id
              and e.state.covers(request.key())]
     if not found:

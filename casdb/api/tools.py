@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from casdb.maintenance.remotegc import RemoteGcReport
 
 
-def info(name: str, version: str | None = None, *,
+def info(dataset: str, version: str | None = None, *,
          repo: Repository | str | Path | None = None) -> Summary:
     """The data card of one version (``casdb show``): header fields, tables, schemes, media.
 
@@ -36,8 +36,8 @@ def info(name: str, version: str | None = None, *,
     """
     from casdb.history.summary import summarize
 
-    check_dataset(name)
-    return summarize(open_local(repo), name, version)
+    check_dataset(dataset)
+    return summarize(open_local(repo), dataset, version)
 
 
 def fsck(*, repo: Repository | str | Path | None = None, verify_blobs: bool = True) -> FsckReport:
@@ -63,15 +63,15 @@ def gc(*, repo: Repository | str | Path | None = None, grace: float | str = 3600
     return collect(local, grace=seconds, dry_run=dry_run)
 
 
-def cache_ls(name: str | None = None, *,
+def cache_ls(dataset: str | None = None, *,
              cache_root: str | Path | None = None) -> list[CacheSummary]:
-    """The checked-out folders in the cache (of dataset ``name``), for ``casdb cache ls``."""
+    """The checked-out folders in the cache (of ``dataset``), for ``casdb cache ls``."""
     from casdb.checkouts.cachecheck import summaries
 
-    return list(summaries(cache.cache_root(cache_root), name))
+    return list(summaries(cache.cache_root(cache_root), dataset))
 
 
-def cache_verify(name: str | None = None, *, repo: Repository | str | Path | None = None,
+def cache_verify(dataset: str | None = None, *, repo: Repository | str | Path | None = None,
                  cache_root: str | Path | None = None, repair: bool = True) -> list[Report]:
     """Re-hash the cache's files (``casdb cache verify``) and repair them unless ``repair`` is
     False. Files are re-placed from ``repo`` (None: ``$CASDB_REPO`` or the default, if it
@@ -86,13 +86,13 @@ def cache_verify(name: str | None = None, *, repo: Repository | str | Path | Non
         except Error:
             if repo is not None:
                 raise
-    return verify(cache.cache_root(cache_root), local, name, repair=repair)
+    return verify(cache.cache_root(cache_root), local, dataset, repair=repair)
 
 
 def cache_evict(max_size: int | str, *, cache_root: str | Path | None = None,
                 dry_run: bool = False) -> Eviction:
     """Remove least-recently-loaded folders until the cache fits ``max_size`` bytes (or text
-    such as ``"10G"``), then unlinked converted files (``casdb cache gc``)."""
+    such as ``"10G"``), then unlinked converted files (``casdb cache evict``)."""
     from casdb.checkouts.cachecheck import evict
     from casdb.core.units import parse_size
 

@@ -347,7 +347,7 @@ def _check_metadata(path: Path, state: cache.State, repo: BaseRepository | None,
 
 @dataclass
 class Eviction:
-    """What ``cache gc`` removed (or would remove, with ``dry_run``)."""
+    """What ``cache evict`` removed (or would remove, with ``dry_run``)."""
 
     folders: list[Path] = field(default_factory=list)
     derived: int = 0

@@ -23,7 +23,7 @@ def ls(dataset: str | None, cache_root: str | None) -> None:
     import time
 
     from casdb.api import cache_ls
-    from casdb.checkouts.layout import cache_root as resolve
+    from casdb.api import cache_root as resolve
     from casdb.core.units import human_size
 
     root = resolve(cache_root)
@@ -75,12 +75,12 @@ def verify(ctx: click.Context, dataset: str | None, cache_root: str | None, no_r
         raise IntegrityError(f"{broken} cached files are broken")
 
 
-@command.command("gc")
+@command.command("evict")
 @CACHE_OPTION
 @click.option("--max-size", required=True, metavar="SIZE",
               help="Budget for the cache's own bytes (e.g. 10G); least recently loaded go first.")
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
-def gc(cache_root: str | None, max_size: str, dry_run: bool) -> None:
+def evict(cache_root: str | None, max_size: str, dry_run: bool) -> None:
     """Remove least-recently-loaded versions until the cache fits in SIZE."""
     from casdb.api import cache_evict
     from casdb.core.units import human_size
@@ -91,3 +91,8 @@ def gc(cache_root: str | None, max_size: str, dry_run: bool) -> None:
     click.echo(f"cache: {human_size(out.before)} -> {human_size(out.after)} "
                f"({len(out.folders)} folders, {out.derived} converted files, "
                f"{human_size(out.freed)} freed)", err=True)
+
+
+# ``cache gc`` was this command's first name: kept, hidden, so that scripts keep working.
+command.add_command(click.Command("gc", params=evict.params, callback=evict.callback,
+                                  hidden=True, help=evict.help))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from casdb.checkouts.linking import MODES
+from casdb.api import LINK_MODES as MODES
 from casdb.cli.common import split_ref
 
 
@@ -33,9 +33,7 @@ def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
 
     The folder's path is printed as the last line, so that `cd "$(casdb checkout emodb)"` works.
     """
-    from casdb.api import checkout
-    from casdb.audio.flavour import Flavour
-    from casdb.checkouts.selection import Request
+    from casdb.api import Flavour, Request, checkout
     from casdb.core.errors import InvalidInput
     from casdb.core.units import human_size, plural
 

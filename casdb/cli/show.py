@@ -15,7 +15,6 @@ def command(ctx: click.Context, ref: str) -> None:
     from casdb.api import info
     from casdb.core.ids import short
     from casdb.core.units import human_duration, human_size, local_time
-    from casdb.tables.schema import scheme_dtype
 
     name, version = split_ref(ref)
     s = info(name, version, repo=open_repo(ctx))
@@ -61,7 +60,7 @@ def command(ctx: click.Context, ref: str) -> None:
         click.secho(f"schemes ({len(schemes)})", bold=True)
         for sid, spec in schemes.items():
             spec = spec or {}
-            bits = [scheme_dtype(spec, s.header)]
+            bits = [s.scheme_dtype(spec)]
             labels = spec.get("labels")
             if isinstance(labels, str):
                 bits.append(f"labels from table {labels}")

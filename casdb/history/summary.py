@@ -76,6 +76,12 @@ class Summary:
         """``schemes``, ``raters``, ``splits``, ``media`` or ``attachments`` of the header."""
         return self.header.get(name) or {}
 
+    def scheme_dtype(self, scheme: dict[str, Any]) -> str:
+        """The dtype of a scheme of this version (a misc table's labels give theirs)."""
+        from casdb.tables.schema import scheme_dtype
+
+        return scheme_dtype(scheme, self.header)
+
 
 def summarize(repo: BaseRepository, dataset: str, version: str | None = None) -> Summary:
     """Summarise ``dataset`` at ``version`` (None: the head of ``main``)."""

@@ -224,7 +224,7 @@ class ObjectStore:
         self._schedule(final)
         self.stage.add(tmp, final)
 
-    def trim_cache(self, limit: int) -> None:
+    def drop_decoded(self, limit: int) -> None:
         """Drop the decoded objects kept in memory once there are more than ``limit`` (a walk
         over every object reads each once: keeping them would only cost memory)."""
         with self._lock:

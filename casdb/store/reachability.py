@@ -106,7 +106,7 @@ def walk(
         for blob, size in refs.blobs.items():
             if stop is None or not stop(blob):
                 found.blobs[blob] = size
-        store.trim_cache(256)  # each object is read once: keep the store's cache small
+        store.drop_decoded(256)  # each object is read once: keep few decoded in memory
     return found
 
 

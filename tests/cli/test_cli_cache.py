@@ -1,4 +1,4 @@
-"""casdb cache ls, verify and gc: the checkout cache."""
+"""casdb cache ls, verify and evict: the checkout cache."""
 
 from __future__ import annotations
 
@@ -45,3 +45,17 @@ def test_one_damaged_folder_does_not_stop_cache_verify(published, tmp_path):
     assert "Traceback" not in done.stderr
     assert "damaged" in done.stdout  # the broken folder is reported ...
     assert "repaired" in done.stdout  # ... and the other one still verified and repaired
+
+
+def test_evict_keeps_gc_as_a_hidden_alias(published, tmp_path):
+    root = tmp_path / "c"
+    casdb.load("synth", "1.0.0", repo=published, cache_root=root)
+    assert "evict" in run_casdb("cache", "--help").stdout
+    assert " gc " not in run_casdb("cache", "--help").stdout
+    done = run_casdb("cache", "gc", "--max-size", "0", "--dry-run", "--cache", str(root))
+    assert done.returncode == 0, done.stderr
+    assert "would remove" in done.stdout
+    assert casdb.cache_ls(cache_root=root)  # a dry run: still there
+    done = run_casdb("cache", "evict", "--max-size", "0", "--cache", str(root))
+    assert done.returncode == 0, done.stderr
+    assert not casdb.cache_ls(cache_root=root)
