@@ -30,16 +30,15 @@ from typing import NamedTuple
 
 from casdb.core.errors import IntegrityError, InvalidInput, NotFound
 from casdb.core.ids import hash_bytes, is_id
-from casdb.core.names import check_branch, check_dataset, check_version
 from casdb.model import compression
 from casdb.store.backends.base import Backend, redact
 from casdb.store.backends.registry import open_backend
 from casdb.store.objectstore import BLOBS, blob_key
+from casdb.store.refs import RefStore
 
 MARKER = "casdb-remote.json"
 FORMAT = 1
 PACKS = "packs"
-REFS = "refs"
 BIG = 4 << 20
 """Blobs of this size and more travel alone (multipart); smaller ones in packs."""
 PACK_SIZE = 64 << 20
@@ -92,37 +91,22 @@ class Remote:
 
     # -- refs -----------------------------------------------------------------------------------
 
+    @property
+    def refstore(self) -> RefStore:
+        """The remote's refs, read strictly (:class:`casdb.store.refs.RefStore`)."""
+        return RefStore(self.backend, where=self.url)
+
     def datasets(self) -> list[str]:
         """The datasets with refs on the remote (each name checked: it becomes a folder here)."""
-        names = {k.split("/")[1] for k in self.backend.list(REFS + "/") if k.count("/") >= 3}
-        return sorted(_checked_name(check_dataset, n, f"{self.url}: dataset") for n in names)
+        return self.refstore.datasets()
 
     def refs(self, dataset: str) -> dict[str, str]:
-        """``tags/<v>`` / ``heads/<b>`` -> commit id.
-
-        Ref names come from the remote's listing and become files here: each must be
-        ``tags/<valid version>`` or ``heads/<valid branch>`` (``IntegrityError`` otherwise).
-        """
-        out = {}
-        prefix = f"{REFS}/{check_dataset(dataset)}/"
-        for key in self.backend.list(prefix):
-            ref = key[len(prefix):]
-            kind, _, name = ref.partition("/")
-            check = {"tags": check_version, "heads": check_branch}.get(kind)
-            if check is None:
-                raise IntegrityError(f"{self.url}: unexpected ref {ref[:100]!r} of {dataset}")
-            _checked_name(check, name, f"{self.url}: ref {dataset}/{kind}")
-            value = self.backend.get(key).decode("ascii", "replace").strip()
-            if not is_id(value):
-                raise IntegrityError(f"{self.url}: ref {dataset}/{ref} is damaged")
-            out[ref] = value
-        return out
+        """``tags/<v>`` / ``heads/<b>`` -> commit id, every name and value checked."""
+        return self.refstore.of(dataset)
 
     def set_ref(self, dataset: str, ref: str, expected: str | None, new: str) -> None:
         """Compare-and-swap a ref (``Conflict`` if it changed since it was read)."""
-        self.backend.swap(f"{REFS}/{dataset}/{ref}",
-                          None if expected is None else (expected + "\n").encode(),
-                          (new + "\n").encode())
+        self.refstore.swap(dataset, ref, expected, new)
 
     # -- what the remote holds ------------------------------------------------------------------
 
@@ -289,13 +273,6 @@ def parse_pack_index(data: bytes, what: str) -> list[tuple[str, str, int, int]]:
                 raise IntegrityError(f"{what} is damaged: {str(n)[:20]!r} is not an offset")
         out.append((object_id, kind, offset, length))
     return out
-
-
-def _checked_name(check, name: str, what: str) -> str:
-    try:
-        return check(name)
-    except InvalidInput:
-        raise IntegrityError(f"{what} {name[:100]!r} is not a valid name") from None
 
 
 def _coalesce(spans: list[tuple[int, int]], gap: int = 1 << 16,

@@ -7,6 +7,11 @@ Refs are updated last in a commit, by compare-and-swap under a per-dataset lock:
 what it expects each ref to hold, and if another writer got there first, nothing is written and
 ``Conflict`` is raised (``AlreadyExists`` for a version tag that appeared meanwhile).
 
+One implementation over the Backend protocol serves a repository and a remote (whose refs have
+the same layout): a remote's are read strictly (every name and value checked, ``IntegrityError``
+naming the remote) and moved one at a time by the backend's compare-and-swap (:meth:`swap`); a
+repository's are moved under a lock file (:meth:`update`), several at once.
+
 Example:
     >>> import tempfile
     >>> from casdb.store.backends.local import LocalBackend
@@ -19,12 +24,15 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from casdb.core.errors import AlreadyExists, Conflict, IntegrityError, NotFound
+from casdb.core.errors import AlreadyExists, Conflict, IntegrityError, InvalidInput, NotFound
 from casdb.core.ids import is_id, short
 from casdb.core.locking import FileLock
-from casdb.core.names import check_dataset
-from casdb.store.backends.local import LocalBackend
+from casdb.core.names import check_branch, check_dataset, check_version
+
+if TYPE_CHECKING:
+    from casdb.store.backends.base import Backend
 
 REFS = "refs"
 TAGS = "tags"
@@ -41,10 +49,15 @@ class RefUpdate:
 
 
 class RefStore:
-    """Reads refs and updates them by compare-and-swap."""
+    """Reads refs and updates them by compare-and-swap.
 
-    def __init__(self, backend: LocalBackend) -> None:
+    ``where`` names the remote whose refs these are (its URL), for errors; a remote's refs are
+    untrusted input: their names become files in a repository that pulls them.
+    """
+
+    def __init__(self, backend: Backend, where: str | None = None) -> None:
         self.backend = backend
+        self.where = where
 
     def _key(self, dataset: str, ref: str) -> str:
         return f"{REFS}/{dataset}/{ref}"
@@ -56,13 +69,46 @@ class RefStore:
         except NotFound:
             return None
         if not is_id(text):
-            raise IntegrityError(f"ref {dataset}/{ref} is damaged: {text[:80]!r}")
+            where = f"{self.where}: " if self.where else ""
+            raise IntegrityError(f"{where}ref {dataset}/{ref} is damaged: {text[:80]!r}")
         return text
 
     def datasets(self) -> list[str]:
-        """Names of the datasets that have refs, sorted."""
-        names = {key.split("/")[1] for key in self.backend.list(REFS + "/")}
-        return sorted(n for n in names if _valid_dataset(n))
+        """Names of the datasets that have refs, sorted. A remote's names are each checked
+        (``IntegrityError``): they become folders here; a repository's stray entries are skipped."""
+        if self.where is None:
+            names = {key.split("/")[1] for key in self.backend.list(REFS + "/")}
+            return sorted(n for n in names if _valid_dataset(n))
+        names = {k.split("/")[1] for k in self.backend.list(REFS + "/") if k.count("/") >= 3}
+        return sorted(_checked(check_dataset, n, f"{self.where}: dataset") for n in names)
+
+    def of(self, dataset: str) -> dict[str, str]:
+        """Every ref of ``dataset``: ``tags/<version>`` / ``heads/<branch>`` -> commit id.
+
+        Each must be ``tags/<valid version>`` or ``heads/<valid branch>`` with an id for a value
+        (``IntegrityError`` otherwise): a remote's ref names become files where they are pulled.
+        """
+        out = {}
+        where = self.where or "repository"
+        prefix = f"{REFS}/{check_dataset(dataset)}/"
+        for key in self.backend.list(prefix):
+            ref = key[len(prefix):]
+            kind, _, name = ref.partition("/")
+            check = {TAGS: check_version, HEADS: check_branch}.get(kind)
+            if check is None:
+                raise IntegrityError(f"{where}: unexpected ref {ref[:100]!r} of {dataset}")
+            _checked(check, name, f"{where}: ref {dataset}/{kind}")
+            value = self.get(dataset, ref)
+            if value is not None:
+                out[ref] = value
+        return out
+
+    def swap(self, dataset: str, ref: str, expected: str | None, new: str) -> None:
+        """Compare-and-swap one ref through the backend (``Conflict`` if it changed since it
+        was read); how a remote's refs move."""
+        self.backend.swap(self._key(dataset, ref),
+                          None if expected is None else (expected + "\n").encode(),
+                          (new + "\n").encode())
 
     def _names(self, dataset: str, kind: str) -> dict[str, str]:
         prefix = f"{REFS}/{dataset}/{kind}/"
@@ -151,6 +197,13 @@ class RefStore:
                 )
                 if not placed:  # a writer that does not take the lock got there first
                     raise AlreadyExists(f"{dataset} {u.ref.split('/', 1)[1]} exists already")
+
+
+def _checked(check, name: str, what: str) -> str:
+    try:
+        return check(name)
+    except InvalidInput:
+        raise IntegrityError(f"{what} {name[:100]!r} is not a valid name") from None
 
 
 def _valid_dataset(name: str) -> bool:
