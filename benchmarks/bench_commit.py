@@ -446,7 +446,7 @@ def dir_bytes(path: Path) -> int:
 
 def startup(casdb_python: str) -> dict:
     """Fixed cost every commit pays: interpreter start and the imports a commit needs."""
-    code = "import casdb.history.repository, casdb.cli.commit, pandas, pyarrow, pyarrow.compute"
+    code = "import casdb.api.repository, casdb.cli.commit, pandas, pyarrow, pyarrow.compute"
     runs = [run_timed([casdb_python, "-c", code])["seconds"] for _ in range(3)]
     return {"seconds": min(runs)}
 

@@ -101,7 +101,10 @@ def child(spec_json: str) -> None:
 
         load = casdb.load
         try:  # wrap the conversion phase before casdb.checkouts.materialise imports it by name
-            import casdb.checkouts.converted as fl
+            try:
+                import casdb.checkouts.converted as fl
+            except ImportError:  # a revision before the layer packages
+                import casdb.flavoured as fl
 
             inner = fl.convert_missing
 

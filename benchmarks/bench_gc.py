@@ -149,10 +149,16 @@ def bench_commit():
 
 def child_fill(repo_path: str, n_obj: int, n_blob: int, n_tmp: int, seed: int) -> None:
     """Write ``n_obj`` objects and ``n_blob`` blobs that no ref reaches, and stale temp files."""
-    from casdb.api import Repository
-    from casdb.core.atomic import temp_name
-    from casdb.core.ids import hash_bytes
-    from casdb.model.objects import Header
+    from casdb import Repository
+
+    try:
+        from casdb.core.atomic import temp_name
+        from casdb.core.ids import hash_bytes
+        from casdb.model.objects import Header
+    except ImportError:  # a revision before the layer packages
+        from casdb.atomic import temp_name
+        from casdb.ids import hash_bytes
+        from casdb.objects import Header
 
     repo = Repository(repo_path)
     store = repo.store
@@ -184,13 +190,24 @@ def child_fill(repo_path: str, n_obj: int, n_blob: int, n_tmp: int, seed: int) -
 
 def child_count(repo_path: str, gone_commit: str) -> None:
     """What the repository holds: reachable (gc's own mark), gamma's, and the rest."""
+    from casdb import Repository
+
     try:
-        from casdb.maintenance.fsck import children
+        from casdb.model.graph import references
+
+        def children(obj, blobs):
+            refs = references(obj)
+            blobs.update(refs.blobs)
+            return refs.objects
+    except ImportError:  # a revision before casdb.model.graph
+        try:
+            from casdb.maintenance.fsck import children
+        except ImportError:  # a revision before casdb.maintenance
+            from casdb.fsck import children
+    try:
         from casdb.maintenance.gc import mark
-    except ImportError:  # a revision before casdb.maintenance
-        from casdb.fsck import children
+    except ImportError:
         from casdb.gc import mark
-    from casdb.api import Repository
 
     repo = Repository(repo_path)
     t0 = time.perf_counter()

@@ -197,7 +197,7 @@ def child_perfile(spec: dict) -> None:
 
 def child_newbytes(spec: dict) -> None:
     """Blobs (and their bytes) that ``new`` has and ``old`` lacks, from the media indexes."""
-    from casdb.api import Repository
+    from casdb import Repository
 
     repo = Repository(spec["repo"])
     old = repo.media(spec["dataset"], spec["old"])

@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 
 import casdb
-from casdb.api import Repository
-from casdb.checkouts.cachecheck import check_in_place
+from casdb import Repository
+from casdb.checkouts.placed import check_in_place
 from casdb.store.fingerprints import DB, hash_file
 from casdb.testing.synth import make_dataset
 
