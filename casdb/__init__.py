@@ -22,6 +22,7 @@ from casdb.core.errors import (
     NotFound,
     StorageError,
 )
+from casdb.core.lazy import exports
 
 if TYPE_CHECKING:
     from casdb.api import cache_evict, cache_ls, cache_verify, checkout, fsck, gc, info, load
@@ -114,10 +115,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'casdb' has no attribute {name!r}")
+__getattr__ = exports("casdb", _LAZY)

@@ -54,3 +54,15 @@ def test_a_cycle_inside_a_layer_breaks_the_contract(copy):
 def test_few_modules_sit_directly_in_the_package():
     top = sorted(p.name for p in (ROOT / "casdb").glob("*.py"))
     assert len(top) <= 15, top
+
+
+@pytest.mark.parametrize("package", ["casdb", "casdb.api"])
+def test_every_exported_name_resolves(package):
+    import importlib
+
+    module = importlib.import_module(package)
+    assert set(module._LAZY) <= set(module.__all__)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+    with pytest.raises(AttributeError):
+        module.no_such_name  # noqa: B018

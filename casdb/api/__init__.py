@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from casdb.core.lazy import exports
+
 if TYPE_CHECKING:
     from casdb.api.loading import checkout, load
     from casdb.api.repository import Repository, open_local, open_repository
@@ -54,10 +56,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'casdb.api' has no attribute {name!r}")
+__getattr__ = exports("casdb.api", _LAZY)
