@@ -66,3 +66,15 @@ def test_every_exported_name_resolves(package):
         assert getattr(module, name) is not None, name
     with pytest.raises(AttributeError):
         module.no_such_name  # noqa: B018
+
+
+def test_no_module_imports_another_modules_private_names():
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "casdb").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("casdb"):
+                found += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}"
+                          for a in node.names if a.name.startswith("_")]
+    assert not found
