@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,9 @@ from typing import TYPE_CHECKING
 
 from casdb.commit import decodable
 from casdb.commit.ingest import IngestResult, ingest
-from casdb.commit.scan import BAD_PATH, Source, scan
+from casdb.commit.scan import BAD_PATH, Source, SourceFile, scan
 from casdb.commit.statcache import FolderCache, Head, StatCache, listing_digest, tables_key
-from casdb.core.errors import AlreadyExists, InvalidDataset
+from casdb.core.errors import AlreadyExists, InvalidDataset, NotFound
 from casdb.core.ids import hash_bytes, short
 from casdb.core.names import check_branch, check_dataset, check_version
 from casdb.core.units import human_size, plural
@@ -38,6 +39,7 @@ from casdb.tables.schema import TableLayout, layout, load_order
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from casdb.audio.probe import MediaInfo
     from casdb.history.repository import BaseRepository
 
 
@@ -139,6 +141,60 @@ def commit(
         new_bytes=files.stored.new_bytes,
         tables=len(tables),
         seconds=time.monotonic() - started,
+    )
+
+
+def commit_files(
+    repo: BaseRepository,
+    folder: str | Path,
+    files: Mapping[str, tuple[str, int]],
+    *,
+    dataset: str,
+    known_media: Mapping[str, MediaInfo] | None = None,
+    version: str | None = None,
+    branch: str = "main",
+    message: str = "",
+    author: str | None = None,
+) -> CommitResult:
+    """Commit a version made of blobs already stored: db.yaml and the table files from
+    ``folder``, the media and attachments from ``files`` (path -> blob id, size).
+
+    This is how splits and compositions commit what they derive: no media byte is read or
+    stored (``new_bytes`` is 0). Every blob must be in the store and not purged; the tables are
+    read and checked like a folder's (schemes, labels, media references); ``known_media`` gives
+    the audio properties of the blobs (from the versions they come from), others are probed.
+    Steps 1 and 5-11 of :func:`commit`, with the tree built from ``files``.
+    """
+    started = time.monotonic()
+    head, parent = _check_names_and_refs(repo, dataset, version, branch)
+    src = scan(folder)
+    if src.files:
+        raise InvalidDataset(f"{folder}: a derived version takes its media from stored blobs, "
+                             f"not from files in the folder ({src.files[0].path}, ...)")
+    src.files = [SourceFile(p, "", size, 0, 0) for p, (_, size) in sorted(files.items())]
+    store = repo.store
+    refuse_purged(repo, dict(files))
+    missing = sorted(p for p, (blob, _) in files.items() if not store.has_blob(blob))
+    if missing:
+        raise NotFound(f"the bytes of {missing[0]} (and {len(missing) - 1} more files) are not "
+                       "in the store: fetch the versions they come from first")
+    header_bytes = encode(Header(src.header))
+    try:
+        store.put_raw(header_bytes)
+        tables = _store_tables(store, _read_and_check(src), None)
+        root = trees.build(store, files)
+        media, _ = mediaindex.build(store, files, dict(known_media or {}))
+        commit_id = store.put(_commit_object(
+            dataset, root.id, hash_bytes(header_bytes), tables, parent, author, message, media))
+        store.publish()
+    except BaseException:
+        store.discard()
+        raise
+    _update_refs(repo, dataset, version, branch, head, commit_id)
+    return CommitResult(
+        id=commit_id, dataset=dataset, version=version, branch=branch, parent=parent,
+        files=root.count, bytes=root.size, hashed_files=0, new_files=0, new_bytes=0,
+        tables=len(tables), seconds=time.monotonic() - started,
     )
 
 
