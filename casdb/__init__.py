@@ -25,7 +25,21 @@ from casdb.core.errors import (
 from casdb.core.lazy import exports
 
 if TYPE_CHECKING:
-    from casdb.api import cache_evict, cache_ls, cache_verify, checkout, fsck, gc, info, load
+    from casdb.api import (
+        Composition,
+        CorpusPart,
+        CorpusSpec,
+        cache_evict,
+        cache_ls,
+        cache_verify,
+        checkout,
+        compose,
+        fsck,
+        gc,
+        info,
+        load,
+        load_corpora,
+    )
     from casdb.api.repository import Repository
     from casdb.audio.flavour import Flavour
     from casdb.checkouts.cachecheck import Eviction
@@ -51,6 +65,9 @@ __all__ = [
     "CacheSummary",
     "Checkout",
     "CommitResult",
+    "Composition",
+    "CorpusPart",
+    "CorpusSpec",
     "Conflict",
     "Dataset",
     "Diff",
@@ -76,11 +93,13 @@ __all__ = [
     "cache_evict",
     "cache_ls",
     "cache_verify",
+    "compose",
     "checkout",
     "fsck",
     "gc",
     "info",
     "load",
+    "load_corpora",
 ]
 
 # public name -> (module, name there); imported on first use, so that importing casdb (and
@@ -112,6 +131,11 @@ _LAZY = {
     "VerifyReport": ("casdb.checkouts.cachecheck", "Report"),
     "Eviction": ("casdb.checkouts.cachecheck", "Eviction"),
     "TransferResult": ("casdb.remote.transfer", "Result"),
+    "load_corpora": ("casdb.api", "load_corpora"),
+    "compose": ("casdb.api", "compose"),
+    "CorpusSpec": ("casdb.api", "CorpusSpec"),
+    "CorpusPart": ("casdb.api", "CorpusPart"),
+    "Composition": ("casdb.api", "Composition"),
 }
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from casdb.core.lazy import exports
 
 if TYPE_CHECKING:
+    from casdb.api.corpora import compose, load_corpora
     from casdb.api.loading import checkout, load
     from casdb.api.repository import Repository, open_local, open_repository
     from casdb.api.tools import cache_evict, cache_ls, cache_verify, fsck, gc, info
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from casdb.checkouts.layout import cache_root
     from casdb.checkouts.linking import MODES as LINK_MODES
     from casdb.checkouts.selection import Request
+    from casdb.research.composition import Composition
+    from casdb.research.corpora import CorpusPart, CorpusSpec
 
 _LAZY = {
     "Repository": ("casdb.api.repository", "Repository"),
@@ -35,10 +38,20 @@ _LAZY = {
     "Request": ("casdb.checkouts.selection", "Request"),
     "cache_root": ("casdb.checkouts.layout", "cache_root"),
     "LINK_MODES": ("casdb.checkouts.linking", "MODES"),
+    "load_corpora": ("casdb.api.corpora", "load_corpora"),
+    "compose": ("casdb.api.corpora", "compose"),
+    "CorpusSpec": ("casdb.research.corpora", "CorpusSpec"),
+    "CorpusPart": ("casdb.research.corpora", "CorpusPart"),
+    "Composition": ("casdb.research.composition", "Composition"),
 }
 
 __all__ = [
     "LINK_MODES",
+    "Composition",
+    "CorpusPart",
+    "CorpusSpec",
+    "compose",
+    "load_corpora",
     "Flavour",
     "Repository",
     "Request",

@@ -30,6 +30,7 @@ COMMANDS = {
     "gc": "casdb.cli.gc",
     "purge": "casdb.cli.purge",
     "purged": "casdb.cli.purged",
+    "compose": "casdb.cli.compose",
 }
 HELP = {
     "init": "Create an empty repository.",
@@ -48,6 +49,7 @@ HELP = {
     "gc": "Delete objects and blobs that no ref reaches.",
     "purge": "Delete media bytes from every version, remote and cache.",
     "purged": "List purged media: when, why, where.",
+    "compose": "Commit several corpora as one dataset, labels mapped.",
 }
 
 

@@ -28,6 +28,14 @@ def command(ctx: click.Context, ref: str) -> None:
     for key, value in s.meta.items():
         click.echo(f"  {'meta.' + str(key) + ':':<14}{value}")
 
+    composition = s.header.get("composition")
+    if isinstance(composition, dict) and isinstance(composition.get("sources"), list):
+        click.secho("composed from", bold=True)
+        for src in composition["sources"]:
+            if isinstance(src, dict):
+                click.echo(f"  {src.get('dataset')} {src.get('version') or 'latest'} "
+                           f"(commit {short(str(src.get('commit', '')))})")
+
     gone = open_repo(ctx).purged_paths(s.commit_id)
     if gone:
         click.secho(f"  purged:       {len(gone)} file{'s' if len(gone) > 1 else ''} "
