@@ -25,7 +25,7 @@ from casdb.core.errors import (
 from casdb.core.lazy import exports
 
 if TYPE_CHECKING:
-    from casdb.api import cache_evict, cache_ls, cache_verify, checkout, fsck, gc, info, load
+    from casdb.api import cache_evict, cache_ls, cache_verify, checkout, fsck, gc, info, load, split
     from casdb.api.repository import Repository
     from casdb.audio.flavour import Flavour
     from casdb.checkouts.cachecheck import Eviction
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from casdb.maintenance.purge import PurgeReport
     from casdb.maintenance.remotegc import RemoteGcReport
     from casdb.remote.transfer import Result as TransferResult
+    from casdb.research.splitting import SplitResult
     from casdb.store.tombstones import Tombstone
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "Repository",
     "Request",
     "StorageError",
+    "SplitResult",
     "Summary",
     "Tombstone",
     "TransferResult",
@@ -81,6 +83,7 @@ __all__ = [
     "gc",
     "info",
     "load",
+    "split",
 ]
 
 # public name -> (module, name there); imported on first use, so that importing casdb (and
@@ -97,6 +100,8 @@ _LAZY = {
     "cache_ls": ("casdb.api", "cache_ls"),
     "cache_verify": ("casdb.api", "cache_verify"),
     "cache_evict": ("casdb.api", "cache_evict"),
+    "split": ("casdb.api", "split"),
+    "SplitResult": ("casdb.research.splitting", "SplitResult"),
     "Request": ("casdb.checkouts.selection", "Request"),
     "Checkout": ("casdb.checkouts.materialise", "Checkout"),
     "CommitResult": ("casdb.commit.committer", "CommitResult"),

@@ -13,6 +13,7 @@ from casdb.core.lazy import exports
 if TYPE_CHECKING:
     from casdb.api.loading import checkout, load
     from casdb.api.repository import Repository, open_local, open_repository
+    from casdb.api.splits import split
     from casdb.api.tools import cache_evict, cache_ls, cache_verify, fsck, gc, info
     from casdb.audio.flavour import Flavour
     from casdb.checkouts.layout import cache_root
@@ -31,6 +32,7 @@ _LAZY = {
     "cache_ls": ("casdb.api.tools", "cache_ls"),
     "cache_verify": ("casdb.api.tools", "cache_verify"),
     "cache_evict": ("casdb.api.tools", "cache_evict"),
+    "split": ("casdb.api.splits", "split"),
     "Flavour": ("casdb.audio.flavour", "Flavour"),
     "Request": ("casdb.checkouts.selection", "Request"),
     "cache_root": ("casdb.checkouts.layout", "cache_root"),
@@ -53,6 +55,7 @@ __all__ = [
     "load",
     "open_local",
     "open_repository",
+    "split",
 ]
 
 
