@@ -44,7 +44,7 @@ PROTOCOLS = ("emobox", "serab", "loso", "kfold", "balanced")
 HEADER_KEY = "casdb_splits"
 """Top-level db.yaml key recording each split's protocol (audformat keeps it in ``db.meta``)."""
 DEFAULT_LABELS = ("angry", "happy", "neutral", "sad")
-_WHERE = re.compile(r"^\s*([^<>=!\s]+)\s*(>=|<=|==|!=|>|<)\s*(.+?)\s*$")
+_WHERE = re.compile(r"^\s*([^<>=!\s]+)\s*(>=|<=|==|!=|>|<)\s*([^<>=!\s].*?)\s*$")
 
 
 @dataclass(frozen=True)
