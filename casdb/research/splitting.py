@@ -392,23 +392,27 @@ def _table_ids(spec: SplitSpec, a: protocols.Assignment) -> list[tuple[str, int,
 
 def _counts(a: protocols.Assignment, speakers: np.ndarray, labels: np.ndarray,
             ids: list[tuple[str, int, int]]) -> pd.DataFrame:
+    """Rows per fold, partition, speaker and label (non-zero cells only), one bincount per
+    split table."""
     import numpy as np
     import pandas as pd
 
-    parts = []
+    su, si = np.unique(speakers, return_inverse=True)
+    lu, li = np.unique(labels, return_inverse=True)
+    cell = si.reshape(-1) * len(lu) + li.reshape(-1)
+    cols: dict[str, list] = {"fold": [], "partition": [], "speaker": [], "label": [], "rows": []}
     for tid, f, code in ids:
-        rows = a.folds[f] == code
-        g = pd.DataFrame({"speaker": speakers[rows], "label": labels[rows]})
-        g = g.groupby(["speaker", "label"], sort=True).size().rename("rows").reset_index()
+        counts = np.bincount(cell[a.folds[f] == code], minlength=len(su) * len(lu))
+        nz = np.flatnonzero(counts)
         fold = tid.split(".")[1] if tid.count(".") == 2 else "fold1"
-        g.insert(0, "partition", protocols.PARTITIONS[code])
-        g.insert(0, "fold", fold)
-        parts.append(g)
-    if not parts:
-        return pd.DataFrame(columns=["fold", "partition", "speaker", "label", "rows"])
-    out = pd.concat(parts, ignore_index=True)
-    out["rows"] = out["rows"].astype(np.int64)
-    return out
+        cols["fold"].append(np.full(len(nz), fold, dtype=object))
+        cols["partition"].append(np.full(len(nz), protocols.PARTITIONS[code], dtype=object))
+        cols["speaker"].append(su[nz // len(lu)].astype(object))
+        cols["label"].append(lu[nz % len(lu)].astype(object))
+        cols["rows"].append(counts[nz].astype(np.int64))
+    if not ids:
+        return pd.DataFrame(columns=list(cols))
+    return pd.DataFrame({k: np.concatenate(v) for k, v in cols.items()})
 
 
 def _plain(value: Any) -> Any:
