@@ -490,11 +490,15 @@ def _write_parquet(table, target: Path) -> None:
 def _commit(repo: BaseRepository, snap: Snapshot, folder: Path, version: str | None,
             branch: str, author: str | None, message: str) -> CommitResult:
     from casdb.commit.committer import commit_files
-    from casdb.tables.mediaindex import known_properties
+    from casdb.tables.mediaindex import arrow, known_properties
 
-    media = snap.media()
-    files = {str(f): (str(b), int(n)) for f, b, n in
-             zip(media.index, media["blob"], media["bytes"], strict=True)}
+    if snap.commit.media is None:
+        raise NotFound(f"{snap.dataset} at {snap.commit_id[:10]} has no media index")
+    media = arrow(repo.store, snap.commit.media)  # Arrow lists: 100k rows in milliseconds
+    files = dict(zip(media.column("file").to_pylist(),
+                     zip(media.column("blob").to_pylist(), media.column("bytes").to_pylist(),
+                         strict=True),
+                     strict=True))
     known = known_properties(repo.store, snap.commit.media)
     with repo.writing():
         return commit_files(repo, folder, files, dataset=snap.dataset, known_media=known,
