@@ -343,3 +343,23 @@ def test_a_segmented_table_is_split_by_segment(tmp_path):
     assert sorted(i for p in parts for i in p.index) == sorted(seg.index)
     db = audformat.Database.load(str(casdb.checkout("d", "2", tmp_path / "co", repo=repo).path))
     assert db["kfold.fold1.test"].is_segmented
+
+
+@pytest.mark.parametrize("record", ["text", 7, ["a"], {"emobox": "text"}, {"x": {"splits": 3}}])
+def test_a_hand_written_casdb_splits_key_does_not_break_a_split(tmp_path, record):
+    import yaml
+
+    root = make_corpus(tmp_path / "s", speakers=4, per_cell=2)
+    header = yaml.safe_load((root / "db.yaml").read_text())
+    header["casdb_splits"] = record
+    (root / "db.yaml").write_text(yaml.safe_dump(header, sort_keys=False))
+    repo = casdb.Repository.init(tmp_path / "r")
+    repo.commit(root, dataset="emo", version="1")
+    out = casdb.split("emo", "1", protocol="loso", new_version="2", repo=repo)
+    assert out.folds == 4 and set(repo.header("emo", "2")["casdb_splits"]) >= {"loso"}
+    from click.testing import CliRunner
+
+    from casdb.cli import cli as group
+
+    show = CliRunner().invoke(group, ["--repo", str(repo.path), "show", "emo@2"])
+    assert show.exit_code == 0 and "loso: loso -> loso" in show.output

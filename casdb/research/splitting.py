@@ -207,7 +207,7 @@ def _plan(snap: Snapshot, version: str | None, spec: SplitSpec):
     existing = {**(header.get("splits") or {}), **(header.get("tables") or {}),
                 **(header.get("misc_tables") or {})}
     taken = sorted(k for k in map(str, existing) if k.startswith(spec.name + "."))
-    if taken or spec.name in (header.get(HEADER_KEY) or {}):
+    if taken or spec.name in recorded(header):
         raise AlreadyExists(f"{snap.dataset} has splits named {spec.name}.* already "
                             f"({taken[0] if taken else spec.name}): choose another --prefix")
     table = _label_table(snap, spec)
@@ -241,6 +241,15 @@ def _plan(snap: Snapshot, version: str | None, spec: SplitSpec):
                          folds.shape[0], [t for t, _, _ in ids], counts, len(frame), left_out,
                          _plain(assignment.stats))
     return result, header, frame, (assignment, ids, table)
+
+
+def recorded(header: dict) -> dict[str, dict]:
+    """The ``casdb_splits`` entries of a header (prefix -> record); a value that is not such a
+    mapping (a header written by hand) counts as none."""
+    value = header.get(HEADER_KEY)
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, dict)}
 
 
 def _own_columns(spec: SplitSpec, lay) -> set[str]:
@@ -337,8 +346,8 @@ def _official(snap: Snapshot, frame: pd.DataFrame) -> np.ndarray | None:
     import numpy as np
 
     header = snap.header
-    ours = {s for entry in (header.get(HEADER_KEY) or {}).values()
-            for s in (entry or {}).get("splits", [])}
+    ours = {str(s) for entry in recorded(header).values()
+            for s in (entry.get("splits") if isinstance(entry.get("splits"), list) else [])}
     types = {str(k): (v or {}).get("type") for k, v in (header.get("splits") or {}).items()
              if str(k) not in ours}
     used: dict[str, list[str]] = {}
@@ -457,7 +466,7 @@ def _write_folder(snap: Snapshot, folder: Path, header: dict, frame: pd.DataFram
         _write_parquet(arrow, folder / f"db.{tid}.parquet")
     new["splits"] = splits
     new["tables"] = tables
-    record = dict(new.get(HEADER_KEY) or {})
+    record = recorded(new)
     record[spec.name] = {
         "protocol": spec.protocol,
         "rule": result.rule,
