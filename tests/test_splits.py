@@ -363,3 +363,28 @@ def test_a_hand_written_casdb_splits_key_does_not_break_a_split(tmp_path, record
 
     show = CliRunner().invoke(group, ["--repo", str(repo.path), "show", "emo@2"])
     assert show.exit_code == 0 and "loso: loso -> loso" in show.output
+
+
+def test_rows_without_a_speaker_are_left_out_and_counted(tmp_path):
+    root = make_corpus(tmp_path / "s", speakers=5, per_cell=2)
+    lines = (root / "db.files.csv").read_text().splitlines()
+    (root / "db.files.csv").write_text("\n".join(lines[:-3]) + "\n")  # 3 files lose their speaker
+    repo = casdb.Repository.init(tmp_path / "r")
+    repo.commit(root, dataset="emo", version="1")
+    out = casdb.split("emo", "1", protocol="loso", speaker="files.speaker", new_version="2",
+                      repo=repo)
+    assert (out.rows, out.left_out) == (40, 3)
+    assert out.counts.groupby("fold")["rows"].sum().eq(37).all()
+    tested = [i for t in out.tables if t.endswith(".test") for i in repo.table("emo", t, "2").index]
+    assert sorted(tested) == sorted(repo.table("emo", "emotion", "1").index[:-3])
+
+
+def test_the_speaker_from_a_misc_table_with_categorical_keys(tmp_path):
+    from casdb.testing.synth import make_dataset
+
+    repo = casdb.Repository.init(tmp_path / "r")
+    repo.commit(make_dataset(tmp_path / "s", files=10, duration=0.05), dataset="d", version="1")
+    # synth: emotion.speaker takes its labels from the misc table `speaker` (age, gender)
+    out = casdb.split("d", "1", protocol="kfold", folds=2, label="emotion",
+                      speaker="speaker.gender", dry_run=True, repo=repo)
+    assert set(out.counts["speaker"]) == {"female", "male"} and out.left_out == 0

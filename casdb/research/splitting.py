@@ -212,13 +212,16 @@ def _plan(snap: Snapshot, version: str | None, spec: SplitSpec):
                             f"({taken[0] if taken else spec.name}): choose another --prefix")
     table = _label_table(snap, spec)
     lay = snap.layout(table)
+    if spec.label not in lay.columns:
+        raise InvalidInput(f"table {table!r} of {snap.dataset} has no column {spec.label!r} "
+                           f"(columns: {', '.join(lay.columns) or 'none'})")
     frame = snap.table(table, [c for c in lay.columns if c in _own_columns(spec, lay)])
-    labels = frame[spec.label] if spec.label in frame else _missing_label(snap, table, spec)
+    labels = frame[spec.label]
     valid = labels.notna().to_numpy().copy()
-    label_values = labels.astype(str).to_numpy()
+    label_values = _strings(labels)
     speakers = _lookup(snap, table, frame, spec.speaker, "speaker")  # every protocol counts them
     valid &= speakers.notna().to_numpy()
-    speaker_values = speakers.astype(str).to_numpy()
+    speaker_values = _strings(speakers)
     if spec.where:
         valid &= _where(snap, table, frame, spec.where)
     official = _official(snap, frame) if spec.protocol == "emobox" and spec.official else None
@@ -243,6 +246,13 @@ def _plan(snap: Snapshot, version: str | None, spec: SplitSpec):
     return result, header, frame, (assignment, ids, table)
 
 
+def _strings(values: pd.Series) -> np.ndarray:
+    """The values as a NumPy array of str (missing values as ""; their rows are left out)."""
+    import numpy as np
+
+    return np.asarray(values.astype(object).where(values.notna(), "").map(str), dtype=str)
+
+
 def recorded(header: dict) -> dict[str, dict]:
     """The ``casdb_splits`` entries of a header (prefix -> record); a value that is not such a
     mapping (a header written by hand) counts as none."""
@@ -256,11 +266,6 @@ def _own_columns(spec: SplitSpec, lay) -> set[str]:
     """Columns of the label table that the split tables carry: the label and (if a column of
     the table) the speaker."""
     return {spec.label, spec.speaker} & set(lay.columns)
-
-
-def _missing_label(snap: Snapshot, table: str, spec: SplitSpec):
-    raise InvalidInput(f"table {table!r} of {snap.dataset} has no column {spec.label!r} "
-                       f"(columns: {', '.join(snap.layout(table).columns) or 'none'})")
 
 
 def _label_table(snap: Snapshot, spec: SplitSpec) -> str:
