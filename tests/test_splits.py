@@ -164,6 +164,27 @@ def test_ratios_are_checked():
             P.check_ratios(bad)
 
 
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                          st.integers(-200, 200)), max_size=4))
+def test_any_ratios_are_accepted_as_shares_or_refused_cleanly(ratios):
+    try:
+        out = P.check_ratios(ratios)
+    except InvalidInput:
+        return
+    assert len(out) == 3 and min(out) >= 0 and abs(sum(out) - 1) < 1e-6
+    assert out[P.TRAIN] > 0 and out[P.TEST] > 0
+
+
+@given(st.text(max_size=30), st.text(max_size=12))
+def test_any_where_or_prefix_is_accepted_or_refused_cleanly(where, prefix):
+    from casdb.research.splitting import SplitSpec
+
+    try:
+        SplitSpec("loso", where=where, prefix=prefix or None).check()
+    except InvalidInput as exc:
+        assert "\n" not in str(exc)
+
+
 # -- casdb.split on committed versions -------------------------------------------------------------
 
 @pytest.fixture
