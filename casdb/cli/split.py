@@ -6,8 +6,6 @@ import click
 
 from casdb.cli.common import open_repo, split_ref
 
-PROTOCOLS = ("emobox", "serab", "loso", "kfold", "balanced")
-
 
 def _numbers(text: str | None, what: str) -> tuple[float, ...] | None:
     """``60,20,20`` -> (60.0, 20.0, 20.0)."""
