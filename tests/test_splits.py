@@ -214,6 +214,14 @@ def test_emobox_chooses_and_reports_its_rule(corpus, speakers, per_cell, officia
     assert (out.rule, out.folds) == (rule, folds)
     assert out.reason and out.reason in out.summary() and rule in out.summary()
     assert out.left_out == 0 and out.counts["rows"].sum() >= out.rows
+    per = out.counts.groupby(["fold", "partition", "label"])["rows"].sum().unstack("partition")
+    if rule == "speaker-dependent":  # 25 % of each label to test, within one row
+        total = per["train"] + per["test"]
+        assert ((per["test"] - 0.25 * total).abs() <= 1).all()
+    elif rule != "official":  # every speaker tested once, alone or merged
+        tested = out.counts[out.counts["partition"] == "test"]
+        assert tested.groupby("speaker")["fold"].nunique().eq(1).all()
+        assert tested["speaker"].nunique() == speakers
 
 
 def test_emobox_can_ignore_official_splits(corpus):
