@@ -417,3 +417,51 @@ def test_the_speaker_from_a_misc_table_with_categorical_keys(tmp_path):
     out = casdb.split("d", "1", protocol="kfold", folds=2, label="emotion",
                       speaker="speaker.gender", dry_run=True, repo=repo)
     assert set(out.counts["speaker"]) == {"female", "male"} and out.left_out == 0
+
+
+def test_a_rich_database_keeps_every_table_and_attachment(tmp_path):
+    """audformat's rich test database (every dtype, misc tables, open segments, an empty table,
+    unicode names, attachments): after a split, audformat reads every table as before."""
+    from casdb.testing.richdb import build_db
+
+    old = build_db(tmp_path / "db", "parquet")
+    repo = casdb.Repository.init(tmp_path / "r")
+    repo.commit(tmp_path / "db", dataset="rich", version="1")
+    out = casdb.split("rich", "1", protocol="emobox", table="files", label="label",
+                      speaker="label_map_str", new_version="2", repo=repo)
+    assert out.rule == "speaker-dependent" and out.commit.new_bytes == 0
+    assert repo.media("rich", "2").equals(repo.media("rich", "1"))
+    new = audformat.Database.load(str(casdb.checkout("rich", "2", tmp_path / "co", repo=repo).path))
+    for tid in [*old.tables, *old.misc_tables]:
+        assert new[tid] == old[tid], tid
+    assert list(new.attachments) == list(old.attachments) and list(old.attachments)
+    assert set(new.splits) == set(old.splits) | {"emobox.fold1.train", "emobox.fold1.test"}
+
+
+def test_commit_files_takes_attachments_from_the_stored_files(tmp_path):
+    """commit_files checks a derived header's attachments against its files, not the folder."""
+    import shutil
+
+    from casdb.commit.committer import commit_files
+    from casdb.core.errors import InvalidDataset
+
+    root = make_corpus(tmp_path / "s", speakers=2, per_cell=1)
+    (root / "docs").mkdir()
+    (root / "docs" / "readme.txt").write_text("about")
+    (root / "db.yaml").write_text((root / "db.yaml").read_text()
+                                  + "attachments:\n  readme: {path: docs}\n")
+    repo = casdb.Repository.init(tmp_path / "r")
+    repo.commit(root, dataset="emo", version="1")
+    media = repo.media("emo", "1")
+    files = {f: (r.blob, int(r.bytes)) for f, r in media.iterrows()}
+    folder = tmp_path / "derived"
+    folder.mkdir()
+    for p in [root / "db.yaml", *root.glob("db.*.csv")]:
+        shutil.copy(p, folder)
+    out = commit_files(repo, folder, files, dataset="emo2", version="1")
+    assert out.new_bytes == 0 and "docs/readme.txt" in repo.media("emo2", "1").index
+    files.pop("docs/readme.txt")
+    before = store_state(repo)
+    with pytest.raises(InvalidDataset, match="attachment 'readme': docs is not in the folder"):
+        commit_files(repo, folder, files, dataset="emo3", version="1")
+    assert store_state(repo) == before
