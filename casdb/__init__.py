@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         info,
         load,
         load_corpora,
+        split,
     )
     from casdb.api.repository import Repository
     from casdb.audio.flavour import Flavour
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from casdb.maintenance.purge import PurgeReport
     from casdb.maintenance.remotegc import RemoteGcReport
     from casdb.remote.transfer import Result as TransferResult
+    from casdb.research.splitting import SplitResult
     from casdb.store.tombstones import Tombstone
 
 __all__ = [
@@ -86,6 +88,7 @@ __all__ = [
     "Repository",
     "Request",
     "StorageError",
+    "SplitResult",
     "Summary",
     "Tombstone",
     "TransferResult",
@@ -100,6 +103,7 @@ __all__ = [
     "info",
     "load",
     "load_corpora",
+    "split",
 ]
 
 # public name -> (module, name there); imported on first use, so that importing casdb (and
@@ -116,6 +120,8 @@ _LAZY = {
     "cache_ls": ("casdb.api", "cache_ls"),
     "cache_verify": ("casdb.api", "cache_verify"),
     "cache_evict": ("casdb.api", "cache_evict"),
+    "split": ("casdb.api", "split"),
+    "SplitResult": ("casdb.research.splitting", "SplitResult"),
     "Request": ("casdb.checkouts.selection", "Request"),
     "Checkout": ("casdb.checkouts.materialise", "Checkout"),
     "CommitResult": ("casdb.commit.committer", "CommitResult"),

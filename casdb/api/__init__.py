@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from casdb.api.corpora import compose, load_corpora
     from casdb.api.loading import checkout, load
     from casdb.api.repository import Repository, open_local, open_repository
+    from casdb.api.splits import split
     from casdb.api.tools import cache_evict, cache_ls, cache_verify, fsck, gc, info
     from casdb.audio.flavour import Flavour
     from casdb.checkouts.layout import cache_root
@@ -34,6 +35,7 @@ _LAZY = {
     "cache_ls": ("casdb.api.tools", "cache_ls"),
     "cache_verify": ("casdb.api.tools", "cache_verify"),
     "cache_evict": ("casdb.api.tools", "cache_evict"),
+    "split": ("casdb.api.splits", "split"),
     "Flavour": ("casdb.audio.flavour", "Flavour"),
     "Request": ("casdb.checkouts.selection", "Request"),
     "cache_root": ("casdb.checkouts.layout", "cache_root"),
@@ -66,6 +68,7 @@ __all__ = [
     "load",
     "open_local",
     "open_repository",
+    "split",
 ]
 
 

@@ -88,3 +88,16 @@ def command(ctx: click.Context, ref: str) -> None:
                 detail = spec.get("type") or spec.get("path") or ""
                 description = spec.get("description")
                 click.echo(f"  {key}: {detail}" + (f" - {description}" if description else ""))
+    protocols = s.header.get("casdb_splits") or {}  # written by casdb split
+    if isinstance(protocols, dict) and protocols:
+        click.secho(f"split protocols ({len(protocols)})", bold=True)
+        for prefix, entry in protocols.items():
+            entry = entry if isinstance(entry, dict) else {}
+            src = entry.get("source") or {}
+            folds = entry.get("folds")
+            click.echo(f"  {prefix}: {entry.get('protocol')} -> {entry.get('rule')}, "
+                       f"{folds} fold{'s' if folds != 1 else ''}, seed {entry.get('seed')}, "
+                       f"from {src.get('dataset')}@{src.get('version') or str(src.get('commit'))[:10]}"
+                       f" (casdb {entry.get('casdb')})")
+            if entry.get("reason"):
+                click.echo(f"    {entry['reason']}")

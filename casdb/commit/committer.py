@@ -167,7 +167,7 @@ def commit_files(
     """
     started = time.monotonic()
     head, parent = _check_names_and_refs(repo, dataset, version, branch)
-    src = scan(folder)
+    src = scan(folder, stored=files.keys())  # attachments are among ``files``
     if src.files:
         raise InvalidDataset(f"{folder}: a derived version takes its media from stored blobs, "
                              f"not from files in the folder ({src.files[0].path}, ...)")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -52,8 +53,11 @@ class Source:
     """Every file but db.yaml and the table files, sorted by path."""
 
 
-def scan(root: str | Path) -> Source:
-    """Read the header, find the table files and list the media and attachment files."""
+def scan(root: str | Path, *, stored: Collection[str] | None = None) -> Source:
+    """Read the header, find the table files and list the media and attachment files.
+
+    ``stored``: the paths of a version made of stored blobs (``commit_files``); its attachments
+    must be among them rather than in the folder."""
     root = Path(os.fsdecode(root))
     if not root.is_dir():
         raise InvalidDataset(f"{root} is not a folder")
@@ -80,7 +84,7 @@ def scan(root: str | Path) -> Source:
     if undecodable:
         raise InvalidDataset(_not_utf8(undecodable))
     _check_paths(files)
-    _check_attachments(header, root)
+    _check_attachments(header, root, stored)
     return Source(root=root, header=header, tables=tables, files=files)
 
 
@@ -107,13 +111,19 @@ def _check_paths(files: list[SourceFile]) -> None:
                              " (rename them)") from None
 
 
-def _check_attachments(header: dict, root: Path) -> None:
-    """Every attachment the header declares must be a file or folder inside the dataset."""
+def _check_attachments(header: dict, root: Path, stored: Collection[str] | None = None) -> None:
+    """Every attachment the header declares must be a file or folder inside the dataset (or,
+    with ``stored``, one of those paths or a folder holding one)."""
     for aid, spec in (header.get("attachments") or {}).items():
         path = (spec or {}).get("path") if isinstance(spec, dict) else None
         if not isinstance(path, str) or not path or re.search(BAD_PATH, path):
             raise InvalidDataset(f"db.yaml: attachment {aid!r} has no valid path ({path!r})")
-        if not (root / path).exists():
+        if stored is not None:
+            folder = path.rstrip("/") + "/"
+            present = path in stored or any(p.startswith(folder) for p in stored)
+        else:
+            present = (root / path).exists()
+        if not present:
             raise InvalidDataset(f"db.yaml: attachment {aid!r}: {path} is not in the folder")
 
 
