@@ -77,3 +77,13 @@ def test_known_properties_are_optional(setup):
     out = commit_files(repo, folder, files, dataset="e", message="probed again")
     assert repo.media("e").equals(repo.media("d"))
     assert out.files == 4
+
+
+def test_files_of_lends_the_tree_and_media_index(setup):
+    repo, _, folder, files, known = setup
+    source = repo.snapshot("d", "1.0.0").commit
+    out = commit_files(repo, folder, files, dataset="e", files_of=source)
+    derived = repo.get_commit(out.id)
+    assert (derived.tree, derived.media) == (source.tree, source.media)
+    assert (out.files, out.bytes) == (4, sum(n for _, n in files.values()))
+    assert repo.media("e").equals(repo.media("d"))

@@ -516,7 +516,8 @@ def _commit(repo: BaseRepository, snap: Snapshot, folder: Path, version: str | N
     known = known_properties(repo.store, snap.commit.media)
     with repo.writing():
         return commit_files(repo, folder, files, dataset=snap.dataset, known_media=known,
-                            version=version, branch=branch, message=message, author=author)
+                            version=version, branch=branch, message=message, author=author,
+                            files_of=snap.commit)
 
 
 def _message(result: SplitResult, snap: Snapshot) -> str:
