@@ -11,7 +11,7 @@ import yaml
 import casdb
 from casdb.core.errors import InvalidInput, NotFound
 from casdb.testing.cli import run_casdb
-from casdb.testing.synth import EMOTIONS, make_dataset
+from casdb.testing.synth import EMOTIONS, make_dataset, relabel
 
 MAP_B = {"anger": "ang", "happiness": "hap", "neutral": "neu", "sadness": "sad"}
 
@@ -32,18 +32,7 @@ def corpora(tmp_path) -> casdb.Repository:
     repo = casdb.Repository.init(tmp_path / "repo")
     a = _with_split(make_dataset(tmp_path / "a", files=8, duration=0.1, seed=1))
     repo.commit(a, dataset="a", version="1.0.0")
-    b = make_dataset(tmp_path / "b", files=6, duration=0.1, seed=2)
-    header = (b / "db.yaml").read_text()
-    for long, short in MAP_B.items():
-        header = header.replace(long, short)
-    (b / "db.yaml").write_text(header)
-    for table in ("emotion", "segments"):
-        path = b / f"db.{table}.csv"
-        lines = [line.split(",") for line in path.read_text().splitlines()]
-        col = lines[0].index("emotion")
-        for row in lines[1:]:
-            row[col] = MAP_B[row[col]]
-        path.write_text("\n".join(",".join(row) for row in lines) + "\n")
+    b = relabel(make_dataset(tmp_path / "b", files=6, duration=0.1, seed=2), MAP_B)
     repo.commit(b, dataset="b", version="1.0.0")
     return repo
 

@@ -132,3 +132,29 @@ def media_blobs(repo, dataset: str = "synth", version: str = "1.0.0") -> dict[st
     """Media path -> blob id of one version (for tests that damage or check stored bytes)."""
     media = repo.media(dataset, version)
     return dict(zip(media.index, media["blob"], strict=True))
+
+
+def relabel(root: str | Path, mapping: dict[str, str]) -> Path:
+    """Spell the emotion labels of a dataset from :func:`make_dataset` differently (its db.yaml
+    and its tables): a corpus that needs a label map to be composed with others.
+
+    Example:
+        >>> import tempfile
+        >>> root = relabel(make_dataset(tempfile.mkdtemp(), files=2, duration=0.05),
+        ...                {"anger": "ang", "happiness": "hap", "neutral": "neu", "sadness": "sad"})
+        >>> (root / "db.emotion.csv").read_text().splitlines()[1].split(",")[1]
+        'ang'
+    """
+    root = Path(root)
+    header = (root / "db.yaml").read_text()
+    emotions = ", ".join(mapping.get(e, e) for e in EMOTIONS)
+    (root / "db.yaml").write_text(header.replace(f"labels: [{', '.join(EMOTIONS)}]",
+                                                 f"labels: [{emotions}]"))
+    for table in ("emotion", "segments"):
+        path = root / f"db.{table}.csv"
+        rows = [line.split(",") for line in path.read_text().splitlines()]
+        col = rows[0].index("emotion")
+        for row in rows[1:]:
+            row[col] = mapping.get(row[col], row[col])
+        path.write_text("\n".join(",".join(row) for row in rows) + "\n")
+    return root
