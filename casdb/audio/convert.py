@@ -258,7 +258,9 @@ def convert_many(tasks: Sequence[Task],
     # parent's threads are idle here (thread pools are closed before conversions start).
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    chunk = max(1, min(16, len(tasks) // (workers * 4)))
+    # Augmented files cost tens of ms each (conversions a few): small chunks keep the workers
+    # busy to the end.
+    chunk = max(1, min(2 if augmented else 16, len(tasks) // (workers * 4)))
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         for key, error in pool.map(_work, tasks, chunksize=chunk):
             yield by_key[key], error
