@@ -113,14 +113,14 @@ class Augment:
         if not isinstance(specs, dict):
             raise InvalidInput(f"invalid augmentations {specs!r}: use a mapping of augmentation "
                                f"names ({', '.join(AUGMENTATIONS)}) to their parameters")
-        normal = []
-        for name in AUGMENTATIONS:  # the order of application, whatever the order given
-            if name in specs:
-                normal.append((name, tuple(_params(name, specs[name]).items())))
         unknown = sorted(str(n) for n in specs if n not in AUGMENTATIONS)
         if unknown:
             raise InvalidInput(f"unknown augmentation {unknown[0]!r}: use "
                                f"{', '.join(AUGMENTATIONS)}")
+        normal = []
+        for name in AUGMENTATIONS:  # the order of application, whatever the order given
+            if name in specs:
+                normal.append((name, tuple(_params(name, specs[name]).items())))
         object.__setattr__(self, "augmentations", tuple(normal))
         for name, _ in normal:
             _require(name)
@@ -206,9 +206,7 @@ def _rng(seed: int, blob: str, name: str):
 
 def _params(name: str, given: Any) -> dict[str, Any]:
     """The parameters of one augmentation, checked, with defaults filled in."""
-    table = AUGMENTATIONS[name] if name in AUGMENTATIONS else None
-    if table is None:
-        return {}
+    table = AUGMENTATIONS[name]
     if given is None:
         given = {}
     if not isinstance(given, dict):
