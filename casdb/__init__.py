@@ -27,6 +27,7 @@ from casdb.core.lazy import exports
 if TYPE_CHECKING:
     from casdb.api import cache_evict, cache_ls, cache_verify, checkout, fsck, gc, info, load
     from casdb.api.repository import Repository
+    from casdb.audio.augment import Augment
     from casdb.audio.flavour import Flavour
     from casdb.checkouts.cachecheck import Eviction
     from casdb.checkouts.cachecheck import Report as VerifyReport
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlreadyExists",
+    "Augment",
     "BackendError",
     "CacheSummary",
     "Checkout",
@@ -88,6 +90,7 @@ __all__ = [
 _LAZY = {
     "Repository": ("casdb.api.repository", "Repository"),
     "Dataset": ("casdb.checkouts.dataset", "Dataset"),
+    "Augment": ("casdb.audio.augment", "Augment"),
     "Flavour": ("casdb.audio.flavour", "Flavour"),
     "load": ("casdb.api", "load"),
     "checkout": ("casdb.api", "checkout"),

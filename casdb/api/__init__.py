@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from casdb.api.loading import checkout, load
     from casdb.api.repository import Repository, open_local, open_repository
     from casdb.api.tools import cache_evict, cache_ls, cache_verify, fsck, gc, info
+    from casdb.audio.augment import Augment
     from casdb.audio.flavour import Flavour
     from casdb.checkouts.layout import cache_root
     from casdb.checkouts.linking import MODES as LINK_MODES
@@ -31,6 +32,7 @@ _LAZY = {
     "cache_ls": ("casdb.api.tools", "cache_ls"),
     "cache_verify": ("casdb.api.tools", "cache_verify"),
     "cache_evict": ("casdb.api.tools", "cache_evict"),
+    "Augment": ("casdb.audio.augment", "Augment"),
     "Flavour": ("casdb.audio.flavour", "Flavour"),
     "Request": ("casdb.checkouts.selection", "Request"),
     "cache_root": ("casdb.checkouts.layout", "cache_root"),
@@ -39,6 +41,7 @@ _LAZY = {
 
 __all__ = [
     "LINK_MODES",
+    "Augment",
     "Flavour",
     "Repository",
     "Request",
