@@ -305,3 +305,49 @@ def test_bad_spec_changes_nothing(corpus, tmp_path):
                        flavour={"augment": spec})
     assert not cache.exists()
     assert sorted(p.relative_to(corpus.path) for p in corpus.path.rglob("*")) == before
+
+
+# -- fuzzed specs: a valid Augment or InvalidInput, nothing else -------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from casdb.testing.profiles import examples  # noqa: E402
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**6),
+                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6))
+_values = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=6)
+_params = st.dictionaries(st.sampled_from(["rate", "snr_db", "wet_level", "room_size", "p",
+                                           "masks", "width", "fade_in", "order", "shift",
+                                           "rollover", "x"]), _values, max_size=3)
+_specs = st.fixed_dictionaries({}, optional={
+    "seed": _values, "share": st.one_of(st.floats(-1, 2), _values), "copies": _values,
+    "augmentations": st.one_of(_values, st.dictionaries(
+        st.sampled_from([*AUGMENTATIONS, "echo"]), st.one_of(st.none(), _params), max_size=3)),
+    "other": _values})
+
+
+@settings(max_examples=examples(200))
+@given(_specs)
+def test_fuzzed_specs_are_valid_or_invalid_input(spec):
+    try:
+        a = Augment.of(spec)
+    except InvalidInput as exc:
+        assert "\n" not in str(exc)
+        return
+    assert Augment.of(a.as_dict(libraries=True)) == a and a.id.startswith("aug-")
+    for params in (a.draw(f"{i:064x}", 16000) for i in range(3)):
+        assert params is None or set(params) <= set(AUGMENTATIONS)
+
+
+@settings(max_examples=examples(100))
+@given(st.binary(max_size=200))
+def test_fuzzed_yaml_files(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("spec") / "aug.yaml"
+    path.write_bytes(data)
+    try:
+        Augment.of(path)
+    except InvalidInput:
+        pass

@@ -167,7 +167,7 @@ class Augment:
                 out.append((name, "absent"))
         return tuple(out)
 
-    @property
+    @cached_property
     def id(self) -> str:
         """``aug-`` and 12 hex digits of blake3 over the spec and the library versions."""
         from casdb.core.ids import hash_bytes
