@@ -351,3 +351,20 @@ def test_fuzzed_yaml_files(tmp_path_factory, data):
         Augment.of(path)
     except InvalidInput:
         pass
+
+
+def test_cache_verify_repairs_augmented_files_and_the_table(corpus, tmp_path):
+    cache = tmp_path / "c"
+    flavour = {"sampling_rate": 8000, "augment": SPEC}
+    ds = casdb.load("synth", "1.0.0", repo=corpus, cache_root=cache, flavour=flavour)
+    good = {f: read(f) for f in ds.files}
+    table = (ds.root / "db.augmentation.parquet").read_bytes()
+    derived = sorted((cache / ".derived").rglob("*"))
+    victim = next(p for p in derived if p.is_file())
+    victim.chmod(0o644)
+    victim.write_bytes(b"damaged")  # the converted copy itself (the folder's file is its link)
+    (ds.root / "db.augmentation.parquet").unlink()
+    casdb.cache_verify(repo=corpus, cache_root=cache)
+    again = casdb.load("synth", "1.0.0", repo=corpus, cache_root=cache, flavour=flavour)
+    assert {f: read(f) for f in again.files} == good  # augmented again, the same bytes
+    assert (ds.root / "db.augmentation.parquet").read_bytes() == table

@@ -380,8 +380,7 @@ def _write(
     if ver.flavour.augment is not None:  # what was applied to each file, as a table
         present = media if new.media is None else new.media
         target = path / f"db.{AUGMENTATION_TABLE}.parquet"
-        new.files[target.name] = _write_parquet(
-            augmentation_table(ver.index, present, ver.local, ver.targets), target, meta)
+        new.files[target.name] = write_augmentation_table(ver.index, present, ver.flavour, path)
         new.tables[AUGMENTATION_TABLE] = "all" if new.media is None else "media"
         written.append(AUGMENTATION_TABLE)
     text = header_yaml(header, set(new.tables))
@@ -706,6 +705,18 @@ def write_table(
         df = df.set_axis(rename_files(df.index, renamed), axis=0)
     arrow = pa.Table.from_pandas(df.reset_index(), preserve_index=False)
     return _write_parquet(arrow, target, meta)
+
+
+def write_augmentation_table(index: pa.Table, present: list[str], flavour: Flavour,
+                             path: Path) -> str:
+    """Write the ``augmentation`` table of an augmented folder at ``path`` for the media
+    ``present``; return the blake3 of the file. The parameters are drawn again from the media
+    index (``file``, ``blob``, audio properties, ``local``): the same as at conversion."""
+    targets = plan(index, present, flavour)
+    local = dict(zip(index.column("file").to_pylist(), index.column("local").to_pylist(),
+                     strict=True))
+    return _write_parquet(augmentation_table(index, present, local, targets),
+                          path / f"db.{AUGMENTATION_TABLE}.parquet", path / cache.META)
 
 
 def _write_parquet(table: pa.Table, target: Path, meta: Path) -> str:
