@@ -380,7 +380,8 @@ def _write(
     if ver.flavour.augment is not None:  # what was applied to each file, as a table
         present = media if new.media is None else new.media
         target = path / f"db.{AUGMENTATION_TABLE}.parquet"
-        new.files[target.name] = write_augmentation_table(ver.index, present, ver.flavour, path)
+        new.files[target.name] = write_augmentation_table(ver.index, present, ver.flavour, path,
+                                                          ver.targets)
         new.tables[AUGMENTATION_TABLE] = "all" if new.media is None else "media"
         written.append(AUGMENTATION_TABLE)
     text = header_yaml(header, set(new.tables))
@@ -708,11 +709,13 @@ def write_table(
 
 
 def write_augmentation_table(index: pa.Table, present: list[str], flavour: Flavour,
-                             path: Path) -> str:
+                             path: Path, targets: dict | None = None) -> str:
     """Write the ``augmentation`` table of an augmented folder at ``path`` for the media
-    ``present``; return the blake3 of the file. The parameters are drawn again from the media
-    index (``file``, ``blob``, audio properties, ``local``): the same as at conversion."""
-    targets = plan(index, present, flavour)
+    ``present``; return the blake3 of the file. Without ``targets`` the parameters are drawn
+    again from the media index (``file``, ``blob``, audio properties, ``local``): the same as at
+    conversion."""
+    if targets is None:
+        targets = plan(index, present, flavour)
     local = dict(zip(index.column("file").to_pylist(), index.column("local").to_pylist(),
                      strict=True))
     return _write_parquet(augmentation_table(index, present, local, targets),
