@@ -13,7 +13,7 @@ Example:
     >>> f.id
     '16000hz-mix-flac'
     >>> f.target("wav", 48000, 2, 16)
-    Target(format='flac', sampling_rate=16000, channels=(0, 1), mixdown=True, bit_depth=16)
+    Target(format='flac', sampling_rate=16000, channels=(0, 1), mixdown=True, bit_depth=16, augment=None)
     >>> Flavour(sampling_rate=16000).target("wav", 16000, 1, 16) is None
     True
 """
