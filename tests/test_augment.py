@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import casdb
 from casdb.api import Repository
@@ -16,6 +18,7 @@ from casdb.audio import augmenters
 from casdb.audio.augment import AUGMENTATIONS, Augment
 from casdb.audio.flavour import Flavour
 from casdb.core.errors import InvalidInput
+from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset, media_blobs
 
 BLOB = "ab" * 32
@@ -308,11 +311,6 @@ def test_bad_spec_changes_nothing(corpus, tmp_path):
 
 
 # -- fuzzed specs: a valid Augment or InvalidInput, nothing else -------------------------------
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from casdb.testing.profiles import examples  # noqa: E402
 
 _scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**6),
                      st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=6))
