@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         split,
     )
     from casdb.api.repository import Repository
+    from casdb.audio.augment import Augment
     from casdb.audio.flavour import Flavour
     from casdb.checkouts.cachecheck import Eviction
     from casdb.checkouts.cachecheck import Report as VerifyReport
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlreadyExists",
+    "Augment",
     "BackendError",
     "CacheSummary",
     "Checkout",
@@ -111,6 +113,7 @@ __all__ = [
 _LAZY = {
     "Repository": ("casdb.api.repository", "Repository"),
     "Dataset": ("casdb.checkouts.dataset", "Dataset"),
+    "Augment": ("casdb.audio.augment", "Augment"),
     "Flavour": ("casdb.audio.flavour", "Flavour"),
     "load": ("casdb.api", "load"),
     "checkout": ("casdb.api", "checkout"),

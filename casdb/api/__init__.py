@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from casdb.api.repository import Repository, open_local, open_repository
     from casdb.api.splits import split
     from casdb.api.tools import cache_evict, cache_ls, cache_verify, fsck, gc, info
+    from casdb.audio.augment import Augment
     from casdb.audio.flavour import Flavour
     from casdb.checkouts.layout import cache_root
     from casdb.checkouts.linking import MODES as LINK_MODES
@@ -36,6 +37,7 @@ _LAZY = {
     "cache_verify": ("casdb.api.tools", "cache_verify"),
     "cache_evict": ("casdb.api.tools", "cache_evict"),
     "split": ("casdb.api.splits", "split"),
+    "Augment": ("casdb.audio.augment", "Augment"),
     "Flavour": ("casdb.audio.flavour", "Flavour"),
     "Request": ("casdb.checkouts.selection", "Request"),
     "cache_root": ("casdb.checkouts.layout", "cache_root"),
@@ -54,6 +56,7 @@ __all__ = [
     "CorpusSpec",
     "compose",
     "load_corpora",
+    "Augment",
     "Flavour",
     "Repository",
     "Request",

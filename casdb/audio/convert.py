@@ -88,6 +88,9 @@ def convert_file(source: str, dest: str, target: Target) -> None:
     import numpy as np
     import soundfile as sf
 
+    if target.augment is not None:
+        augment_file(source, dest, target)
+        return
     # float32 holds 24-bit samples exactly and halves the memory traffic; 32-bit output
     # keeps float64.
     dtype = np.float32 if target.bit_depth <= 24 else np.float64
@@ -136,6 +139,49 @@ def convert_file(source: str, dest: str, target: Target) -> None:
     check_output(dest, target, expected)
 
 
+def augment_file(source: str, dest: str, target: Target) -> None:
+    """Convert one file and apply its augmentations (``target.augment``), then check it.
+
+    Unlike :func:`convert_file` the whole signal is held in memory: a time stretch, a reverb
+    or an STFT needs it. Channels are selected and mixed, the rate resampled by soxr at the same
+    quality, then :func:`casdb.audio.augmenters.apply` runs, and the result is clipped and
+    written as integer PCM.
+    """
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from casdb.audio.augmenters import apply
+
+    dtype = np.float32 if target.bit_depth <= 24 else np.float64
+    with sf.SoundFile(source) as src:
+        in_rate, in_channels = src.samplerate, src.channels
+        raw, scale = _raw_type(src.subtype)
+        y = src.read(dtype=raw or np.dtype(dtype).name, always_2d=True)
+    pick = [c % in_channels for c in target.channels]
+    if target.mixdown:
+        y = _mean(y, pick, dtype, scale)
+    else:
+        if pick != list(range(in_channels)):
+            y = y[:, pick]
+        y = y.astype(dtype) * dtype(scale) if raw else y.astype(dtype, copy=False)
+    if target.sampling_rate != in_rate:
+        import soxr
+
+        y = soxr.resample(y, in_rate, target.sampling_rate, quality=QUALITY)
+        if y.ndim == 1:
+            y = y[:, None]
+    y = np.ascontiguousarray(apply(y, target.sampling_rate, json.loads(target.augment)),
+                             dtype=dtype)
+    np.clip(y, -1.0, 1.0, out=y)
+    with open(dest, "wb") as sink, sf.SoundFile(
+        sink, "w", samplerate=target.sampling_rate, channels=target.out_channels,
+        subtype=SUBTYPES[target.bit_depth], format=target.format.upper()) as out:
+        out.write(y)
+    check_output(dest, target, len(y))
+
+
 def _raw_type(subtype: str) -> tuple[str | None, float]:
     """The integer type to read a file's samples as, and the scale to [-1, 1); None: floats."""
     if subtype == "PCM_16":
@@ -157,6 +203,12 @@ def _mean(block, pick: list[int], dtype, scale: float):
     out = out.astype(dtype) if wide else out
     out *= dtype(scale / len(pick)) if wide else dtype(1.0 / len(pick))
     return out[:, None]
+
+
+def _names(params: str) -> list[str]:
+    import json
+
+    return list(json.loads(params))
 
 
 class Failure(NamedTuple):
@@ -187,6 +239,12 @@ def convert_many(tasks: Sequence[Task],
     if not tasks:
         return
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    augmented = {name for t in tasks if t.target.augment is not None
+                 for name in _names(t.target.augment)}
+    if augmented and workers > 1:
+        from casdb.audio.augmenters import warm_up
+
+        warm_up(augmented)  # once here, not once per forked worker
     by_key = {t.key: t for t in tasks}
     if workers == 1:
         for task in tasks:
@@ -200,7 +258,9 @@ def convert_many(tasks: Sequence[Task],
     # parent's threads are idle here (thread pools are closed before conversions start).
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    chunk = max(1, min(16, len(tasks) // (workers * 4)))
+    # Augmented files cost tens of ms each (conversions a few): small chunks keep the workers
+    # busy to the end.
+    chunk = max(1, min(2 if augmented else 16, len(tasks) // (workers * 4)))
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         for key, error in pool.map(_work, tasks, chunksize=chunk):
             yield by_key[key], error

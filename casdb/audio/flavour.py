@@ -13,7 +13,7 @@ Example:
     >>> f.id
     '16000hz-mix-flac'
     >>> f.target("wav", 48000, 2, 16)
-    Target(format='flac', sampling_rate=16000, channels=(0, 1), mixdown=True, bit_depth=16)
+    Target(format='flac', sampling_rate=16000, channels=(0, 1), mixdown=True, bit_depth=16, augment=None)
     >>> Flavour(sampling_rate=16000).target("wav", 16000, 1, 16) is None
     True
 """
@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from casdb.audio.augment import Augment
 from casdb.core.errors import InvalidInput
 
 ORIGINAL = "original"
@@ -42,6 +43,9 @@ class Target(NamedTuple):
     """Source channel indices, in output order (before mixdown)."""
     mixdown: bool
     bit_depth: int
+    augment: str | None = None
+    """The augmentations applied to this file: canonical JSON of the drawn parameters
+    (:func:`casdb.audio.augment.encode_params`), or None."""
 
     @property
     def out_channels(self) -> int:
@@ -57,7 +61,9 @@ class Flavour:
       file's channels repeats its channels (index modulo the file's channels);
     - ``mixdown``: average the selected channels (all, if none selected) into one;
     - ``bit_depth``: 16, 24 or 32 (integer PCM; FLAC holds 16 or 24);
-    - ``format``: ``wav`` or ``flac``.
+    - ``format``: ``wav`` or ``flac``;
+    - ``augment``: seeded augmentations (an :class:`~casdb.audio.augment.Augment`, a mapping of
+      its fields, or the path of a YAML file holding them).
 
     Raises ``InvalidInput`` on construction for anything else.
     """
@@ -67,8 +73,10 @@ class Flavour:
     mixdown: bool = False
     bit_depth: int | None = None
     format: str | None = None
+    augment: Augment | dict[str, Any] | str | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "augment", Augment.of(self.augment))
         rate = self.sampling_rate
         if rate is not None and (not _is_int(rate) or not 0 < rate <= MAX_SAMPLING_RATE):
             raise InvalidInput(f"invalid sampling rate {rate!r}: use an integer from 1 to "
@@ -101,7 +109,8 @@ class Flavour:
         if isinstance(value, Flavour):
             return value
         if isinstance(value, dict):
-            unknown = set(value) - {"sampling_rate", "channels", "mixdown", "bit_depth", "format"}
+            unknown = set(value) - {"sampling_rate", "channels", "mixdown", "bit_depth", "format",
+                                  "augment"}
             if unknown:
                 raise InvalidInput(f"unknown flavour field {sorted(unknown)[0]!r}")
             return cls(**value)
@@ -125,6 +134,8 @@ class Flavour:
             parts.append(f"{self.bit_depth}bit")
         if self.format is not None:
             parts.append(self.format)
+        if self.augment is not None:
+            parts.append(self.augment.id)
         return "-".join(parts) or ORIGINAL
 
     def as_dict(self) -> dict[str, Any]:
@@ -140,11 +151,15 @@ class Flavour:
             out["bit_depth"] = self.bit_depth
         if self.format is not None:
             out["format"] = self.format
+        if self.augment is not None:
+            out["augment"] = self.augment.as_dict(libraries=True)
         return out
 
-    def target(self, fmt: str, sampling_rate: int, channels: int, bit_depth: int) -> Target | None:
-        """What a file with these properties becomes; None: link it unchanged."""
-        if self.is_original or not sampling_rate or not channels:
+    def target(self, fmt: str, sampling_rate: int, channels: int, bit_depth: int,
+               force: bool = False) -> Target | None:
+        """What a file with these properties becomes; None: link it unchanged (unless
+        ``force``: a file to augment is written even when it is in the flavour already)."""
+        if not sampling_rate or not channels or (self.is_original and not force):
             return None  # not audio (or the original flavour)
         out_format = self.format or (fmt if fmt in FORMATS else "wav")
         selected = tuple(c % channels for c in self.channels) if self.channels else tuple(
@@ -156,7 +171,7 @@ class Flavour:
         same_channels = (selected == tuple(range(channels)) and not self.mixdown) or (
             self.mixdown and channels == 1 and selected == (0,))
         if (out_format == fmt and rate == sampling_rate and same_channels
-                and depth == bit_depth):
+                and depth == bit_depth and not force):
             return None
         return Target(out_format, rate, selected, self.mixdown, depth)
 

@@ -32,7 +32,7 @@ from casdb.checkouts.placed import (  # noqa: F401
     placed_files,
     placed_fingerprints,
 )
-from casdb.core.errors import Error
+from casdb.core.errors import Error, InvalidInput
 from casdb.core.ids import hash_bytes
 from casdb.core.parallel import workers
 from casdb.store.fingerprints import hash_file
@@ -281,12 +281,22 @@ def _convert_again(root: Path, path: Path, state: cache.State, repo: BaseReposit
                    files: list[File]) -> None:
     """Remove damaged or unrecorded converted copies and convert their blobs again."""
     from casdb.audio.flavour import Flavour
-    from casdb.checkouts.converted import convert_missing, derived_fingerprints, derived_path
+    from casdb.checkouts.converted import (
+        convert_missing,
+        derived_fingerprints,
+        derived_path,
+        plan,
+    )
     from casdb.store.fingerprints import Verifier
 
     flavour = Flavour.of(state.conversion or None)
-    index = cache.read_media(path).to_pylist()  # checked: a damaged one is an IntegrityError
+    if flavour.id != state.flavour:  # an augmentation made with other library versions
+        raise InvalidInput(f"the folder's flavour {state.flavour} is now {flavour.id} (other "
+                           "library versions): check the version out again")
+    media = cache.read_media(path)  # checked: a damaged one is an IntegrityError
+    index = media.to_pylist()
     rows = {r["blob"]: r for r in index}
+    targets = plan(media, [f.file for f in files], flavour)  # augmentations drawn again
     check = Verifier(derived_fingerprints(root))
     todo = []
     for f in files:
@@ -295,7 +305,8 @@ def _convert_again(root: Path, path: Path, state: cache.State, repo: BaseReposit
         if final.exists():
             final.unlink()
         r = rows[f.blob]
-        target = flavour.target(r["format"], r["sampling_rate"], r["channels"], r["bit_depth"])
+        target = targets.get(f.file) or flavour.target(r["format"], r["sampling_rate"],
+                                                       r["channels"], r["bit_depth"])
         todo.append((f.file, f.blob, str(repo.store.blob_path(f.blob)), f.size, target))
     try:
         convert_missing(root, flavour, todo, progress=False,
@@ -307,7 +318,7 @@ def _convert_again(root: Path, path: Path, state: cache.State, repo: BaseReposit
 
 def _check_metadata(path: Path, state: cache.State, repo: BaseRepository | None, report: Report) -> None:
     from casdb.audio.flavour import Flavour
-    from casdb.checkouts.converted import flavoured_header
+    from casdb.checkouts.converted import AUGMENTATION_TABLE, flavoured_header
     from casdb.checkouts.materialise import header_yaml, write_table
     from casdb.history.snapshot import Snapshot
 
@@ -333,6 +344,15 @@ def _check_metadata(path: Path, state: cache.State, repo: BaseRepository | None,
             text = header_yaml(flavoured_header(snap.header, flavour), set(state.tables))
             atomic_write(path / name, text, tmp_dir=path / cache.META)
             digest = hash_bytes(text)
+        elif name == f"db.{AUGMENTATION_TABLE}.parquet" and flavour.augment is not None:
+            from casdb.checkouts.materialise import write_augmentation_table
+            from casdb.checkouts.selection import attachment_paths, is_attachment
+
+            media = cache.read_media(path)
+            attached = attachment_paths(snap.header)
+            present = [f.file for f in placed_files(path, state)
+                       if not is_attachment(f.file, attached)]
+            digest = write_augmentation_table(media, present, flavour, path)
         else:
             table = name[len("db."):-len(".parquet")]
             rows = set(state.rows) if state.tables.get(table) == "media" else None

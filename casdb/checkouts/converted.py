@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from casdb.audio.augment import encode_params
 from casdb.audio.flavour import FORMATS, Flavour, Target, local_path
 from casdb.audio.probe import AUDIO_EXTENSIONS, extension
 from casdb.checkouts.layout import DERIVED, DERIVED_DB
@@ -62,18 +63,25 @@ def plan(index: pa.Table, media: Sequence[str], flavour: Flavour) -> dict[str, T
     from casdb.audio.convert import resampled_frames
 
     wanted = set(media)
-    columns = [index.column(c).to_pylist()
-               for c in ("file", "format", "sampling_rate", "channels", "bit_depth", "duration")]
+    columns = [index.column(c).to_pylist() for c in (
+        "file", "blob", "format", "sampling_rate", "channels", "bit_depth", "duration")]
+    augment = flavour.augment
     out = {}
-    for path, fmt, rate, channels, depth, duration in zip(*columns, strict=True):
+    for path, blob, fmt, rate, channels, depth, duration in zip(*columns, strict=True):
         if path not in wanted:
             continue
         if not rate and extension(path) in AUDIO_EXTENSIONS:
             out[path] = _undecodable(flavour, extension(path))
             continue
-        target = flavour.target(fmt, rate, channels, depth)
+        # Parameters are drawn from (seed, blob): the same bytes get the same augmentation in
+        # every version and dataset. A file without frames has nothing to augment.
+        params = augment.draw(blob, flavour.sampling_rate or rate) if (
+            augment is not None and rate and channels and duration) else None
+        target = flavour.target(fmt, rate, channels, depth, force=params is not None)
         if target is None:
             continue
+        if params is not None:
+            target = target._replace(augment=encode_params(params))
         if target.format == "flac" and resampled_frames(
                 round(duration * rate), rate, target.sampling_rate) == 0:
             target = target._replace(format="wav")  # FLAC cannot hold 0 frames
@@ -182,11 +190,55 @@ def convert_missing(
     return done
 
 
+AUGMENTATION_TABLE = "augmentation"
+"""The filewise table of an augmented checkout: what was applied to each audio file."""
+AUGMENTATION_COLUMNS = ("augmented", "augmentations", "parameters")
+
+
+def augmentation_table(index: pa.Table, present: Sequence[str], local: dict[str, str],
+                       targets: dict[str, Target]) -> pa.Table:
+    """One row per audio file of ``present`` (by its path in the folder): whether it was
+    augmented, the augmentations applied (comma-separated, in the order applied) and their
+    drawn parameters (JSON)."""
+    import json
+
+    import pyarrow as pa
+
+    from casdb.audio.augment import AUGMENTATIONS
+
+    wanted = set(present)
+    files, flags, names, params = [], [], [], []
+    for path, rate in zip(index.column("file").to_pylist(),
+                          index.column("sampling_rate").to_pylist(), strict=True):
+        if path not in wanted or not rate:
+            continue
+        target = targets.get(path)
+        drawn = target.augment if target is not None else None
+        files.append(local[path])
+        flags.append(drawn is not None)
+        applied = json.loads(drawn) if drawn is not None else {}
+        names.append(",".join(n for n in AUGMENTATIONS if n in applied))
+        params.append(drawn or "{}")
+    return pa.table({"file": pa.array(files, pa.string()), "augmented": pa.array(flags, pa.bool_()),
+                     "augmentations": pa.array(names, pa.string()),
+                     "parameters": pa.array(params, pa.string())})
+
+
 def flavoured_header(header: dict, flavour: Flavour) -> dict:
-    """The header of a flavoured folder: audio media entries state the flavour's format."""
+    """The header of a flavoured folder: audio media entries state the flavour's format; an
+    augmented flavour adds the ``augmentation`` table (``InvalidInput`` if the version has a
+    table of that name)."""
     if flavour.is_original:
         return header
     out = dict(header)
+    if flavour.augment is not None:
+        taken = set(header.get("tables") or {}) | set(header.get("misc_tables") or {})
+        if AUGMENTATION_TABLE in taken:
+            raise InvalidInput(f"the version has a table {AUGMENTATION_TABLE!r}: an augmented "
+                               "checkout adds its own table of that name")
+        out["tables"] = {**(header.get("tables") or {}), AUGMENTATION_TABLE: {
+            "type": "filewise", "description": "augmentations applied by the casdb flavour",
+            "columns": {c: {} for c in AUGMENTATION_COLUMNS}}}
     media = {}
     for media_id, spec in (header.get("media") or {}).items():
         spec = dict(spec or {})

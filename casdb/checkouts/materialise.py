@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING, NamedTuple
 from casdb.audio.flavour import Flavour
 from casdb.checkouts import layout as cache
 from casdb.checkouts.converted import (
+    AUGMENTATION_TABLE,
+    augmentation_table,
     check_channels,
     convert_missing,
     derived_fingerprints,
@@ -156,6 +158,7 @@ def checkout(
     ver = _Version(Snapshot(repo.store, dataset, commit_id), flavour, root, repo)
     sel = select(ver.header, ver.media, ver.file_column, request, dataset)
     check_channels(flavour, ver.index, ver.media if sel.media is None else sel.media)
+    flavoured_header(ver.header, flavour)  # an augmented flavour's table name must be free
     meta = path / cache.META
     try:
         (meta / "tmp").mkdir(parents=True, exist_ok=True)
@@ -374,6 +377,13 @@ def _write(
         renamed = {p: ver.local[p] for p in ver.targets if ver.local[p] != p}
         new.files[target.name] = write_table(snap, table, rows, target, meta, renamed)
         written.append(table)
+    if ver.flavour.augment is not None:  # what was applied to each file, as a table
+        present = media if new.media is None else new.media
+        target = path / f"db.{AUGMENTATION_TABLE}.parquet"
+        new.files[target.name] = write_augmentation_table(ver.index, present, ver.flavour, path,
+                                                          ver.targets)
+        new.tables[AUGMENTATION_TABLE] = "all" if new.media is None else "media"
+        written.append(AUGMENTATION_TABLE)
     text = header_yaml(header, set(new.tables))
     if new.files.get("db.yaml") != hash_bytes(text) or not (path / "db.yaml").exists():
         atomic_write(path / "db.yaml", text, tmp_dir=meta)
@@ -696,6 +706,20 @@ def write_table(
         df = df.set_axis(rename_files(df.index, renamed), axis=0)
     arrow = pa.Table.from_pandas(df.reset_index(), preserve_index=False)
     return _write_parquet(arrow, target, meta)
+
+
+def write_augmentation_table(index: pa.Table, present: list[str], flavour: Flavour,
+                             path: Path, targets: dict | None = None) -> str:
+    """Write the ``augmentation`` table of an augmented folder at ``path`` for the media
+    ``present``; return the blake3 of the file. Without ``targets`` the parameters are drawn
+    again from the media index (``file``, ``blob``, audio properties, ``local``): the same as at
+    conversion."""
+    if targets is None:
+        targets = plan(index, present, flavour)
+    local = dict(zip(index.column("file").to_pylist(), index.column("local").to_pylist(),
+                     strict=True))
+    return _write_parquet(augmentation_table(index, present, local, targets),
+                          path / f"db.{AUGMENTATION_TABLE}.parquet", path / cache.META)
 
 
 def _write_parquet(table: pa.Table, target: Path, meta: Path) -> str:

@@ -23,12 +23,15 @@ from casdb.cli.common import split_ref
 @click.option("--mixdown", is_flag=True, help="Average the (selected) channels into one.")
 @click.option("--bit-depth", type=int, metavar="16|24|32", help="Integer PCM bit depth.")
 @click.option("--format", "fmt", metavar="wav|flac", help="Audio file format.")
+@click.option("--augment", metavar="SPEC.yaml", type=click.Path(dir_okay=False),
+              help="Seeded augmentations (a YAML file: seed, share, augmentations).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
 @click.pass_context
 def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
             media: str | None, only_metadata: bool, cache_root: str | None, link: str,
             sampling_rate: int | None, channels: str | None, mixdown: bool,
-            bit_depth: int | None, fmt: str | None, progress: bool | None) -> None:
+            bit_depth: int | None, fmt: str | None, augment: str | None,
+            progress: bool | None) -> None:
     """Write a version as an audformat folder to DEST, or into the cache.
 
     The folder's path is printed as the last line, so that `cd "$(casdb checkout emodb)"` works.
@@ -47,7 +50,7 @@ def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
         except ValueError:
             raise InvalidInput(f"invalid channels {channels!r}: use indices like 0 or 0,1") from None
     flavour = Flavour(sampling_rate=sampling_rate, channels=picked, mixdown=mixdown,
-                      bit_depth=bit_depth, format=fmt)
+                      bit_depth=bit_depth, format=fmt, augment=augment)
     out = checkout(name, version, dest, repo=ctx.find_root().obj, request=request,
                    cache_root=cache_root, link=link, progress=progress, flavour=flavour)
     how = ", ".join(f"{n} by {m}" for m, n in sorted(out.state.link.items())) or "none"

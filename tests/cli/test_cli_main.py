@@ -52,7 +52,7 @@ def test_missing_repository(tmp_path):
 def test_help_does_not_import_heavy_libraries():
     code = ("import sys; from casdb.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('pandas', 'pyarrow', 'librosa', 'soundfile', 'numpy') if m in sys.modules]\n"
+            "heavy = [m for m in ('pandas', 'pyarrow', 'librosa', 'soundfile', 'numpy', 'scipy', 'pedalboard', 'colorednoise') if m in sys.modules]\n"
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "COLUMNS": "100"})
