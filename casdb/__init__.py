@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         info,
         load,
         load_corpora,
+        open_repository,
         split,
     )
     from casdb.api.repository import Repository
@@ -105,6 +106,7 @@ __all__ = [
     "info",
     "load",
     "load_corpora",
+    "open_repository",
     "split",
 ]
 
@@ -141,6 +143,7 @@ _LAZY = {
     "Eviction": ("casdb.checkouts.cachecheck", "Eviction"),
     "TransferResult": ("casdb.remote.transfer", "Result"),
     "load_corpora": ("casdb.api", "load_corpora"),
+    "open_repository": ("casdb.api", "open_repository"),
     "compose": ("casdb.api", "compose"),
     "CorpusSpec": ("casdb.api", "CorpusSpec"),
     "CorpusPart": ("casdb.api", "CorpusPart"),

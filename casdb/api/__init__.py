@@ -21,11 +21,13 @@ if TYPE_CHECKING:
     from casdb.checkouts.layout import cache_root
     from casdb.checkouts.linking import MODES as LINK_MODES
     from casdb.checkouts.selection import Request
+    from casdb.history.repository import BaseRepository
     from casdb.research.composition import Composition
     from casdb.research.corpora import CorpusPart, CorpusSpec
 
 _LAZY = {
     "Repository": ("casdb.api.repository", "Repository"),
+    "BaseRepository": ("casdb.history.repository", "BaseRepository"),
     "open_local": ("casdb.api.repository", "open_local"),
     "open_repository": ("casdb.api.repository", "open_repository"),
     "load": ("casdb.api.loading", "load"),
@@ -50,6 +52,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "BaseRepository",
     "LINK_MODES",
     "Composition",
     "CorpusPart",

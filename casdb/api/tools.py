@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casdb.api.repository import Repository, open_local
+from casdb.api.repository import Repository, open_local, open_repository
 from casdb.checkouts import layout as cache
 from casdb.core.names import check_dataset
 
@@ -37,7 +37,7 @@ def info(dataset: str, version: str | None = None, *,
     from casdb.history.summary import summarize
 
     check_dataset(dataset)
-    return summarize(open_local(repo), dataset, version)
+    return summarize(open_repository(repo), dataset, version)
 
 
 def fsck(*, repo: Repository | str | Path | None = None, verify_blobs: bool = True) -> FsckReport:

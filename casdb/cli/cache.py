@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from casdb.cli.common import emit_json, json_option
+
 CACHE_OPTION = click.option(
     "--cache", "cache_root", envvar="CASDB_CACHE", metavar="PATH",
     help="Cache root (or set CASDB_CACHE); default ~/.cache/casdb.",
@@ -18,7 +20,8 @@ def command() -> None:
 @command.command("ls")
 @click.argument("dataset", required=False)
 @CACHE_OPTION
-def ls(dataset: str | None, cache_root: str | None) -> None:
+@json_option
+def ls(dataset: str | None, cache_root: str | None, as_json: bool) -> None:
     """List the checked-out versions in the cache."""
     import time
 
@@ -28,6 +31,9 @@ def ls(dataset: str | None, cache_root: str | None) -> None:
 
     root = resolve(cache_root)
     rows = cache_ls(dataset, cache_root=root)
+    if as_json:
+        emit_json(rows)
+        return
     if not rows:
         click.echo(f"the cache {root} is empty", err=True)
         return

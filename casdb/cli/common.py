@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from casdb.api import Repository
+    from casdb.api import BaseRepository, Repository
 
 
 def open_repo(ctx: click.Context) -> Repository:
@@ -15,6 +15,15 @@ def open_repo(ctx: click.Context) -> Repository:
     from casdb.api import Repository
 
     return Repository(ctx.find_root().obj)
+
+
+def open_browsable(ctx: click.Context) -> BaseRepository:
+    """The repository named by ``--repo`` / ``CASDB_REPO`` for commands that only read: a
+    remote URL (or a folder remote) opens as a remote view that fetches refs and metadata,
+    never media (``ls``, ``log``, ``show``, ``diff``, ``purged``)."""
+    from casdb.api import open_repository
+
+    return open_repository(ctx.find_root().obj)
 
 
 def split_ref(text: str) -> tuple[str, str | None]:
@@ -30,3 +39,33 @@ def transfer_summary(verb: str, result) -> str:
     refs = ", ".join(result.refs) if result.refs else "no refs changed"
     return (f"{verb} {plural(result.objects, 'object')} and {plural(result.blobs, 'blob')} "
             f"({human_size(result.bytes)}, {plural(result.requests, 'request')}); {refs}")
+
+
+JSON_HELP = "Print JSON instead of text (schema: docs/cli.md, \"JSON output\")."
+json_option = click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+
+
+def emit_json(value: object) -> None:
+    """Print ``value`` as JSON on stdout: dataclasses as objects, paths as text, counters and
+    mappings with text keys (``None`` becomes ``"none"``), sets sorted, times as given."""
+    import dataclasses
+    import json
+    from collections.abc import Mapping
+    from pathlib import PurePath
+
+    def plain(v: object) -> object:
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, Mapping):
+            return {("none" if k is None else str(k)): plain(x) for k, x in v.items()}
+        if isinstance(v, set | frozenset):
+            return sorted(plain(x) for x in v)
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        if isinstance(v, PurePath):
+            return str(v)
+        if hasattr(v, "item") and callable(v.item):  # numpy scalars
+            return v.item()
+        return v
+
+    click.echo(json.dumps(plain(value), indent=2, ensure_ascii=False, default=str))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from casdb.cli.common import open_repo
+from casdb.cli.common import emit_json, json_option, open_browsable
 
 
 @click.command("diff")
@@ -14,8 +14,10 @@ from casdb.cli.common import open_repo
 @click.option("--stat", is_flag=True, help="Only counts, no paths or rows.")
 @click.option("--rows", "-n", default=10, show_default=True, type=click.IntRange(min=0),
               help="Show at most this many files and rows per section.")
+@json_option
 @click.pass_context
-def command(ctx: click.Context, name: str, old: str, new: str, stat: bool, rows: int) -> None:
+def command(ctx: click.Context, name: str, old: str, new: str, stat: bool, rows: int,
+            as_json: bool) -> None:
     """Show what changed in dataset NAME from version OLD to version NEW.
 
     Files added, removed and changed; per table, rows added, removed and changed (with the
@@ -23,7 +25,10 @@ def command(ctx: click.Context, name: str, old: str, new: str, stat: bool, rows:
     """
     from casdb.core.units import plural
 
-    d = open_repo(ctx).diff(name, old, new)
+    d = open_browsable(ctx).diff(name, old, new)
+    if as_json:
+        emit_json(_as_json(d, None if not stat else 0))
+        return
     limit = 0 if stat else rows
     click.echo(f"files: {d.count('added')} added, {d.count('removed')} removed, "
                f"{d.count('changed')} changed")
@@ -63,3 +68,23 @@ def command(ctx: click.Context, name: str, old: str, new: str, stat: bool, rows:
 
 def _key(key: object) -> str:
     return " ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def _as_json(d, limit: int | None) -> dict:
+    """The diff as plain data: every file (``--stat``: counts only), and per table the rows
+    added, removed and changed (counts, and the changed columns)."""
+    tables = []
+    for t in d.tables.values():
+        item = {"name": t.name, "kind": t.kind, "old_rows": t.old_rows, "new_rows": t.new_rows}
+        if t.rows is not None:
+            item["rows"] = {"added": len(t.rows.added), "removed": len(t.rows.removed),
+                            "changed": len(t.rows.changed),
+                            "changed_columns": t.rows.changed_columns()}
+        tables.append(item)
+    return {
+        "counts": {k: d.count(k) for k in ("added", "removed", "changed")},
+        "files": [{"path": c.path, "kind": c.kind} for c in d.media[:limit]],
+        "tables": tables,
+        "header_changed": d.header_changed,
+        "header": d.header,
+    }

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import click
 
-from casdb.cli.common import open_repo
+from casdb.cli.common import emit_json, json_option, open_browsable
 
 
 @click.command("log")
 @click.argument("name")
 @click.option("--branch", "-b", default="main", show_default=True)
 @click.option("--limit", "-n", type=int, help="Show at most this many commits.")
+@json_option
 @click.pass_context
-def command(ctx: click.Context, name: str, branch: str, limit: int | None) -> None:
+def command(ctx: click.Context, name: str, branch: str, limit: int | None, as_json: bool) -> None:
     """Show the history of dataset NAME, newest first."""
     from casdb.core.units import local_time
-    repo = open_repo(ctx)
-    for entry in repo.log(name, branch=branch, limit=limit):
+
+    repo = open_browsable(ctx)
+    entries = repo.log(name, branch=branch, limit=limit)
+    if as_json:
+        emit_json([{
+            "commit": e.id, "versions": e.versions, "parents": list(e.commit.parents),
+            "time": local_time(e.commit.time, e.commit.tz_offset), "unix_time": e.commit.time,
+            "author": e.commit.author, "message": e.commit.message,
+            "files": {"added": e.added, "changed": e.changed, "removed": e.removed},
+            "tables_changed": e.tables, "header_changed": e.header_changed,
+            "purged": repo.purged_paths(e.id)} for e in entries])
+        return
+    for entry in entries:
         c = entry.commit
         tags = f" ({', '.join(entry.versions)})" if entry.versions else ""
         click.echo(f"{click.style(entry.short_id, fg='yellow')}{tags}  "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from casdb.cli.common import open_repo
+from casdb.cli.common import emit_json, json_option, open_repo
 
 
 @click.command("pull")
@@ -12,11 +12,15 @@ from casdb.cli.common import open_repo
 @click.option("--dataset", "-d", "datasets", multiple=True, help="Only this dataset (repeatable).")
 @click.option("--rebase", is_flag=True, help="Put local commits of a diverged branch on top.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
+@json_option
 @click.pass_context
 def command(ctx: click.Context, remote: str | None, datasets: tuple[str, ...], rebase: bool,
-            progress: bool | None) -> None:
+            progress: bool | None, as_json: bool) -> None:
     """Fetch from REMOTE what this repository lacks; new versions and branch heads move in."""
     from casdb.cli.common import transfer_summary
 
     result = open_repo(ctx).pull(remote, list(datasets) or None, progress, rebase)
+    if as_json:
+        emit_json(result)
+        return
     click.echo(transfer_summary("pulled", result))

@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import click
 
-from casdb.cli.common import open_repo, split_ref
+from casdb.cli.common import emit_json, json_option, open_browsable, split_ref
 
 
 @click.command("show")
 @click.argument("ref", metavar="NAME[@VERSION]")
+@json_option
 @click.pass_context
-def command(ctx: click.Context, ref: str) -> None:
+def command(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Show a data card of one version: header, tables, schemes, splits, raters, media."""
     from casdb.api import info
     from casdb.core.ids import short
     from casdb.core.units import human_duration, human_size, local_time
 
     name, version = split_ref(ref)
-    s = info(name, version, repo=open_repo(ctx))
+    repo = open_browsable(ctx)
+    s = info(name, version, repo=repo)
+    if as_json:
+        c = s.commit
+        emit_json({
+            "dataset": s.dataset, "commit": s.commit_id, "versions": s.versions,
+            "parents": list(c.parents), "time": local_time(c.time, c.tz_offset),
+            "unix_time": c.time, "author": c.author, "message": c.message,
+            "header": s.header,
+            "tables": [{"id": t.name, "type": t.type, "rows": t.rows,
+                        "columns": [{"name": n, "scheme": sc} for n, sc in t.columns],
+                        "split": t.split, "media": t.media} for t in s.tables],
+            "media": s.media, "purged": repo.purged_paths(s.commit_id)})
+        return
     label = ", ".join(s.versions) if s.versions else "unversioned"
     click.secho(f"{s.dataset} {label}", bold=True, nl=False)
     click.echo(f"  (commit {short(s.commit_id)}, {local_time(s.commit.time, s.commit.tz_offset)}, "
@@ -36,7 +50,7 @@ def command(ctx: click.Context, ref: str) -> None:
                 click.echo(f"  {src.get('dataset')} {src.get('version') or 'latest'} "
                            f"(commit {short(str(src.get('commit', '')))})")
 
-    gone = open_repo(ctx).purged_paths(s.commit_id)
+    gone = repo.purged_paths(s.commit_id)
     if gone:
         click.secho(f"  purged:       {len(gone)} file{'s' if len(gone) > 1 else ''} "
                     f"({', '.join(gone[:3])}{', ...' if len(gone) > 3 else ''}); see casdb purged",

@@ -26,12 +26,15 @@ from typing import TYPE_CHECKING
 from casdb.checkouts.layout import remote_cache
 from casdb.core.errors import NotFound
 from casdb.core.ids import hash_bytes
+from casdb.core.names import check_dataset
 from casdb.history.repository import BaseRepository
+from casdb.history.snapshot import Snapshot
 from casdb.remote.repair import repair_blobs
 from casdb.remote.transfer import fetch, get_blobs
 from casdb.store.tombstones import purged_blobs, save_tombstones
 
 if TYPE_CHECKING:
+    from casdb.model.objects import Commit
     from casdb.remote.layout import Remote
 
 def is_remote_url(location: str | Path) -> bool:
@@ -67,6 +70,66 @@ class RemoteView(BaseRepository):
     def __init__(self, path: Path, remote: Remote) -> None:
         super().__init__(path)
         self.remote = remote
+        self._synced: set[str] = set()
+        self._fetched: set[tuple[str, bool, bool]] = set()
+
+    # -- browsing: what the plumbing reads, fetched first (refs and metadata, never media) --
+
+    def datasets(self) -> list[str]:
+        """The datasets on the remote."""
+        return self.remote.datasets()
+
+    def check_known(self, dataset: str) -> None:
+        """``NotFound`` unless the remote has ``dataset``; its refs are mirrored here (once per
+        view: a view is a snapshot of the remote's refs)."""
+        check_dataset(dataset)
+        if dataset not in self._synced:
+            self.sync_refs(dataset)
+
+    def get_commit(self, commit_id: str) -> Commit:
+        """The commit, its header, tables and media index fetched if missing."""
+        self._fetch([commit_id], history=False, trees=False)
+        return super().get_commit(commit_id)
+
+    def snapshot(self, dataset: str, version: str | None = None) -> Snapshot:
+        commit_id = self.resolve(dataset, version)
+        self._fetch([commit_id], history=False, trees=False)
+        return Snapshot(self.store, dataset, commit_id)
+
+    def log(self, dataset: str, branch: str = "main", limit: int | None = None) -> list:
+        self.check_known(dataset)
+        head = self.refs.get(dataset, f"heads/{branch}")
+        if head is not None:  # the history with its folder trees: log counts file changes
+            self._fetch([head], history=True, trees=True)
+        return super().log(dataset, branch, limit)
+
+    def diff(self, dataset: str, old: str, new: str):
+        ids = [self.resolve(dataset, old), self.resolve(dataset, new)]
+        self._fetch(ids, history=False, trees=True)
+        return super().diff(dataset, old, new)
+
+    def purged(self) -> list:
+        """The remote's tombstones."""
+        return self.remote.tombstones()
+
+    def purged_paths(self, commit_id: str) -> list[str]:
+        if purged_blobs(self):
+            self._fetch([commit_id], history=False, trees=True)
+        return super().purged_paths(commit_id)
+
+    def _reachable_commits(self, dataset: str) -> list[str]:
+        heads = list(self.refs.tags(dataset).values()) + list(self.refs.heads(dataset).values())
+        self._fetch(heads, history=True, trees=False)
+        return super()._reachable_commits(dataset)
+
+    def _fetch(self, roots: list[str], *, history: bool, trees: bool) -> None:
+        """Objects under ``roots`` this cache lacks (no blobs), once per view and request."""
+        todo = [r for r in roots if (r, history, trees) not in self._fetched]
+        if todo:
+            fetch(self, self.remote, todo, history=history, trees=trees, blobs=False)
+            self._fetched.update((r, history, trees) for r in todo)
+
+    # -- the object source of a checkout ------------------------------------------------------
 
     def __repr__(self) -> str:
         return f"RemoteView({self.remote.url!r})"
@@ -86,10 +149,13 @@ class RemoteView(BaseRepository):
                 save_tombstones(self, stones)
                 self.delete_blobs(new)
         self.refs.mirror(dataset, refs)
+        self._synced.add(dataset)
 
     def fetch_version(self, commit_id: str, progress: bool | None = None) -> None:
         """The commit, header, tables and media index (no folder trees, no history)."""
-        fetch(self, self.remote, [commit_id], history=False, trees=False, progress=progress)
+        if (commit_id, False, False) not in self._fetched:
+            fetch(self, self.remote, [commit_id], history=False, trees=False, progress=progress)
+            self._fetched.add((commit_id, False, False))
 
     def ensure_blobs(self, wanted: dict[str, int], progress: bool | None = None) -> None:
         """The blobs ``wanted`` (id -> size) that the cache lacks, fetched and published."""

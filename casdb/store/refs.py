@@ -161,9 +161,14 @@ class RefStore:
         return FileLock(self.backend.root / "locks" / f"{dataset}.lock")
 
     def mirror(self, dataset: str, refs: dict[str, str]) -> None:
-        """Make the refs of ``dataset`` hold ``refs`` (ref -> commit id) as another repository
-        has them: the object cache of a remote mirrors the remote's refs (validated there)."""
+        """Make the refs of ``dataset`` exactly ``refs`` (ref -> commit id) as another repository
+        has them: the object cache of a remote mirrors the remote's refs (validated there); a
+        ref the other side no longer has is deleted here."""
+        prefix = f"{REFS}/{dataset}/"
         with self.lock(dataset):
+            for key in list(self.backend.list(prefix)):  # gone there: gone here
+                if key[len(prefix):] not in refs:
+                    self.backend.delete(key)
             for ref, commit in refs.items():
                 if self.get(dataset, ref) != commit:
                     self.backend.put(self._key(dataset, ref), (commit + "\n").encode())
