@@ -106,7 +106,7 @@ def test_local_json_outputs(tmp_path):
     pushed = _json(repo.path, env, "push")
     assert pushed["blobs"] == 8 and "synth tags/2.0.0" in pushed["refs"]
     other = casdb.Repository.clone(remote, tmp_path / "other")
-    src = make_dataset(tmp_path / "src3", files=3, duration=0.1, sampling_rate=8000)
+    src = make_dataset(tmp_path / "src3", files=3, duration=0.1, sampling_rate=8000, seed=5)
     other.commit(src, dataset="more", version="1.0.0")
     other.push()
     pulled = _json(repo.path, env, "pull")
