@@ -11,6 +11,30 @@ from typing import TYPE_CHECKING
 from casdb.core.lazy import exports
 
 if TYPE_CHECKING:
+    from casdb.api.accessors import (
+        attachments,
+        bit_depths,
+        cached,
+        channels,
+        dependencies,
+        duration,
+        exists,
+        files,
+        formats,
+        header,
+        latest_version,
+        load_attachment,
+        load_media,
+        load_table,
+        media,
+        misc_tables,
+        raters,
+        sampling_rates,
+        schemes,
+        splits,
+        tables,
+        versions,
+    )
     from casdb.api.corpora import compose, load_corpora
     from casdb.api.loading import checkout, load
     from casdb.api.repository import Repository, open_local, open_repository
@@ -25,6 +49,28 @@ if TYPE_CHECKING:
     from casdb.research.corpora import CorpusPart, CorpusSpec
 
 _LAZY = {
+    "header": ("casdb.api.accessors", "header"),
+    "tables": ("casdb.api.accessors", "tables"),
+    "schemes": ("casdb.api.accessors", "schemes"),
+    "splits": ("casdb.api.accessors", "splits"),
+    "raters": ("casdb.api.accessors", "raters"),
+    "misc_tables": ("casdb.api.accessors", "misc_tables"),
+    "attachments": ("casdb.api.accessors", "attachments"),
+    "media": ("casdb.api.accessors", "media"),
+    "duration": ("casdb.api.accessors", "duration"),
+    "files": ("casdb.api.accessors", "files"),
+    "formats": ("casdb.api.accessors", "formats"),
+    "sampling_rates": ("casdb.api.accessors", "sampling_rates"),
+    "channels": ("casdb.api.accessors", "channels"),
+    "bit_depths": ("casdb.api.accessors", "bit_depths"),
+    "dependencies": ("casdb.api.accessors", "dependencies"),
+    "versions": ("casdb.api.accessors", "versions"),
+    "latest_version": ("casdb.api.accessors", "latest_version"),
+    "exists": ("casdb.api.accessors", "exists"),
+    "cached": ("casdb.api.accessors", "cached"),
+    "load_table": ("casdb.api.accessors", "load_table"),
+    "load_media": ("casdb.api.accessors", "load_media"),
+    "load_attachment": ("casdb.api.accessors", "load_attachment"),
     "Repository": ("casdb.api.repository", "Repository"),
     "open_local": ("casdb.api.repository", "open_local"),
     "open_repository": ("casdb.api.repository", "open_repository"),
@@ -50,6 +96,28 @@ _LAZY = {
 }
 
 __all__ = [
+    "header",
+    "tables",
+    "schemes",
+    "splits",
+    "raters",
+    "misc_tables",
+    "attachments",
+    "media",
+    "duration",
+    "files",
+    "formats",
+    "sampling_rates",
+    "channels",
+    "bit_depths",
+    "dependencies",
+    "versions",
+    "latest_version",
+    "exists",
+    "cached",
+    "load_table",
+    "load_media",
+    "load_attachment",
     "LINK_MODES",
     "Composition",
     "CorpusPart",
