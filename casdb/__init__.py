@@ -60,9 +60,9 @@ if TYPE_CHECKING:
         schemes,
         split,
         splits,
-        tables,
         versions,
     )
+    from casdb.api import accessors as about
     from casdb.api.repository import Repository
     from casdb.audio.augment import Augment
     from casdb.audio.flavour import Flavour
@@ -85,8 +85,8 @@ if TYPE_CHECKING:
     from casdb.store.tombstones import Tombstone
 
 __all__ = [
+    "about",
     "header",
-    "tables",
     "schemes",
     "splits",
     "raters",
@@ -156,7 +156,6 @@ __all__ = [
 # `casdb --help`) does not import the storage stack
 _LAZY = {
     "header": ("casdb.api", "header"),
-    "tables": ("casdb.api", "tables"),
     "schemes": ("casdb.api", "schemes"),
     "splits": ("casdb.api", "splits"),
     "raters": ("casdb.api", "raters"),
@@ -214,4 +213,14 @@ _LAZY = {
 }
 
 
-__getattr__ = exports("casdb", _LAZY)
+_exports = exports("casdb", _LAZY)
+
+
+def __getattr__(name: str) -> object:
+    # casdb.about: the accessors module (audb.info's counterpart), imported on first use; its
+    # ``tables`` is not exported flat, as casdb.tables is the tables layer (a subpackage).
+    if name == "about":
+        import importlib
+
+        return importlib.import_module("casdb.api.accessors")
+    return _exports(name)

@@ -361,7 +361,8 @@ def cached(dataset: str | None = None, *, cache_root: str | Path | None = None) 
                      bool(conv.get("mixdown", False)), conv.get("bit_depth"),
                      conv.get("format")))
         index.append(str(entry.path))
-    return pd.DataFrame(rows, columns=list(CACHED_COLUMNS),
+    # object columns: an unset flavour setting stays None (not NaN), as in audb.cached
+    return pd.DataFrame(rows, columns=list(CACHED_COLUMNS), dtype=object,
                         index=pd.Index(index, name="path", dtype="object"))
 
 
