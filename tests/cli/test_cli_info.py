@@ -11,6 +11,7 @@ import yaml
 from casdb import about
 from casdb.testing.cli import run_casdb
 
+
 @pytest.fixture
 def cli(published):
     """Run the CLI in-process on ``published``."""
