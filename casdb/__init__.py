@@ -29,19 +29,41 @@ if TYPE_CHECKING:
         Composition,
         CorpusPart,
         CorpusSpec,
+        attachments,
+        bit_depths,
         cache_evict,
         cache_ls,
         cache_verify,
+        cached,
+        channels,
         checkout,
         compose,
+        dependencies,
+        duration,
+        exists,
+        files,
+        formats,
         fsck,
         gc,
+        header,
         info,
+        latest_version,
         load,
+        load_attachment,
         load_corpora,
+        load_media,
+        load_table,
+        media,
+        misc_tables,
         open_repository,
+        raters,
+        sampling_rates,
+        schemes,
         split,
+        splits,
+        versions,
     )
+    from casdb.api import accessors as about
     from casdb.api.repository import Repository
     from casdb.audio.augment import Augment
     from casdb.audio.flavour import Flavour
@@ -64,6 +86,28 @@ if TYPE_CHECKING:
     from casdb.store.tombstones import Tombstone
 
 __all__ = [
+    "about",
+    "header",
+    "schemes",
+    "splits",
+    "raters",
+    "misc_tables",
+    "attachments",
+    "media",
+    "duration",
+    "files",
+    "formats",
+    "sampling_rates",
+    "channels",
+    "bit_depths",
+    "dependencies",
+    "versions",
+    "latest_version",
+    "exists",
+    "cached",
+    "load_table",
+    "load_media",
+    "load_attachment",
     "AlreadyExists",
     "Augment",
     "BackendError",
@@ -113,6 +157,27 @@ __all__ = [
 # public name -> (module, name there); imported on first use, so that importing casdb (and
 # `casdb --help`) does not import the storage stack
 _LAZY = {
+    "header": ("casdb.api", "header"),
+    "schemes": ("casdb.api", "schemes"),
+    "splits": ("casdb.api", "splits"),
+    "raters": ("casdb.api", "raters"),
+    "misc_tables": ("casdb.api", "misc_tables"),
+    "attachments": ("casdb.api", "attachments"),
+    "media": ("casdb.api", "media"),
+    "duration": ("casdb.api", "duration"),
+    "files": ("casdb.api", "files"),
+    "formats": ("casdb.api", "formats"),
+    "sampling_rates": ("casdb.api", "sampling_rates"),
+    "channels": ("casdb.api", "channels"),
+    "bit_depths": ("casdb.api", "bit_depths"),
+    "dependencies": ("casdb.api", "dependencies"),
+    "versions": ("casdb.api", "versions"),
+    "latest_version": ("casdb.api", "latest_version"),
+    "exists": ("casdb.api", "exists"),
+    "cached": ("casdb.api", "cached"),
+    "load_table": ("casdb.api", "load_table"),
+    "load_media": ("casdb.api", "load_media"),
+    "load_attachment": ("casdb.api", "load_attachment"),
     "Repository": ("casdb.api.repository", "Repository"),
     "Dataset": ("casdb.checkouts.dataset", "Dataset"),
     "Augment": ("casdb.audio.augment", "Augment"),
@@ -151,4 +216,14 @@ _LAZY = {
 }
 
 
-__getattr__ = exports("casdb", _LAZY)
+_exports = exports("casdb", _LAZY)
+
+
+def __getattr__(name: str) -> object:
+    # casdb.about: the accessors module (audb.info's counterpart), imported on first use; its
+    # ``tables`` is not exported flat, as casdb.tables is the tables layer (a subpackage).
+    if name == "about":
+        import importlib
+
+        return importlib.import_module("casdb.api.accessors")
+    return _exports(name)
