@@ -30,7 +30,7 @@ def card(*refs: str, repo: Repository | str | Path | None = None,
 
     ``cards.text()`` is the terminal card. With ``html``, the page (plots, an audio example,
     acoustic statistics of up to ``sample`` files per corpus chosen by ``seed``) is written
-    there; ``cards.html()`` makes it too.
+    there; :func:`card_html` makes the page's text.
     """
     from casdb.core.atomic import atomic_write
     from casdb.research.cards import Cards, make_card
@@ -45,7 +45,7 @@ def card(*refs: str, repo: Repository | str | Path | None = None,
                    for ref in refs])
     if target is not None:
         try:
-            atomic_write(target, cards.html().encode("utf-8"), mode=0o644)
+            atomic_write(target, card_html(cards).encode("utf-8"), mode=0o644)
         except (OSError, StorageError) as exc:  # the folder changed since the check
             raise InvalidInput(f"card: cannot write {target}: {getattr(exc, 'strerror', None) or exc}") from exc
     return cards
@@ -62,3 +62,10 @@ def _check_target(path: Path) -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InvalidInput(f"card: cannot write {path}: folder {parent} is not writable")
     return path
+
+
+def card_html(cards: Cards) -> str:
+    """The self-contained HTML page of ``cards`` (plots as inline SVG, audio as a data: URI)."""
+    from casdb.research.cardpage import page
+
+    return page(cards.cards)

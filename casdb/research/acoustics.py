@@ -6,9 +6,13 @@ Per file, on the mono mix of 20 ms frames (a file shorter than a frame is one fr
 
 - RMS level in dBFS: ``20 log10(rms)`` of the whole file (0 dBFS: a full-scale square wave);
 - estimated SNR in dB, by the energy-percentile method: the 95th percentile of the frame levels
-  (speech) minus their 10th percentile (the noise floor); 0 for a file of one frame;
+  (speech) minus their 10th percentile (the noise floor). Frames of digital silence (below
+  -90 dBFS, under 16-bit quantisation noise) are left out of it: they are editing, not noise;
+  0 when fewer than two frames are left;
 - clipping ratio: the share of samples at or above 0.999 of full scale;
 - silence ratio: the share of frames below -50 dBFS.
+
+Levels are floored at -120 dBFS (an all-zero file is -120 dBFS, not minus infinity).
 
 Example:
     >>> import numpy as np
@@ -32,6 +36,8 @@ if TYPE_CHECKING:
 
 FRAME_SECONDS = 0.02
 SILENCE_DBFS = -50.0
+DIGITAL_SILENCE_DBFS = -90.0
+FLOOR_DBFS = -120.0
 CLIP_LEVEL = 0.999
 EXAMPLE_MAX_BYTES = 8 * 1024 * 1024
 """The HTML player's example is the median-length file among files at most this big."""
@@ -64,17 +70,19 @@ def file_stats(signal: np.ndarray, sampling_rate: int) -> dict[str, float]:
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim > 1:
         x = x.mean(axis=1)
-    tiny = 1e-10
+    tiny = 10 ** (FLOOR_DBFS / 20)
     if x.size == 0:
-        return {"rms_dbfs": -200.0, "snr_db": 0.0, "clipping": 0.0, "silence": 1.0}
+        return {"rms_dbfs": FLOOR_DBFS, "snr_db": 0.0, "clipping": 0.0, "silence": 1.0}
     rms = float(np.sqrt(np.mean(x * x)))
     frame = max(1, int(FRAME_SECONDS * sampling_rate))
     n = max(1, x.size // frame)
     frames = x[: n * frame].reshape(n, -1) if x.size >= frame else x.reshape(1, -1)
-    level = 20 * np.log10(np.sqrt(np.mean(frames * frames, axis=1)) + tiny)
+    level = 20 * np.log10(np.maximum(np.sqrt(np.mean(frames * frames, axis=1)), tiny))
+    sounding = level[level >= DIGITAL_SILENCE_DBFS]
+    snr = (np.percentile(sounding, 95) - np.percentile(sounding, 10)) if sounding.size > 1 else 0.0
     return {
-        "rms_dbfs": float(20 * np.log10(rms + tiny)),
-        "snr_db": float(np.percentile(level, 95) - np.percentile(level, 10)),
+        "rms_dbfs": float(20 * np.log10(max(rms, tiny))),
+        "snr_db": float(snr),
         "clipping": float(np.mean(np.abs(x) >= CLIP_LEVEL)),
         "silence": float(np.mean(level < SILENCE_DBFS)),
     }

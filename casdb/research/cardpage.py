@@ -46,7 +46,7 @@ def page(cards: list[Card]) -> str:
         body.append("<section id='comparison'><h2>Comparison</h2>")
         body.append(_comparison_table(cards))
         body.append(_plot(cardplots.duration_histogram(
-            {c.title: c.durations for c in cards}, "durations (density)")))
+            {c.title: c.durations for c in cards}, "durations")))
         if with_audio:
             body.append(_plot(cardplots.acoustics(with_audio)))
         body.append("</section>")

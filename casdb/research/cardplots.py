@@ -27,7 +27,8 @@ WIDTH = 5.2
 """Inches; at matplotlib's 72 points per inch a plot is about 375 px wide."""
 
 
-def _figure(height: float = 2.8, ncols: int = 1, width: float = WIDTH) -> tuple[Figure, list]:
+def _figure(height: float = 2.8, ncols: int = 1, width: float = WIDTH,
+            nrows: int = 1) -> tuple[Figure, list]:
     import matplotlib
 
     matplotlib.rcParams["svg.hashsalt"] = "casdb-card"  # stable ids: the same page twice
@@ -35,7 +36,7 @@ def _figure(height: float = 2.8, ncols: int = 1, width: float = WIDTH) -> tuple[
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), layout="constrained")
-    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).flat)
     for ax in axes:
         ax.spines[["top", "right"]].set_visible(False)
         ax.tick_params(labelsize=8)
@@ -68,24 +69,25 @@ def bars(counts: dict, title: str, *, xlabel: str = "", horizontal: bool | None 
 
 
 def duration_histogram(series: dict[str, Sequence[float]], title: str = "durations") -> str:
-    """Histogram of file durations; several corpora overlaid (as densities, so corpora of
-    different sizes compare)."""
+    """Histogram of file durations; several corpora as stacked panels on one duration axis
+    (each with its own count axis, so a small corpus is not flattened by a big one)."""
     import numpy as np
 
-    fig, (ax,) = _figure()
+    names = list(series)
+    fig, axes = _figure(height=1.2 + 1.3 * len(names) if len(names) > 1 else 2.8,
+                        nrows=len(names))
     values = [np.asarray(v, dtype=float) for v in series.values() if len(v)]
-    if values:
-        edges = np.histogram_bin_edges(np.concatenate(values), bins=30)
-        several = len(series) > 1
-        for name, data in series.items():
-            if len(data):
-                ax.hist(data, bins=edges, alpha=0.55 if several else 1.0, label=name,
-                        density=several, color=None if several else "#4c72b0")
-        if several:
-            ax.legend(fontsize=7)
-    ax.set_xlabel("seconds", fontsize=8)
-    ax.set_ylabel("density" if len(series) > 1 else "files", fontsize=8)
-    ax.set_title(title, fontsize=9)
+    edges = np.histogram_bin_edges(np.concatenate(values), bins=40) if values else None
+    colours = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
+    for i, (ax, name) in enumerate(zip(axes, names, strict=True)):
+        if len(series[name]):
+            ax.hist(series[name], bins=edges, color=colours[i % len(colours)])
+        ax.set_ylabel("files", fontsize=8)
+        if len(names) > 1:
+            ax.set_title(name, fontsize=8, loc="left")
+            ax.sharex(axes[0])
+    axes[-1].set_xlabel("seconds", fontsize=8)
+    fig.suptitle(title, fontsize=9)
     return _svg(fig)
 
 

@@ -3,8 +3,8 @@
 A :class:`Card` gathers, for one version of a dataset, read from the store only (no checkout):
 duration statistics from the media index, label distributions and counts per split x label from
 the tables, speakers, formats and sampling rates, the schemes, 5-row table previews and the
-version's history. :meth:`Cards.text` renders cards for the terminal, :meth:`Cards.html` as one
-self-contained page with plots (:mod:`casdb.research.cardpage`).
+version's history. :meth:`Cards.text` renders cards for the terminal,
+:func:`casdb.research.cardpage.page` as one self-contained page with plots.
 
 Which columns are "labels": every column of a filewise or segmented table whose scheme has labels
 (a list, a mapping or a misc table), except the speaker column, which has its own section.
@@ -94,12 +94,6 @@ class Cards:
     def text(self) -> str:
         """The cards for the terminal."""
         return "\n\n".join(card_text(c) for c in self.cards)
-
-    def html(self) -> str:
-        """One self-contained HTML page (plots as inline SVG, audio as a data: URI)."""
-        from casdb.research.cardpage import page
-
-        return page(self.cards)
 
 
 def parse_ref(ref: str) -> tuple[str, str | None]:
