@@ -13,12 +13,13 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casdb.api.repository import Repository, open_local
-from casdb.core.errors import InvalidInput, StorageError
+from casdb.core.errors import Error, InvalidInput, StorageError
 
 if TYPE_CHECKING:
     from casdb.research.cards import Cards
@@ -40,6 +41,8 @@ def card(*refs: str, repo: Repository | str | Path | None = None,
     if sample < 0:
         raise InvalidInput(f"card: the sample size must be 0 or more, not {sample}")
     target = _check_target(Path(html)) if html is not None else None
+    if target is not None and importlib.util.find_spec("matplotlib") is None:
+        raise Error("card --html draws its plots with matplotlib: pip install 'casdb[cards]'")
     r = open_local(repo)
     cards = Cards([make_card(r, ref, audio=target is not None, sample=sample, seed=seed)
                    for ref in refs])

@@ -29,10 +29,6 @@ WIDTH = 5.2
 
 def _figure(height: float = 2.8, ncols: int = 1, width: float = WIDTH,
             nrows: int = 1) -> tuple[Figure, list]:
-    import matplotlib
-
-    matplotlib.rcParams["svg.hashsalt"] = "casdb-card"  # stable ids: the same page twice
-    matplotlib.rcParams["svg.fonttype"] = "none"  # text as text: smaller, selectable
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), layout="constrained")
@@ -44,8 +40,13 @@ def _figure(height: float = 2.8, ncols: int = 1, width: float = WIDTH,
 
 
 def _svg(fig: Figure) -> str:
+    import matplotlib
+
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
+    # stable ids (the same page twice is the same bytes); text as text (smaller, selectable);
+    # set for this save only, not in matplotlib's global settings
+    with matplotlib.rc_context({"svg.hashsalt": "casdb-card", "svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]
 
