@@ -23,8 +23,8 @@ def varied_corpus(root: str | Path, *, files: int = 40, seed: int = 0, name: str
                   sampling_rate: int = 16000, gain: float = 0.3, noise: float = 0.01,
                   mean_duration: float = 1.0) -> Path:
     """A synth dataset whose files last ``mean_duration`` on average (gamma distributed), with
-    sines of amplitude ``gain`` (above 1: clipped), noise of amplitude ``noise`` and a silent
-    stretch at the start of every other file."""
+    sines of amplitude ``gain`` (above 1: clipped), noise of amplitude ``noise`` throughout, and
+    a pause (noise only) in the first quarter of every other file."""
     import numpy as np
     import soundfile as sf
 
@@ -38,9 +38,9 @@ def varied_corpus(root: str | Path, *, files: int = 40, seed: int = 0, name: str
         duration = max(0.1, float(rng.gamma(4.0, mean_duration / 4.0)))
         t = np.arange(int(duration * sampling_rate)) / sampling_rate
         signal = gain * np.sin(2 * np.pi * (120 + 40 * (i % 7)) * t)
-        signal = np.clip(signal + noise * rng.standard_normal(len(t)), -1.0, 1.0)
         if i % 2:
             signal[: len(t) // 4] = 0.0
+        signal = np.clip(signal + noise * rng.standard_normal(len(t)), -1.0, 1.0)
         path = root / file_name(i)
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, signal, sampling_rate, subtype="PCM_16")
@@ -135,3 +135,16 @@ def demo_repo(work: Path):
     repo.commit(make_corpus(work / "emo", speakers=6, official=True, name="emo"),
                 dataset="emo", version="1.0.0")
     return repo
+
+
+def docs_screenshot(png: Path, work: Path) -> Path:
+    """Make docs/card.png: the three corpora of :func:`demo_repo` compared, as chromium renders
+    the page at 1280 x 2400 (``python -c "from casdb.testing.cards import docs_screenshot;
+    docs_screenshot(Path('docs/card.png'), Path(tempfile.mkdtemp()))"``)."""
+    from casdb.api import card
+
+    repo = demo_repo(work)
+    page = Path(work) / "card.html"
+    card("studio@1.0.0", "phone@1.0.0", "emo@1.0.0", repo=repo, html=page)
+    screenshot(page, png)
+    return page
