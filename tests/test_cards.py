@@ -178,3 +178,14 @@ def test_html_card_renders_in_chromium(tmp_path):
     # the phone corpus is the clipped one: its median clipping ratio shows in the comparison
     cards = casdb.card("studio@1.0.0", "phone@1.0.0", repo=r, html=tmp_path / "two.html").cards
     assert cards[1].acoustics.median("clipping") > 0.05 > cards[0].acoustics.median("clipping")
+
+
+def test_purged_files_are_left_out(repo, tmp_path):
+    media = repo.media("synth", "1.0.0")
+    victim = sorted(media.index)[0]
+    repo.purge("synth", [victim], reason="consent withdrawn")
+    cards = casdb.card("synth@1.0.0", repo=repo, html=tmp_path / "p.html")
+    (card,) = cards.cards
+    assert card.duration_stats()["count"] == len(media) - 1 == card.summary.media.files
+    assert card.example is not None and card.example[0] != victim
+    assert card.acoustics.files == len(media) - 1 and card.acoustics.skipped == 0

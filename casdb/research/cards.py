@@ -127,6 +127,12 @@ def make_card(repo: BaseRepository, ref: str, *, audio: bool = False, sample: in
     summary = summarize(repo, dataset, version)
     snap = repo.snapshot(dataset, summary.commit_id)
     media = _media(snap)
+    if media is not None:
+        from casdb.store.tombstones import purged_blobs
+
+        gone = purged_blobs(repo)  # as casdb show: purged files load no more, so they are left out
+        if gone:
+            media = media[~media["blob"].isin(gone)]
     durations = [float(d) for d in media["duration"]] if media is not None else []
     frames = {t.name: snap.table(t.name) for t in summary.tables if t.type != "misc"}
     split_tables = [t.name for t in summary.tables if t.split]
