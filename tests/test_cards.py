@@ -9,6 +9,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import casdb
 from casdb.research.acoustics import file_stats, measure
@@ -189,3 +191,38 @@ def test_purged_files_are_left_out(repo, tmp_path):
     assert card.duration_stats()["count"] == len(media) - 1 == card.summary.media.files
     assert card.example is not None and card.example[0] != victim
     assert card.acoustics.files == len(media) - 1 and card.acoustics.skipped == 0
+
+
+def test_a_version_without_tables_or_media(tmp_path):
+    src = tmp_path / "bare"
+    src.mkdir()
+    (src / "db.yaml").write_text("name: bare\n")
+    r = casdb.Repository.init(tmp_path / "repo")
+    r.commit(src, dataset="bare", version="1.0.0")
+    cards = casdb.card("bare@1.0.0", repo=r, html=tmp_path / "bare.html")
+    (card,) = cards.cards
+    assert card.labels == [] and card.items_per_speaker == {} and card.example is None
+    assert "0 files" in cards.text()
+    page = (tmp_path / "bare.html").read_text()
+    assert "no column with a labelled scheme" in page and "no speaker column" in page
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.binary(max_size=400), wav=st.booleans())
+def test_undecodable_audio_is_skipped_not_raised(repo, body, wav):
+    import pandas as pd
+
+    from casdb.core.ids import hash_bytes
+    from casdb.testing.synth import wav_header
+
+    data = (wav_header(len(body)) + body) if wav else body
+    blob = hash_bytes(data)
+    if not repo.store.has_blob(blob):
+        repo.store.put_blob_bytes(blob, data)
+        repo.store.publish()
+    media = pd.DataFrame({"blob": [blob], "bytes": [len(data)], "format": ["wav"],
+                          "sampling_rate": [16000], "duration": [0.1]}, index=["x.wav"])
+    stats = measure(repo.store, media, sample=5)
+    assert stats.files + stats.skipped == 1
+    for values in stats.values.values():
+        assert all(np.isfinite(v) for v in values)
