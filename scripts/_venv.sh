@@ -21,3 +21,22 @@ ensure_venv() {
     touch "$stamp"
   fi
 }
+
+# The browser tests of `casdb card --html` (tests/test_cards.py) load the page in Debian's
+# chromium. Install it when it is missing and apt-get can (as root); otherwise say so once: those
+# tests then skip, and only those. Idempotent: nothing runs when chromium is there.
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+    return 0
+  fi
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing chromium (apt-get) for the data-card browser tests" >&2
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+       || { apt-get update -q >/dev/null 2>&1 \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; }; then
+      return 0
+    fi
+  fi
+  echo "chromium is not installed and could not be (needs apt-get as root): the browser tests" \
+       "of casdb card will be skipped" >&2
+}

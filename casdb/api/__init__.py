@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         tables,
         versions,
     )
+    from casdb.api.cards import card
     from casdb.api.corpora import compose, load_corpora
     from casdb.api.loading import checkout, load
     from casdb.api.repository import Repository, open_local, open_repository
@@ -92,6 +93,7 @@ _LAZY = {
     "LINK_MODES": ("casdb.checkouts.linking", "MODES"),
     "load_corpora": ("casdb.api.corpora", "load_corpora"),
     "compose": ("casdb.api.corpora", "compose"),
+    "card": ("casdb.api.cards", "card"),
     "CorpusSpec": ("casdb.research.corpora", "CorpusSpec"),
     "CorpusPart": ("casdb.research.corpora", "CorpusPart"),
     "Composition": ("casdb.research.composition", "Composition"),
@@ -125,6 +127,7 @@ __all__ = [
     "Composition",
     "CorpusPart",
     "CorpusSpec",
+    "card",
     "compose",
     "load_corpora",
     "Augment",

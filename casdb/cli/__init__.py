@@ -33,6 +33,7 @@ COMMANDS = {
     "purge": "casdb.cli.purge",
     "purged": "casdb.cli.purged",
     "compose": "casdb.cli.compose",
+    "card": "casdb.cli.card",
 }
 HELP = {
     "init": "Create an empty repository.",
@@ -54,6 +55,7 @@ HELP = {
     "purge": "Delete media bytes from every version, remote and cache.",
     "purged": "List purged media: when, why, where.",
     "compose": "Commit several corpora as one dataset, labels mapped.",
+    "card": "Data card of versions: statistics, plots (--html), corpora compared.",
 }
 
 
