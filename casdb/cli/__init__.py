@@ -32,6 +32,8 @@ COMMANDS = {
     "purge": "casdb.cli.purge",
     "purged": "casdb.cli.purged",
     "compose": "casdb.cli.compose",
+    "branch": "casdb.cli.branch",
+    "tag": "casdb.cli.tag",
 }
 HELP = {
     "init": "Create an empty repository.",
@@ -52,6 +54,8 @@ HELP = {
     "purge": "Delete media bytes from every version, remote and cache.",
     "purged": "List purged media: when, why, where.",
     "compose": "Commit several corpora as one dataset, labels mapped.",
+    "branch": "List, create (at any commit or version) or delete branches.",
+    "tag": "Publish a version on an existing commit, or delete one.",
 }
 
 
@@ -64,7 +68,9 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
-        return importlib.import_module(COMMANDS[name]).command
+        from casdb.cli.complete import attach  # datasets and versions for shell completion
+
+        return attach(importlib.import_module(COMMANDS[name]).command)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
