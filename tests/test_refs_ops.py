@@ -14,6 +14,7 @@ from casdb.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from casdb.maintenance.gc import collect
 from casdb.remote.layout import Remote
 from casdb.store.refs import TOMBSTONE_GRACE, RefStore, RefUpdate
+from casdb.testing.backends import race
 from casdb.testing.files import age, make_old
 from casdb.testing.memory import MemoryBackend
 from casdb.testing.synth import make_dataset, write_audio
@@ -136,8 +137,8 @@ def test_gc_keeps_what_only_a_new_branch_or_tag_reaches(tmp_path):
 # -- remote refs: tombstones ------------------------------------------------------------------
 
 
-def test_remote_ref_remove_is_compare_and_swap():
-    refs = RefStore(MemoryBackend(), where="mem://r")
+def test_remote_ref_remove_is_compare_and_swap(remote_url):
+    refs = Remote.create(remote_url).refstore
     a, b = "a" * 64, "b" * 64
     refs.swap("d", "heads/x", None, a)
     with pytest.raises(Conflict):
@@ -145,8 +146,29 @@ def test_remote_ref_remove_is_compare_and_swap():
     assert refs.get("d", "heads/x") == a
     refs.remove("d", "heads/x", a)
     assert refs.get("d", "heads/x") is None and refs.of("d") == {}
+    with pytest.raises(Conflict):
+        refs.remove("d", "heads/x", a)  # gone already
     refs.swap("d", "heads/x", None, b)  # created anew
     assert refs.get("d", "heads/x") == b
+
+
+def test_a_remove_racing_a_move_loses_no_update():
+    """A delete and a move of the same branch at once: one wins, and the outcome is its."""
+    refs = RefStore(MemoryBackend(), where="mem://r")
+    a, b = "a" * 64, "b" * 64
+    for _ in range(30):
+        refs.backend.put("refs/d/heads/main", (a + "\n").encode())
+
+        def attempt(i: int) -> bool:
+            try:
+                refs.remove("d", "heads/main", a) if i == 0 else refs.swap("d", "heads/main", a, b)
+            except Conflict:
+                return False
+            return True
+
+        wins = race(2, attempt)
+        assert len(wins) == 1
+        assert refs.get("d", "heads/main") == (None if wins == [0] else b)
 
 
 def test_a_tombstone_reads_as_absent_and_only_an_old_one_is_replaced(tmp_path):
@@ -165,20 +187,37 @@ def test_a_tombstone_reads_as_absent_and_only_an_old_one_is_replaced(tmp_path):
     assert refs.get("d", "heads/x") == "a" * 64
 
 
+def test_a_mirror_drops_the_branches_deleted_at_its_source(tmp_path):
+    from casdb.store.backends.local import LocalBackend
+
+    refs = RefStore(LocalBackend(tmp_path))
+    a, b = "a" * 64, "b" * 64
+    refs.mirror("d", {"heads/main": a, "heads/fix": b, "tags/1": a})
+    refs.mirror("d", {"heads/main": b, "tags/1": a})  # fix deleted on the remote, main moved
+    assert refs.of("d") == {"heads/main": b, "tags/1": a}
+
+
 # -- push and pull ----------------------------------------------------------------------------
 
 
-def clone_pair(two, tmp_path: Path) -> tuple[Repository, Repository, Remote]:
+@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
+def remote_url(request, tmp_path) -> str:
+    if request.param == "folder":
+        return str(tmp_path / "remote")
+    return request.getfixturevalue("s3_url")
+
+
+def clone_pair(two, url: str, tmp_path: Path) -> tuple[Repository, Repository, Remote]:
     repo = two[0]
-    repo.remote_add("origin", str(tmp_path / "remote"))
+    repo.remote_add("origin", url)
     repo.push()
-    other = Repository.clone(str(tmp_path / "remote"), tmp_path / "other")
+    other = Repository.clone(url, tmp_path / "other")
     return repo, other, repo.remote()
 
 
-def test_new_branches_and_tags_travel(two, tmp_path):
+def test_new_branches_and_tags_travel(two, remote_url, tmp_path):
     repo, first, _ = two
-    repo, other, remote = clone_pair(two, tmp_path)
+    repo, other, remote = clone_pair(two, remote_url, tmp_path)
     repo.create_branch("synth", "fix", "1.0.0")
     repo.tag("synth", "main", "2.0.1")
     pushed = repo.push()
@@ -189,8 +228,8 @@ def test_new_branches_and_tags_travel(two, tmp_path):
     assert other.branches("synth")["fix"] == first
 
 
-def test_deleted_branches_travel_with_prune(two, tmp_path):
-    repo, other, remote = clone_pair(two, tmp_path)
+def test_deleted_branches_travel_with_prune(two, remote_url, tmp_path):
+    repo, other, remote = clone_pair(two, remote_url, tmp_path)
     repo.create_branch("synth", "fix", "1.0.0")
     repo.create_branch("synth", "old", "1.0.0")
     repo.push()
@@ -213,7 +252,7 @@ def test_deleted_branches_travel_with_prune(two, tmp_path):
 
 
 def test_prune_spares_branches_never_seen_and_new_work(two, tmp_path):
-    repo, other, remote = clone_pair(two, tmp_path)
+    repo, other, remote = clone_pair(two, str(tmp_path / "remote"), tmp_path)
     other.create_branch("synth", "theirs", "1.0.0")
     other.push()  # a branch the first repository never saw
     repo.create_branch("synth", "mine", "1.0.0")  # made here, never pushed
@@ -232,7 +271,7 @@ def test_prune_spares_branches_never_seen_and_new_work(two, tmp_path):
 
 
 def test_prune_refuses_a_branch_moved_on_the_remote(two, tmp_path):
-    repo, other, remote = clone_pair(two, tmp_path)
+    repo, other, remote = clone_pair(two, str(tmp_path / "remote"), tmp_path)
     repo.create_branch("synth", "fix", "1.0.0")
     repo.push()
     other.pull()
