@@ -3,11 +3,14 @@ and how deletions travel through push and pull (``prune``)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from casdb.api import Repository
 from casdb.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
@@ -283,3 +286,44 @@ def test_prune_refuses_a_branch_moved_on_the_remote(two, tmp_path):
     with pytest.raises(Conflict, match="moved on"):
         repo.push(prune=True)
     assert remote.refs("synth") == before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(st.binary(max_size=200), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=70),
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=12), kids,
+                                                               max_size=3),
+    max_leaves=8).map(lambda v: json.dumps(v).encode())))
+def test_a_damaged_tracking_record_prunes_nothing(tmp_path, data):
+    """Whatever the record holds (fuzzed bytes, any JSON), reading it never fails and yields
+    only branch -> id pairs."""
+    from casdb.remote import tracking
+
+    cache = tmp_path / "cache"
+    cache.mkdir(exist_ok=True)
+    (cache / tracking.FILE).write_bytes(data)
+    remote = Remote(MemoryBackend(), "mem://r", cache)
+    for dataset in ("d", "synth", ""):
+        seen = tracking.seen(remote, dataset)
+        assert all(isinstance(c, str) and len(c) == 64 for c in seen.values())
+        assert all(r.startswith("heads/") and "/" not in r[6:] for r in seen)
+
+
+def test_a_crafted_record_never_prunes_a_tag_or_a_stray_key(two, tmp_path):
+    repo, other, remote = clone_pair(two, str(tmp_path / "remote"), tmp_path)
+    first = repo.resolve("synth", "1.0.0")
+    record = {"synth": {"tags/1.0.0": first, "heads/../../x": first, "heads/a/b": first}}
+    (remote.cache / "branches.json").write_text(json.dumps(record))
+    repo.delete_tag("synth", "1.0.0")
+    assert repo.push(prune=True).deleted == []
+    assert "tags/1.0.0" in remote.refs("synth")
+
+
+def test_prune_with_a_damaged_record_deletes_nothing(two, tmp_path):
+    repo, other, remote = clone_pair(two, str(tmp_path / "remote"), tmp_path)
+    repo.create_branch("synth", "fix", "1.0.0")
+    repo.push()
+    repo.delete_branch("synth", "fix")
+    (remote.cache / "branches.json").write_bytes(b"\x00{not json")
+    assert repo.push(prune=True).deleted == []
+    assert "heads/fix" in remote.refs("synth")

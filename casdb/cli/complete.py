@@ -130,7 +130,6 @@ BY_NAME = {
     "name": complete_dataset,
     "dataset": complete_dataset,
     "ref": complete_ref,
-    "refs": complete_ref,
     "old": complete_version,
     "new": complete_version,
     "remote": complete_remote,

@@ -27,7 +27,9 @@ import json
 from typing import TYPE_CHECKING
 
 from casdb.core.atomic import atomic_write
+from casdb.core.errors import InvalidInput
 from casdb.core.ids import is_id
+from casdb.core.names import check_branch
 
 if TYPE_CHECKING:
     from casdb.remote.layout import Remote
@@ -44,8 +46,19 @@ def _load(remote: Remote) -> dict[str, dict[str, str]]:
         return {}  # no record (or a damaged one): nothing is pruned
     if not isinstance(data, dict):
         return {}
-    return {d: {r: c for r, c in refs.items() if isinstance(c, str) and is_id(c)}
+    return {d: {r: c for r, c in refs.items() if _branch(r) and isinstance(c, str) and is_id(c)}
             for d, refs in data.items() if isinstance(refs, dict)}
+
+
+def _branch(ref: str) -> bool:
+    """Whether ``ref`` is ``heads/<valid branch>``: a record never names a tag (never pruned)
+    or a key outside the dataset's branches, whatever the file holds."""
+    kind, _, name = ref.partition("/")
+    try:
+        check_branch(name)
+    except InvalidInput:
+        return False
+    return kind == "heads"
 
 
 def seen(remote: Remote, dataset: str) -> dict[str, str]:
