@@ -17,6 +17,7 @@ from casdb.history.repository import BaseRepository, local_path
 
 if TYPE_CHECKING:
     from casdb.commit.committer import CommitResult
+    from casdb.history.refops import Branch
     from casdb.maintenance.purge import PurgeReport
     from casdb.remote.layout import Remote
     from casdb.remote.transfer import Result as TransferResult
@@ -85,6 +86,75 @@ class Repository(BaseRepository):
             return purge(self, dataset, paths, reason, dry_run=dry_run,
                          cache_root=Path(cache_root) if cache_root is not None else None)
 
+    # -- branches and tags ---------------------------------------------------------------------
+
+    def branch_list(self, dataset: str) -> list[Branch]:
+        """The branches of ``dataset`` with their head commits and the versions tagged there
+        (:meth:`branches` gives just branch -> commit id)."""
+        from casdb.history.refops import listing
+
+        return listing(self, dataset)
+
+    def tags(self, dataset: str) -> dict[str, str]:
+        """Version -> commit id."""
+        self.check_known(dataset)
+        return self.refs.tags(dataset)
+
+    def create_branch(self, dataset: str, branch: str, ref: str | None = None) -> str:
+        """Start ``branch`` at ``ref`` (version, branch or commit prefix; None: ``main``'s head)
+        and return its commit id; ``AlreadyExists`` if the branch exists.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> src = pathlib.Path(tempfile.mkdtemp())
+            >>> _ = (src / "db.yaml").write_text("name: demo\\n")
+            >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+            >>> c = repo.commit(src, dataset="demo", version="1.0.0")
+            >>> repo.create_branch("demo", "fix", c.id[:8]) == c.id
+            True
+            >>> sorted(repo.branches("demo"))
+            ['fix', 'main']
+        """
+        from casdb.history.refops import create_branch
+
+        with self.writing():
+            return create_branch(self, dataset, branch, ref)
+
+    def delete_branch(self, dataset: str, branch: str, *, force: bool = False) -> str:
+        """Delete ``branch`` (by compare-and-swap) and return the commit it pointed at;
+        ``main`` or the dataset's last ref only with ``force``. What no ref reaches any more
+        goes at the next gc."""
+        from casdb.history.refops import delete_branch
+
+        with self.writing():
+            return delete_branch(self, dataset, branch, force=force)
+
+    def tag(self, dataset: str, ref: str | None, version: str) -> str:
+        """Publish ``version`` on an existing commit (``ref``: version, branch or commit
+        prefix; None: ``main``'s head); ``AlreadyExists`` if the version exists.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> src = pathlib.Path(tempfile.mkdtemp())
+            >>> _ = (src / "db.yaml").write_text("name: demo\\n")
+            >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+            >>> c = repo.commit(src, dataset="demo")
+            >>> repo.tag("demo", "main", "1.0.0") == c.id, repo.versions("demo")
+            (True, ['1.0.0'])
+        """
+        from casdb.history.refops import tag
+
+        with self.writing():
+            return tag(self, dataset, ref, version)
+
+    def delete_tag(self, dataset: str, version: str, *, force: bool = False) -> str:
+        """Delete the tag of ``version`` here (remotes keep theirs: docs/remotes.md) and return
+        the commit it named; the dataset's last ref only with ``force``."""
+        from casdb.history.refops import delete_tag
+
+        with self.writing():
+            return delete_tag(self, dataset, version, force=force)
+
     # -- remotes ------------------------------------------------------------------------------
 
     def remotes(self) -> dict[str, str]:
@@ -106,20 +176,26 @@ class Repository(BaseRepository):
         return config.open_named(self, name)
 
     def push(self, remote: str | None = None, datasets: list[str] | None = None,
-             progress: bool | None = None) -> TransferResult:
-        """Send what ``remote`` lacks of ``datasets`` (default: all); refs move last, by CAS."""
+             progress: bool | None = None, *, prune: bool = False) -> TransferResult:
+        """Send what ``remote`` lacks of ``datasets`` (default: all); refs move last, by CAS.
+
+        ``prune`` also deletes, by CAS, the remote's branches of these datasets that this
+        repository no longer has (docs/remotes.md, "Deleted branches"); tags are never deleted.
+        """
         from casdb.remote.transfer import push
 
-        return push(self, self.remote(remote), datasets, progress)
+        return push(self, self.remote(remote), datasets, progress, prune=prune)
 
     def pull(self, remote: str | None = None, datasets: list[str] | None = None,
-             progress: bool | None = None, rebase: bool = False) -> TransferResult:
+             progress: bool | None = None, rebase: bool = False, *,
+             prune: bool = False) -> TransferResult:
         """Fetch what this repository lacks of ``datasets`` (default: all on the remote);
-        ``rebase`` puts local commits of a diverged branch on top of the remote's."""
+        ``rebase`` puts local commits of a diverged branch on top of the remote's; ``prune``
+        deletes local branches deleted on the remote (never unpushed work, never tags)."""
         from casdb.remote.transfer import pull
 
         with self.writing():
-            return pull(self, self.remote(remote), datasets, progress, rebase)
+            return pull(self, self.remote(remote), datasets, progress, rebase, prune=prune)
 
     @classmethod
     def clone(cls, url: str, path: str | Path, progress: bool | None = None) -> Repository:

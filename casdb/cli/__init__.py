@@ -34,6 +34,8 @@ COMMANDS = {
     "purged": "casdb.cli.purged",
     "compose": "casdb.cli.compose",
     "card": "casdb.cli.card",
+    "branch": "casdb.cli.branch",
+    "tag": "casdb.cli.tag",
 }
 HELP = {
     "init": "Create an empty repository.",
@@ -56,6 +58,8 @@ HELP = {
     "purged": "List purged media: when, why, where.",
     "compose": "Commit several corpora as one dataset, labels mapped.",
     "card": "Data card of versions: statistics, plots (--html), corpora compared.",
+    "branch": "List, create (at any commit or version) or delete branches.",
+    "tag": "Publish a version on an existing commit, or delete one.",
 }
 
 
@@ -68,7 +72,9 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
-        return importlib.import_module(COMMANDS[name]).command
+        from casdb.cli.complete import attach  # datasets and versions for shell completion
+
+        return attach(importlib.import_module(COMMANDS[name]).command)
 
     def invoke(self, ctx: click.Context) -> object:
         try:

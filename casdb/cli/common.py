@@ -37,8 +37,10 @@ def transfer_summary(verb: str, result) -> str:
     from casdb.core.units import human_size, plural
 
     refs = ", ".join(result.refs) if result.refs else "no refs changed"
+    deleted = f"; deleted {', '.join(result.deleted)}" if getattr(result, "deleted", None) else ""
     return (f"{verb} {plural(result.objects, 'object')} and {plural(result.blobs, 'blob')} "
-            f"({human_size(result.bytes)}, {plural(result.requests, 'request')}); {refs}")
+            f"({human_size(result.bytes)}, {plural(result.requests, 'request')}); {refs}"
+            + deleted)
 
 
 JSON_HELP = "Print JSON instead of text (schema: docs/cli.md, \"JSON output\")."

@@ -8,6 +8,9 @@ everything it refers to, so holding an object means holding all below it), then 
 2. everything else in packs of up to 64 MiB, children before parents;
 3. the refs, last, by compare-and-swap: version tags only if absent, branches only if they
    still hold what was read (and move forward only). Another pusher in between: ``Conflict``.
+   With ``prune``, the remote's branches this repository deleted go too, by compare-and-swap
+   (:meth:`casdb.store.refs.RefStore.remove`): only branches seen there at the last push or
+   pull (:mod:`casdb.remote.tracking`). Tags are never deleted.
 
 An interrupted push leaves packs and blobs that the next push finds and does not send again,
 and no ref pointing at anything incomplete. A fetch walks the other way, level by level, reads
@@ -59,14 +62,18 @@ class Result:
     """Upload or download requests for data (not counting listings and refs)."""
     refs: list[str] = field(default_factory=list)
     """Refs created or moved, as ``dataset ref``."""
+    deleted: list[str] = field(default_factory=list)
+    """Branches deleted (``prune``), as ``dataset heads/<branch>``."""
 
 
 # -- push -----------------------------------------------------------------------------------------
 
 
 def push(repo: BaseRepository, remote: Remote, datasets: list[str] | None = None,
-         progress: bool | None = None) -> Result:
-    """Send the versions and branches of ``datasets`` (default: all) that the remote lacks."""
+         progress: bool | None = None, *, prune: bool = False) -> Result:
+    """Send the versions and branches of ``datasets`` (default: all) that the remote lacks;
+    with ``prune``, delete the remote's branches of these datasets that are gone here."""
+    from casdb.remote import tracking
     from casdb.remote.purges import apply_remote
     from casdb.store.tombstones import purged_blobs
 
@@ -74,9 +81,14 @@ def push(repo: BaseRepository, remote: Remote, datasets: list[str] | None = None
     purged = purged_blobs(repo)
     datasets = datasets or repo.datasets()
     updates = []  # (dataset, ref, expected on the remote, new)
+    deletions = []  # (dataset, ref, expected on the remote)
+    now = {}
     for dataset in datasets:
         repo.check_known(dataset)
         theirs = remote.refs(dataset)
+        now[dataset] = dict(theirs)
+        if prune:
+            deletions += _pruned_there(repo, remote, dataset, theirs)
         for version, commit in repo.refs.tags(dataset).items():
             ref = f"tags/{version}"
             if theirs.get(ref) not in (None, commit):
@@ -106,7 +118,38 @@ def push(repo: BaseRepository, remote: Remote, datasets: list[str] | None = None
             raise Conflict(f"{dataset} {ref} changed on {remote.url} while pushing: pull, then "
                            "push again") from None
         result.refs.append(f"{dataset} {ref}")
+    for dataset, ref, expected in deletions:
+        try:
+            remote.refstore.remove(dataset, ref, expected)
+        except Conflict:
+            raise Conflict(f"{dataset} {ref} changed on {remote.url} while pushing: pull, then "
+                           "push again") from None
+        result.deleted.append(f"{dataset} {ref}")
+    for dataset, refs in now.items():  # the remote's branches as they are now, for ``prune``
+        refs.update({r: new for d, r, _, new in updates if d == dataset})
+        for d, r, _ in deletions:
+            if d == dataset:
+                refs.pop(r, None)
+        tracking.record(remote, dataset, refs, pruned=prune)
     return result
+
+
+def _pruned_there(repo: BaseRepository, remote: Remote, dataset: str, theirs: dict[str, str]
+                  ) -> list[tuple[str, str, str]]:
+    """The remote's branches of ``dataset`` to delete: seen there at the last push or pull,
+    deleted here since. One that moved there since is ``Conflict`` (work not seen here)."""
+    from casdb.remote import tracking
+
+    mine = repo.refs.heads(dataset)
+    out = []
+    for ref, commit in sorted(tracking.seen(remote, dataset).items()):
+        if ref[len("heads/"):] in mine or ref not in theirs:
+            continue
+        if theirs[ref] != commit:
+            raise Conflict(f"{dataset} {ref[6:]} moved on {remote.url} since it was deleted here "
+                           f"({commit[:10]} -> {theirs[ref][:10]}): pull, then decide")
+        out.append((dataset, ref, commit))
+    return out
 
 
 def _descends(repo: BaseRepository, commit: str, ancestor: str) -> bool:
@@ -268,7 +311,7 @@ def get_blobs(repo: BaseRepository, remote: Remote, wanted: dict[str, int], *,
 
 
 def pull(repo: BaseRepository, remote: Remote, datasets: list[str] | None = None,
-         progress: bool | None = None, rebase: bool = False) -> Result:
+         progress: bool | None = None, rebase: bool = False, *, prune: bool = False) -> Result:
     """Fetch the versions and branches of ``datasets`` (default: all on the remote) and move
     the local refs: new tags are added and branches move forward.
 
@@ -276,8 +319,10 @@ def pull(repo: BaseRepository, remote: Remote, datasets: list[str] | None = None
     ``Conflict`` is raised after everything else is in place; with ``rebase``, the local
     commits are re-made on top of the remote's head instead (same content, new parent: nothing
     is copied), so that the next push succeeds. Version tags keep pointing at the commits
-    they were made on.
+    they were made on. With ``prune``, local branches deleted on the remote are deleted here
+    (by compare-and-swap), but not those whose head the remote lacks: work not pushed yet.
     """
+    from casdb.remote import tracking
     from casdb.remote.purges import apply_remote
 
     apply_remote(repo, remote)  # the remote's purges apply here, and ours there
@@ -312,6 +357,13 @@ def pull(repo: BaseRepository, remote: Remote, datasets: list[str] | None = None
         if updates:
             repo.refs.update(dataset, updates)
             result.refs += [f"{dataset} {u.ref}" for u in updates]
+        if prune:
+            for ref, commit in sorted(tracking.seen(remote, dataset).items()):
+                # seen there, gone there since, and not moved here since (else: new work)
+                if ref not in refs and repo.refs.get(dataset, ref) == commit:
+                    repo.refs.delete(dataset, ref, commit)
+                    result.deleted.append(f"{dataset} {ref}")
+        tracking.record(remote, dataset, refs, pruned=prune)
     if diverged:
         raise Conflict(f"{', '.join(diverged)} diverged from {remote.url} (commits here and "
                        "there): 'casdb pull --rebase' puts the local commits on top")

@@ -12,6 +12,15 @@ the same layout): a remote's are read strictly (every name and value checked, ``
 naming the remote) and moved one at a time by the backend's compare-and-swap (:meth:`swap`); a
 repository's are moved under a lock file (:meth:`update`), several at once.
 
+Deleting is compare-and-swap too: a repository's ref is deleted under the dataset lock if it
+still holds what the caller read (:meth:`delete`); a remote's (:meth:`remove`) is first swapped
+to an empty value, a *tombstone* that reads as absent, then deleted. Object stores offer no
+conditional delete, but a conditional write: the tombstone swap fails if another writer moved
+the ref meanwhile, and no writer moves a young tombstone (creating the ref then is a
+``Conflict``: retry), so the plain delete that follows removes only the tombstone. A crash in
+between leaves a tombstone: an absent ref, which a write replaces once it is older than
+``TOMBSTONE_GRACE`` seconds.
+
 Example:
     >>> import tempfile
     >>> from casdb.store.backends.local import LocalBackend
@@ -37,6 +46,8 @@ if TYPE_CHECKING:
 REFS = "refs"
 TAGS = "tags"
 HEADS = "heads"
+TOMBSTONE_GRACE = 60.0
+"""Seconds after which a ref's tombstone is debris of an interrupted delete, not one under way."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,8 @@ class RefStore:
             text = self.backend.get(self._key(dataset, ref)).decode("ascii", "replace").strip()
         except NotFound:
             return None
+        if not text:
+            return None  # a tombstone: a ref being deleted (see :meth:`remove`)
         if not is_id(text):
             where = f"{self.where}: " if self.where else ""
             raise IntegrityError(f"{where}ref {dataset}/{ref} is damaged: {text[:80]!r}")
@@ -106,9 +119,42 @@ class RefStore:
     def swap(self, dataset: str, ref: str, expected: str | None, new: str) -> None:
         """Compare-and-swap one ref through the backend (``Conflict`` if it changed since it
         was read); how a remote's refs move."""
-        self.backend.swap(self._key(dataset, ref),
-                          None if expected is None else (expected + "\n").encode(),
-                          (new + "\n").encode())
+        key = self._key(dataset, ref)
+        old = None if expected is None else (expected + "\n").encode()
+        if expected is None and self._tombstone(key):
+            old = b""  # deleted but for its tombstone: replace that (Conflict if it went)
+        self.backend.swap(key, old, (new + "\n").encode())
+
+    def _tombstone(self, key: str) -> bool:
+        """Whether ``key`` holds a tombstone left by an interrupted delete (an old one)."""
+        import time
+
+        try:
+            if self.backend.get(key).strip():
+                return False
+        except NotFound:
+            return False
+        return time.time() - self.backend.modified(key) > TOMBSTONE_GRACE
+
+    def remove(self, dataset: str, ref: str, expected: str) -> None:
+        """Delete one ref through the backend if it still holds ``expected`` (``Conflict`` if
+        it moved or went since it was read); how a remote's branches are deleted: a swap to a
+        tombstone, then a delete (see the module's docstring)."""
+        key = self._key(dataset, ref)
+        self.backend.swap(key, (expected + "\n").encode(), b"")
+        self.backend.delete(key)
+
+    def delete(self, dataset: str, ref: str, expected: str) -> None:
+        """Delete a repository's ``ref`` if it holds ``expected`` now, under the dataset lock;
+        ``Conflict`` (nothing deleted) if another writer moved it meanwhile."""
+        with self.lock(dataset):
+            current = self.get(dataset, ref)
+            if current != expected:
+                raise Conflict(
+                    f"{dataset} {ref} moved to {short(current) if current else 'nothing'} "
+                    f"meanwhile (expected {short(expected)}); nothing deleted"
+                )
+            self.backend.delete(self._key(dataset, ref))
 
     def _names(self, dataset: str, kind: str) -> dict[str, str]:
         prefix = f"{REFS}/{dataset}/{kind}/"
@@ -161,17 +207,18 @@ class RefStore:
         return FileLock(self.backend.root / "locks" / f"{dataset}.lock")
 
     def mirror(self, dataset: str, refs: dict[str, str]) -> None:
-        """Make the refs of ``dataset`` exactly ``refs`` (ref -> commit id) as another repository
-        has them: the object cache of a remote mirrors the remote's refs (validated there); a
-        ref the other side no longer has is deleted here."""
-        prefix = f"{REFS}/{dataset}/"
+        """Make the refs of ``dataset`` hold ``refs`` (ref -> commit id) as another repository
+        has them: the object cache of a remote mirrors the remote's refs (validated there),
+        including the refs deleted there."""
         with self.lock(dataset):
-            for key in list(self.backend.list(prefix)):  # gone there: gone here
-                if key[len(prefix):] not in refs:
-                    self.backend.delete(key)
             for ref, commit in refs.items():
                 if self.get(dataset, ref) != commit:
                     self.backend.put(self._key(dataset, ref), (commit + "\n").encode())
+            if refs:  # a dataset keeps at least one ref, so that it stays known here
+                prefix = f"{REFS}/{dataset}/"
+                for key in list(self.backend.list(prefix)):
+                    if key[len(prefix):] not in refs:
+                        self.backend.delete(key)
 
     def update(self, dataset: str, updates: list[RefUpdate]) -> None:
         """Apply ``updates`` if every ref still holds what the caller expects; else change nothing.

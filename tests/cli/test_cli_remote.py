@@ -34,3 +34,24 @@ def test_cli_remote_push_pull_clone(published, tmp_path):
         assert "Traceback" not in done.stderr and "SK@" not in done.stderr
     assert not (tmp_path / "d").exists()
     assert json.loads((published.path / "remotes.json").read_text()) == {"origin": url}
+
+
+def test_push_and_pull_prune_deleted_branches(published, tmp_path):
+    import casdb
+
+    url = str(tmp_path / "remote")
+    published.remote_add("origin", url)
+    published.create_branch("synth", "exp", "1.0.0")
+    assert run_casdb("push", repo=published.path).returncode == 0
+    other = casdb.Repository.clone(url, tmp_path / "other")
+    assert "exp" in other.branches("synth")
+    published.delete_branch("synth", "exp")
+    done = run_casdb("push", "--prune", repo=published.path)
+    assert done.returncode == 0, done.stderr
+    assert "deleted synth heads/exp" in done.stdout
+    assert "heads/exp" not in casdb.open_repository(url, cache_root=tmp_path / "c").branches(
+        "synth")
+    done = run_casdb("pull", "--prune", "--json", repo=other.path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["deleted"] == ["synth heads/exp"]
+    assert "exp" not in other.branches("synth")
