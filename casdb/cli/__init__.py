@@ -48,7 +48,7 @@ HELP = {
     "fsck": "Verify every stored object; list unreachable ones.",
     "checkout": "Write a version as an audformat folder (or into the cache).",
     "split": "Split a version by a benchmark protocol (EmoBox, SERAB, ...) as a new version.",
-    "cache": "List, verify or trim the checkout cache.",
+    "cache": "List, verify or evict the checkout cache.",
     "remote": "Add or list remotes (a folder or s3://bucket/prefix).",
     "push": "Send what a remote lacks; refs move last.",
     "pull": "Fetch what this repository lacks from a remote.",
