@@ -17,6 +17,17 @@ def open_repo(ctx: click.Context) -> Repository:
     return Repository(ctx.find_root().obj)
 
 
+def explicit_repo(ctx: click.Context) -> str | None:
+    """The repository given by ``--repo`` or ``CASDB_REPO``; None when neither is, so that
+    ``ls`` (and ``info``) search the config file's ``repositories`` (casdb.api.search)."""
+    from click.core import ParameterSource
+
+    root = ctx.find_root()
+    if root.get_parameter_source("repo") in (None, ParameterSource.DEFAULT):
+        return None
+    return root.obj
+
+
 def split_ref(text: str) -> tuple[str, str | None]:
     """``emodb@1.0.0`` -> ``("emodb", "1.0.0")``; ``emodb`` -> ``("emodb", None)``."""
     name, _, version = text.partition("@")
