@@ -26,6 +26,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.s3)
 
 
+@pytest.fixture(autouse=True)
+def no_user_config(monkeypatch, tmp_path_factory) -> None:
+    """The config file of the machine running the tests (~/.config/casdb/config.yaml) never
+    applies: tests that want one write their own (tests/test_config.py)."""
+    monkeypatch.delenv("CASDB_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "no-config"))
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Repository:
     return Repository.init(tmp_path / "repo")
