@@ -112,6 +112,10 @@ def test_repositories_are_searched_in_order(tmp_path, monkeypatch):
                                         f"cache_root: {tmp_path / 'cache'}\n")
     assert casdb.load("shared", only_metadata=True).version == "1.0.0"  # the first wins
     assert casdb.load("only-second", only_metadata=True).version == "0.1"
+    out = run_casdb("checkout", "only-second@0.1", "--only-metadata")  # the CLI searches too
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == str(tmp_path / "cache" / "only-second" / "0.1" /
+                                              "original")
     found = {f.dataset: f.location for f in search_datasets()}
     assert found == {"shared": str(first.path), "only-second": str(second.path)}
     # an explicit repository (argument or environment) is used alone
@@ -232,6 +236,9 @@ def test_config_file_edge_cases(tmp_path, monkeypatch):
     assert Config.load() == Config(source=empty)
     monkeypatch.setenv("CASDB_CONFIG", str(tmp_path / "typo.yaml"))
     with pytest.raises(InvalidInput, match="CASDB_CONFIG names .*typo.yaml, which does not exist"):
+        Config.load()
+    monkeypatch.setenv("CASDB_CONFIG", str(tmp_path))  # a folder, not a file
+    with pytest.raises(InvalidInput, match=f"config file {tmp_path} is unreadable"):
         Config.load()
     big = write_config(tmp_path, monkeypatch, "# " + "x" * (1 << 20) + "\n")
     with pytest.raises(InvalidInput, match=f"{big} is larger than"):

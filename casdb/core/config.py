@@ -68,11 +68,15 @@ class Config:
         try:
             with open(path, "rb") as f:
                 data = f.read(MAX_BYTES + 1)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             if env.get(CONFIG_ENV):
                 raise InvalidInput(f"{CONFIG_ENV} names {path}, which does not exist") from None
             return cls()
         except OSError as exc:
+            if not env.get(CONFIG_ENV) and not _visible(path):
+                # a default location we may not even look into (another user's $HOME, a
+                # service with dropped privileges): there is no config file for us
+                return cls()
             raise InvalidInput(f"config file {path} is unreadable: {exc.strerror or exc}") from exc
         if len(data) > MAX_BYTES:
             raise InvalidInput(f"config file {path} is larger than {MAX_BYTES} bytes")
@@ -136,6 +140,14 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
         return Path(env[CONFIG_ENV]).expanduser().absolute()
     base = env.get("XDG_CONFIG_HOME") or os.path.join("~", ".config")
     return Path(base, "casdb", "config.yaml").expanduser().absolute()
+
+
+def _visible(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError:
+        return False
+    return True
 
 
 def _is_url(value: str) -> bool:
