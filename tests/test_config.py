@@ -291,3 +291,35 @@ def test_unknown_and_broken_plugin_schemes_are_clear_errors(tmp_path, monkeypatc
         open_backend("broken://x")
     with pytest.raises(InvalidInput, match="unsupported repository URL 'gs://"):
         casdb.load("d", repo="gs://bucket/casdb", cache_root=tmp_path / "cache")
+
+
+values = st.one_of(st.none(), st.integers(), st.booleans(), st.text(max_size=12),
+                   st.sampled_from(["/a/b", "rel/dir", "~/x", "s3://b/p", "s3://k:s@h/b",
+                                    "file:///f", "mem://m"]),
+                   st.lists(st.sampled_from(["/r1", "s3://b/r2", 3, "", "s3://u@h/b"]),
+                            max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["repository", "cache_root", "repositories",
+                                        "shared_cache_root", "cache", "repos"]), values))
+def test_any_settings_are_taken_with_their_types_or_refused_naming_the_key(doc):
+    import yaml
+
+    try:
+        config = Config.parse(yaml.safe_dump(doc).encode(), Path("/etc/casdb.yaml"))
+    except InvalidInput as exc:
+        message = str(exc)
+        assert message.startswith("config file /etc/casdb.yaml: ") and "\n" not in message
+        assert any(key in message for key in doc)  # names the key at fault
+        assert ":s@" not in message and "k:s" not in message  # never echoes a secret
+        return
+    assert set(doc) <= {"repository", "cache_root", "repositories", "shared_cache_root"}
+    for key in ("repository", "cache_root", "shared_cache_root"):
+        value = getattr(config, key)
+        assert value is None or isinstance(value, str)
+        if value is not None and "://" in value:  # a URL kept: never one with user info
+            assert "@" not in value.split("://", 1)[1].partition("/")[0]
+    assert isinstance(config.repositories, tuple)
+    assert len(config.repositories) == len(doc.get("repositories") or [])
+    assert all(r.startswith(("/", "s3://", "mem://")) for r in config.repositories)
