@@ -16,6 +16,10 @@ from casdb.testing.profiles import load_profile
 from casdb.testing.purging import SECRET
 from casdb.testing.synth import make_dataset, write_audio, write_tables
 
+collect_ignore = ["plugin_pkg"]
+"""A test package (tests/test_config.py puts it on sys.path itself): collecting it for doctests
+would put it on sys.path for the whole run, installing its backends for every test."""
+
 load_profile()  # dev, or $HYPOTHESIS_PROFILE (ci): before the test modules read it
 
 
