@@ -16,6 +16,10 @@ from casdb.testing.profiles import load_profile
 from casdb.testing.purging import SECRET
 from casdb.testing.synth import make_dataset, write_audio, write_tables
 
+collect_ignore = ["plugin_pkg"]
+"""A test package (tests/test_config.py puts it on sys.path itself): collecting it for doctests
+would put it on sys.path for the whole run, installing its backends for every test."""
+
 load_profile()  # dev, or $HYPOTHESIS_PROFILE (ci): before the test modules read it
 
 
@@ -24,6 +28,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "seaweed" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.s3)
+
+
+@pytest.fixture(autouse=True)
+def no_user_config(monkeypatch, tmp_path_factory) -> None:
+    """The config file of the machine running the tests (~/.config/casdb/config.yaml) never
+    applies: tests that want one write their own (tests/test_config.py)."""
+    monkeypatch.delenv("CASDB_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "no-config"))
 
 
 @pytest.fixture

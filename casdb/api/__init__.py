@@ -38,7 +38,10 @@ if TYPE_CHECKING:
     from casdb.api.cards import card
     from casdb.api.corpora import compose, load_corpora
     from casdb.api.loading import checkout, load
-    from casdb.api.repository import Repository, open_local, open_repository
+    from casdb.api.repository import Repository, location, open_local, open_repository
+    from casdb.api.search import datasets as search_datasets
+    from casdb.api.search import find as find_repository
+    from casdb.api.search import search_list
     from casdb.api.splits import split
     from casdb.api.tools import cache_evict, cache_ls, cache_verify, fsck, gc, info
     from casdb.audio.augment import Augment
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
     from casdb.checkouts.layout import cache_root
     from casdb.checkouts.linking import MODES as LINK_MODES
     from casdb.checkouts.selection import Request
+    from casdb.core.config import Config
     from casdb.history.repository import BaseRepository
     from casdb.research.composition import Composition
     from casdb.research.corpora import CorpusPart, CorpusSpec
@@ -77,6 +81,11 @@ _LAZY = {
     "BaseRepository": ("casdb.history.repository", "BaseRepository"),
     "open_local": ("casdb.api.repository", "open_local"),
     "open_repository": ("casdb.api.repository", "open_repository"),
+    "location": ("casdb.api.repository", "location"),
+    "Config": ("casdb.core.config", "Config"),
+    "search_datasets": ("casdb.api.search", "datasets"),
+    "find_repository": ("casdb.api.search", "find"),
+    "search_list": ("casdb.api.search", "search_list"),
     "load": ("casdb.api.loading", "load"),
     "checkout": ("casdb.api.loading", "checkout"),
     "info": ("casdb.api.tools", "info"),
@@ -124,6 +133,11 @@ __all__ = [
     "load_media",
     "load_attachment",
     "LINK_MODES",
+    "Config",
+    "find_repository",
+    "location",
+    "search_datasets",
+    "search_list",
     "Composition",
     "CorpusPart",
     "CorpusSpec",

@@ -19,14 +19,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casdb.api.repository import open_repository
+from casdb.api.search import find
 from casdb.audio.flavour import Flavour
 from casdb.checkouts import layout as cache
 from casdb.checkouts.dataset import Dataset
 from casdb.checkouts.linking import check_mode
 from casdb.checkouts.selection import Request
+from casdb.core.config import Config
 from casdb.core.errors import BackendError, NotFound
 from casdb.core.names import check_dataset, version_key
+from casdb.history.repository import BaseRepository
 
 if TYPE_CHECKING:
     from casdb.checkouts.materialise import Checkout
@@ -54,26 +56,41 @@ def load(
     each path, or a list of paths) and ``only_metadata`` narrow what is fetched; asking later
     for more of the same version adds what is missing. ``link`` forces how media are placed
     (``reflink``, ``hardlink`` or ``copy``; ``auto`` picks the best the file systems allow).
-    A version already in the cache loads without the repository. Files whose bytes were
+    A version already in the cache loads without the repository; a version complete in the
+    group's shared cache (``shared_cache_root`` of the config file, docs/config.md) is used
+    from there, read-only, before the user's cache is looked at. Files whose bytes were
     purged are not in the folder, and their rows are left out unless ``removed_media``.
     """
     request = Request.make(tables, media, only_metadata)
     check_mode(link)
     flavour = Flavour.of(flavour)
     check_dataset(dataset)
-    root = cache.cache_root(cache_root)
+    config = Config.load()
+    root = cache.cache_root(cache_root, config)
     if version is not None:
-        ready = _cached(root, dataset, version, request, flavour)
+        ready = _shared(config, dataset, version, flavour)
+        if ready is None:
+            ready = _cached(root, dataset, version, request, flavour)
         if ready is not None:
             return _opened(ready, request, full_path, removed_media)
     try:
-        repository = open_repository(repo, root)  # a remote's refs are mirrored by checkout
+        # the first repository of the search list that has the dataset (casdb.api.search);
+        # a remote's refs are mirrored by checkout
+        repository = repo if isinstance(repo, BaseRepository) else find(dataset, repo, root,
+                                                                          config)
     except (NotFound, BackendError):
         if version is None:  # offline: the latest version in the cache
             ready = _cached(root, dataset, None, request, flavour)
             if ready is not None:
                 return _opened(ready, request, full_path, removed_media)
         raise
+    if version is None and config.shared_cache_root is not None:
+        from casdb.checkouts.materialise import version_name
+
+        repository.sync_refs(dataset)
+        ready = _shared(config, dataset, version_name(repository, dataset, None)[0], flavour)
+        if ready is not None:
+            return _opened(ready, request, full_path, removed_media)
     out = checkout(dataset, version, repo=repository, request=request, cache_root=root, link=link,
                    progress=progress, flavour=flavour)
     return _opened(out.path, request, full_path, removed_media)
@@ -100,14 +117,34 @@ def checkout(
     """Write a version as an audformat folder to ``dest`` (or to the cache) and return it.
 
     The arguments come in the order of :func:`load`: the dataset, its version, then keywords
-    (``repo`` a repository, a path, a remote URL, or None for ``$CASDB_REPO``).
+    (``repo`` a repository, a path, a remote URL, or None: ``$CASDB_REPO``, else the
+    repositories of the config file, searched in order, else the default repository).
     """
     from casdb.checkouts.materialise import checkout as run
 
     check_dataset(dataset)
-    return run(open_repository(repo, cache_root), dataset, version, request or Request(),
+    if not isinstance(repo, BaseRepository):
+        repo = find(dataset, repo, cache_root)
+    return run(repo, dataset, version, request or Request(),
                root=cache_root, dest=dest, link=link, progress=progress,
                flavour=Flavour.of(flavour))
+
+
+def _shared(config: Config, dataset: str, version: str, flavour: Flavour) -> Path | None:
+    """A complete folder of the version in the group's shared cache (``shared_cache_root`` of
+    the config file), used as it is: only read, never written (no lock, no use time, no placed
+    records), so its metadata files are checked and its media are trusted as the group's
+    maintainer placed them (``casdb cache verify`` on that cache checks them)."""
+    from casdb.checkouts.placed import check_metadata
+
+    if config.shared_cache_root is None:
+        return None
+    path = cache.folder(Path(config.shared_cache_root), dataset, version, flavour.id)
+    state = cache.read_state(path)
+    if state is None or not state.complete or state.flavour != flavour.id:
+        return None  # a partial folder there: the user's cache serves the load
+    check_metadata(path, state)
+    return path
 
 
 def _cached(

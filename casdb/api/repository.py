@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from casdb.core.config import REPO_ENV, Config
 from casdb.history.repository import BaseRepository, local_path
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from casdb.remote.layout import Remote
     from casdb.remote.transfer import Result as TransferResult
 
-REPO_ENV = "CASDB_REPO"
 DEFAULT_REPO = "~/.casdb/repo"
 
 
@@ -217,9 +217,14 @@ class Repository(BaseRepository):
         return repair_blobs(self, blobs, config.reachable(self)) if blobs else []
 
 
-def location(repo: str | Path | None) -> str | Path:
-    """The repository named: the argument, else ``$CASDB_REPO``, else the default."""
-    return repo if repo is not None else os.environ.get(REPO_ENV) or DEFAULT_REPO
+def location(repo: str | Path | None, config: Config | None = None) -> str | Path:
+    """The repository named: the argument, else ``$CASDB_REPO``, else ``repository`` of the
+    config file (``config``, else the file is read), else ``~/.casdb/repo``."""
+    if repo is not None:
+        return repo
+    if os.environ.get(REPO_ENV):
+        return os.environ[REPO_ENV]
+    return (config if config is not None else Config.load()).repository or DEFAULT_REPO
 
 
 def open_local(repo: BaseRepository | str | Path | None) -> Repository:
@@ -232,7 +237,9 @@ def open_local(repo: BaseRepository | str | Path | None) -> Repository:
 
 
 def open_repository(
-    repo: BaseRepository | str | Path | None = None, cache_root: str | Path | None = None
+    repo: BaseRepository | str | Path | None = None,
+    cache_root: str | Path | None = None,
+    config: Config | None = None,
 ) -> BaseRepository:
     """A repository object: the one given, one at a path, or ``$CASDB_REPO`` / the default.
 
@@ -245,7 +252,8 @@ def open_repository(
 
     if isinstance(repo, BaseRepository):
         return repo
-    where = location(repo)
+    config = config if config is not None else Config.load()
+    where = location(repo, config)
     if is_remote_url(where):
-        return open_remote(str(where), default_cache(cache_root))
+        return open_remote(str(where), default_cache(cache_root, config))
     return Repository(where)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casdb.api.repository import Repository, open_local, open_repository
+from casdb.api.repository import Repository, open_local
 from casdb.checkouts import layout as cache
 from casdb.core.names import check_dataset
 
@@ -34,10 +34,13 @@ def info(dataset: str, version: str | None = None, *,
         >>> info("d", repo=r).media.files
         2
     """
+    from casdb.api.search import find
+    from casdb.history.repository import BaseRepository
     from casdb.history.summary import summarize
 
     check_dataset(dataset)
-    return summarize(open_repository(repo), dataset, version)
+    source = repo if isinstance(repo, BaseRepository) else find(dataset, repo)
+    return summarize(source, dataset, version)
 
 
 def fsck(*, repo: Repository | str | Path | None = None, verify_blobs: bool = True) -> FsckReport:

@@ -12,8 +12,8 @@ This module owns the layout; every other module takes its names from here.
     <cache>/.placed.db                            stat fingerprints of placed files (warm loads)
     <cache>/.remotes/<key>/                       object caches of remotes (casdb.remote.view)
 
-The cache root is ``cache_root=``, else ``$CASDB_CACHE``, else ``$XDG_CACHE_HOME/casdb``, else
-``~/.cache/casdb``. A version is named by its tag, or ``commit-<id>`` when it has none. The
+The cache root is ``cache_root=``, else ``$CASDB_CACHE``, else ``cache_root`` of the config file
+(:mod:`casdb.core.config`), else ``$XDG_CACHE_HOME/casdb``, else ``~/.cache/casdb``. A version is named by its tag, or ``commit-<id>`` when it has none. The
 flavour id of the original media is ``original``.
 
 ``state.json`` is replaced atomically after everything it lists is in place, so a folder never
@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from casdb.core.atomic import atomic_write
+from casdb.core.config import Config
 from casdb.core.errors import IntegrityError, InvalidInput
 from casdb.core.names import check_dataset
 
@@ -57,10 +58,13 @@ def remote_cache(root: Path, key: str) -> Path:
     return root / REMOTES / key
 
 
-def cache_root(root: str | Path | None = None) -> Path:
-    """The cache root: the argument, ``$CASDB_CACHE``, or the user's cache folder."""
+def cache_root(root: str | Path | None = None, config: Config | None = None) -> Path:
+    """The cache root: the argument, ``$CASDB_CACHE``, the config file's ``cache_root``
+    (``config``, else the file is read), or the user's cache folder."""
     if root is None:
-        root = os.environ.get(ENV)
+        root = os.environ.get(ENV) or None
+    if root is None:
+        root = (config if config is not None else Config.load()).cache_root
     if root is None:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
         root = os.path.join(base, "casdb")

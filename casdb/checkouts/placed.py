@@ -96,10 +96,9 @@ def check_in_place(root: Path, path: Path, locked: bool = False) -> int:
         return _check_in_place(root, path)
 
 
-def _check_in_place(root: Path, path: Path) -> int:
-    from casdb.store.fingerprints import Verifier, stamp_of
-
-    state = cache.read_state(path)
+def check_metadata(path: Path, state: cache.State | None) -> None:
+    """db.yaml and the tables of a checked-out folder still hold what was written; reads only
+    (so it also serves for a shared read-only cache)."""
     for name, digest in sorted((state.files if state else {}).items()):
         # db.yaml and the tables are small: re-hashed on every load (parquet pages have no
         # checksum that pyarrow verifies by default, so a flipped byte could read as a value)
@@ -110,6 +109,13 @@ def _check_in_place(root: Path, path: Path) -> int:
         if actual != digest:
             raise IntegrityError(f"{path / name} was modified or removed after it was checked "
                                  "out; run `casdb cache verify` to repair it")
+
+
+def _check_in_place(root: Path, path: Path) -> int:
+    from casdb.store.fingerprints import Verifier, stamp_of
+
+    state = cache.read_state(path)
+    check_metadata(path, state)
     table = cache.read_media(path).to_pydict()  # checked: safe paths, ids
     local = table.get("local") or table["file"]
     converted = table.get("converted") or [False] * len(local)

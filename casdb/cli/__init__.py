@@ -95,16 +95,26 @@ class LazyGroup(click.Group):
 @click.option(
     "--repo",
     envvar="CASDB_REPO",
-    default="~/.casdb/repo",
-    show_default=True,
+    default=None,
+    show_default="repository of the config file, else ~/.casdb/repo",
     metavar="PATH",
-    help="Repository (or set CASDB_REPO).",
+    help="Repository: a path or URL (or set CASDB_REPO; see docs/config.md).",
 )
 @click.version_option(package_name="casdb")
 @click.pass_context
 def cli(ctx: click.Context, repo: str) -> None:
     """casdb: version and share audio datasets in a content-addressed store."""
-    ctx.obj = repo
+    # resolved here rather than as click's default: a malformed config file is then a one-line
+    # error (invoke catches it), and `casdb --help` reads no file
+    ctx.obj = repo if repo is not None else default_repo()
+
+
+def default_repo() -> str:
+    """``--repo`` when neither the option nor ``CASDB_REPO`` is given: the config file's
+    ``repository``, else ``~/.casdb/repo``."""
+    from casdb.api import location
+
+    return str(location(None))
 
 
 def main(argv: list[str] | None = None) -> None:

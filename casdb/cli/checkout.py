@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from casdb.api import LINK_MODES as MODES
-from casdb.cli.common import split_ref
+from casdb.cli.common import explicit_repo, split_ref
 
 
 @click.command("checkout")
@@ -15,7 +15,8 @@ from casdb.cli.common import split_ref
 @click.option("--media", metavar="REGEX", help="Only media whose path matches (and their rows).")
 @click.option("--only-metadata", is_flag=True, help="Header and tables only, no media.")
 @click.option("--cache", "cache_root", envvar="CASDB_CACHE", metavar="PATH",
-              help="Cache root (or set CASDB_CACHE); default ~/.cache/casdb.")
+              help="Cache root (or set CASDB_CACHE); default: the config file's "
+                   "cache_root, else ~/.cache/casdb.")
 @click.option("--link", type=click.Choice(MODES), default="auto", show_default=True,
               help="How media are placed from the store.")
 @click.option("--sampling-rate", type=int, metavar="HZ", help="Resample audio to this rate.")
@@ -35,6 +36,7 @@ def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
     """Write a version as an audformat folder to DEST, or into the cache.
 
     The folder's path is printed as the last line, so that `cd "$(casdb checkout emodb)"` works.
+    Without --repo / CASDB_REPO, the config file's repositories are searched in order.
     """
     from casdb.api import Flavour, Request, checkout
     from casdb.core.errors import InvalidInput
@@ -51,7 +53,7 @@ def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
             raise InvalidInput(f"invalid channels {channels!r}: use indices like 0 or 0,1") from None
     flavour = Flavour(sampling_rate=sampling_rate, channels=picked, mixdown=mixdown,
                       bit_depth=bit_depth, format=fmt, augment=augment)
-    out = checkout(name, version, dest, repo=ctx.find_root().obj, request=request,
+    out = checkout(name, version, dest, repo=explicit_repo(ctx), request=request,
                    cache_root=cache_root, link=link, progress=progress, flavour=flavour)
     how = ", ".join(f"{n} by {m}" for m, n in sorted(out.state.link.items())) or "none"
     if out.converted:

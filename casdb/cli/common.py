@@ -26,6 +26,28 @@ def open_browsable(ctx: click.Context) -> BaseRepository:
     return open_repository(ctx.find_root().obj)
 
 
+def open_for(ctx: click.Context, dataset: str) -> BaseRepository:
+    """The repository that serves ``dataset`` for a read: ``--repo`` / ``CASDB_REPO`` if given
+    (a remote URL opens as a remote view), else the first repository of the config file's
+    ``repositories`` that has it (casdb.api.search)."""
+    if explicit_repo(ctx) is not None:
+        return open_browsable(ctx)
+    from casdb.api import find_repository
+
+    return find_repository(dataset)
+
+
+def explicit_repo(ctx: click.Context) -> str | None:
+    """The repository given by ``--repo`` or ``CASDB_REPO``; None when neither is, so that
+    ``ls`` (and ``info``) search the config file's ``repositories`` (casdb.api.search)."""
+    from click.core import ParameterSource
+
+    root = ctx.find_root()
+    if root.get_parameter_source("repo") in (None, ParameterSource.DEFAULT):
+        return None
+    return root.obj
+
+
 def split_ref(text: str) -> tuple[str, str | None]:
     """``emodb@1.0.0`` -> ``("emodb", "1.0.0")``; ``emodb`` -> ``("emodb", None)``."""
     name, _, version = text.partition("@")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from casdb.cli.common import emit_json, json_option, open_browsable
+from casdb.cli.common import emit_json, json_option, open_for
 
 
 @click.command("diff")
@@ -25,7 +25,7 @@ def command(ctx: click.Context, name: str, old: str, new: str, stat: bool, rows:
     """
     from casdb.core.units import plural
 
-    d = open_browsable(ctx).diff(name, old, new)
+    d = open_for(ctx, name).diff(name, old, new)
     if as_json:
         emit_json(_as_json(d, None if not stat else 0))
         return

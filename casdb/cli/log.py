@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from casdb.cli.common import emit_json, json_option, open_browsable
+from casdb.cli.common import emit_json, json_option, open_for
 
 
 @click.command("log")
@@ -17,7 +17,7 @@ def command(ctx: click.Context, name: str, branch: str, limit: int | None, as_js
     """Show the history of dataset NAME, newest first."""
     from casdb.core.units import local_time
 
-    repo = open_browsable(ctx)
+    repo = open_for(ctx, name)
     entries = repo.log(name, branch=branch, limit=limit)
     if as_json:
         emit_json([{

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from casdb.cli.common import emit_json, json_option, open_browsable, split_ref
+from casdb.cli.common import emit_json, json_option, open_for, split_ref
 
 
 @click.command("show")
@@ -18,7 +18,7 @@ def command(ctx: click.Context, ref: str, as_json: bool) -> None:
     from casdb.core.units import human_duration, human_size, local_time
 
     name, version = split_ref(ref)
-    repo = open_browsable(ctx)
+    repo = open_for(ctx, name)
     s = info(name, version, repo=repo)
     if as_json:
         c = s.commit

@@ -320,9 +320,9 @@ def local_path(location: str | Path) -> Path:
         text = text[len("file://"):]
     elif "://" in text:
         from casdb.store.backends.base import redact
-        from casdb.store.backends.registry import unsupported_url
+        from casdb.store.backends.registry import plugins, scheme_of, unsupported_url
 
-        if text.split("://", 1)[0].lower() != "s3":
+        if scheme_of(text) != "s3" and scheme_of(text) not in plugins():
             raise unsupported_url(text)
         raise InvalidInput(f"{redact(text)} is a remote: clone it (casdb clone URL PATH), or load "
                            "from it (casdb.load(NAME, repo=URL), casdb --repo URL checkout NAME)")

@@ -38,12 +38,13 @@ if TYPE_CHECKING:
     from casdb.remote.layout import Remote
 
 def is_remote_url(location: str | Path) -> bool:
-    """Whether ``location`` names a remote (``s3://``, or a folder holding a casdb remote)."""
+    """Whether ``location`` names a remote (a URL such as ``s3://``, or a folder holding a casdb
+    remote)."""
     from casdb.remote.layout import MARKER
 
     text = str(location)
-    if text.startswith("s3://"):
-        return True
+    if "://" in text and not text.lower().startswith("file://"):
+        return True  # s3:// or a plug-in's scheme (an unknown one fails clearly when opened)
     path = Path(text[len("file://"):] if text.startswith("file://") else text).expanduser()
     return "://" not in text.replace("file://", "", 1) and (path / MARKER).is_file()
 

@@ -125,3 +125,25 @@ def test_fsck_json_exits_7_on_problems(tmp_path):
     done = run_casdb("fsck", "--json", repo=repo.path)
     assert done.returncode == 7
     assert json.loads(done.stdout)["ok"] is False
+
+
+def test_ls_and_show_search_the_configured_repositories(tmp_path, monkeypatch):
+    a = casdb.Repository.init(tmp_path / "a")
+    a.commit(make_dataset(tmp_path / "s1", files=2, duration=0.1), dataset="one", version="1.0.0")
+    b = _two_versions(tmp_path)  # synth 1.0.0 and 2.0.0
+    b.remote_add("origin", str(tmp_path / "remote"))
+    b.push()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"repositories: [{a.path}, {tmp_path / 'remote'}]\n")
+    env = {k: v for k, v in os.environ.items() if k != "CASDB_REPO"}
+    env.update(CASDB_CONFIG=str(config), CASDB_CACHE=str(tmp_path / "cache"))
+    done = run_casdb("ls", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert [(d["dataset"], d["versions"], d["repository"]) for d in json.loads(done.stdout)] == [
+        ("one", ["1.0.0"], str(a.path)), ("synth", ["1.0.0", "2.0.0"], str(tmp_path / "remote"))]
+    shown = run_casdb("show", "synth@2.0.0", "--json", env=env)  # found in the second one
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["media"]["files"] == 7
+    monkeypatch.setenv("CASDB_CONFIG", str(config))
+    monkeypatch.delenv("CASDB_REPO", raising=False)
+    assert casdb.info("one").media.files == 2
