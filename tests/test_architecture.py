@@ -78,3 +78,15 @@ def test_no_module_imports_another_modules_private_names():
                 found += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}"
                           for a in node.names if a.name.startswith("_")]
     assert not found
+
+
+@pytest.mark.parametrize("package", ["casdb", "casdb.api"])
+def test_no_exported_name_is_also_a_submodule(package):
+    # Importing a submodule sets it as an attribute of its package, which would then hide an
+    # exported function of the same name (casdb.api.splits, the module, hid the accessor).
+    import importlib
+    import pkgutil
+
+    module = importlib.import_module(package)
+    submodules = {m.name for m in pkgutil.iter_modules(module.__path__)}
+    assert not set(module.__all__) & submodules

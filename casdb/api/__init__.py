@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from casdb.api.search import datasets as search_datasets
     from casdb.api.search import find as find_repository
     from casdb.api.search import search_list
-    from casdb.api.splits import split
+    from casdb.api.splitting import split
     from casdb.api.tools import cache_evict, cache_ls, cache_verify, fsck, gc, info
     from casdb.audio.augment import Augment
     from casdb.audio.flavour import Flavour
@@ -94,7 +94,7 @@ _LAZY = {
     "cache_ls": ("casdb.api.tools", "cache_ls"),
     "cache_verify": ("casdb.api.tools", "cache_verify"),
     "cache_evict": ("casdb.api.tools", "cache_evict"),
-    "split": ("casdb.api.splits", "split"),
+    "split": ("casdb.api.splitting", "split"),
     "Augment": ("casdb.audio.augment", "Augment"),
     "Flavour": ("casdb.audio.flavour", "Flavour"),
     "Request": ("casdb.checkouts.selection", "Request"),
