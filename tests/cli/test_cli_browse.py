@@ -27,7 +27,7 @@ def _two_versions(tmp_path: Path) -> casdb.Repository:
     return repo
 
 
-@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
+@pytest.fixture(params=["folder", pytest.param("s3", marks=[pytest.mark.s3, pytest.mark.slow])])
 def remote(request, tmp_path):
     """(the local repository, the URL of a remote holding the same, env for the CLI)"""
     repo = _two_versions(tmp_path)

@@ -75,6 +75,7 @@ def test_bad_input_is_one_line(cli, published):
     assert done.exit_code == 2 and "nothing" in done.output
 
 
+@pytest.mark.slow  # about 6 s: several casdb subprocesses against a remote
 def test_a_remote_url_without_fetching_media(published, tmp_path):
     url = str(tmp_path / "remote")
     published.remote_add("origin", url)
