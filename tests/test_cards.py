@@ -226,3 +226,21 @@ def test_undecodable_audio_is_skipped_not_raised(repo, body, wav):
     assert stats.files + stats.skipped == 1
     for values in stats.values.values():
         assert all(np.isfinite(v) for v in values)
+
+
+def test_a_card_of_a_remote_fetches_only_what_it_reads(repo, tmp_path):
+    url = str(tmp_path / "remote")
+    repo.remote_add("origin", url)
+    repo.push()
+    local = casdb.card("synth@1.0.0", repo=repo, html=tmp_path / "local.html", sample=4)
+    cards = casdb.card("synth@1.0.0", repo=url, html=tmp_path / "remote.html", sample=4,
+                       cache_root=tmp_path / "c")
+    card, mine = cards.cards[0], local.cards[0]
+    assert card.example == mine.example and card.example is not None
+    assert card.acoustics.values == mine.acoustics.values and card.acoustics.files == 4
+    assert [e.id for e in card.history] == [e.id for e in mine.history]
+    fetched = [p for p in (tmp_path / "c").rglob(".remotes/*/blobs/*/*") if p.is_file()]
+    assert 1 <= len(fetched) <= 5  # the 4 sampled files and the example, not all 15
+    text = run_casdb("--repo", url, "card", "emo@1.0.0", env={**__import__("os").environ,
+                                                              "CASDB_CACHE": str(tmp_path / "c")})
+    assert text.returncode == 0, text.stderr

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from casdb.api.repository import Repository, open_local
+from casdb.api.repository import Repository, open_repository
 from casdb.core.errors import Error, InvalidInput, StorageError
 
 if TYPE_CHECKING:
@@ -26,12 +26,15 @@ if TYPE_CHECKING:
 
 
 def card(*refs: str, repo: Repository | str | Path | None = None,
-         html: str | Path | None = None, sample: int = 200, seed: int = 0) -> Cards:
+         html: str | Path | None = None, sample: int = 200, seed: int = 0,
+         cache_root: str | Path | None = None) -> Cards:
     """The data cards of ``refs`` (``NAME@VERSION``; a bare name: the head of ``main``).
 
     ``cards.text()`` is the terminal card. With ``html``, the page (plots, an audio example,
     acoustic statistics of up to ``sample`` files per corpus chosen by ``seed``) is written
-    there; :func:`card_html` makes the page's text.
+    there; :func:`card_html` makes the page's text. ``repo`` may be a remote URL: only the
+    metadata and the blobs the card reads are fetched (into the remote's object cache under
+    ``cache_root``).
     """
     from casdb.core.atomic import atomic_write
     from casdb.research.cards import Cards, make_card
@@ -43,7 +46,7 @@ def card(*refs: str, repo: Repository | str | Path | None = None,
     target = _check_target(Path(html)) if html is not None else None
     if target is not None and importlib.util.find_spec("matplotlib") is None:
         raise Error("card --html draws its plots with matplotlib: pip install 'casdb[cards]'")
-    r = open_local(repo)
+    r = open_repository(repo, cache_root)  # a remote: its object cache fetches what is read
     cards = Cards([make_card(r, ref, audio=target is not None, sample=sample, seed=seed)
                    for ref in refs])
     if target is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from casdb.cli.common import open_repo
+from casdb.cli.common import open_browsable
 
 
 @click.command("card")
@@ -20,7 +20,7 @@ def command(ctx: click.Context, refs: tuple[str, ...], html: str | None, sample:
     """Data cards: durations, labels per split, speakers, formats, schemes, table previews."""
     from casdb.api import card
 
-    cards = card(*refs, repo=open_repo(ctx), html=html, sample=sample, seed=seed)
+    cards = card(*refs, repo=open_browsable(ctx), html=html, sample=sample, seed=seed)
     click.echo(cards.text())
     if html:
         click.echo(f"wrote {html}")

@@ -191,6 +191,12 @@ class BaseRepository:
             raise NotFound(f"{dataset} has no branch {branch!r}")
         return log_entries(self.store, head, self.refs.tags(dataset), limit)
 
+    def history(self, dataset: str, commit_id: str, limit: int | None = None) -> list[LogEntry]:
+        """The history of one commit (first parents, newest first), as :meth:`log` gives a
+        branch's."""
+        self.check_known(dataset)
+        return log_entries(self.store, commit_id, self.refs.tags(dataset), limit)
+
     def diff(self, dataset: str, old: str, new: str) -> dag.Diff:
         """Media, tables and header changes from version ``old`` to version ``new``.
 

@@ -104,6 +104,11 @@ class RemoteView(BaseRepository):
             self._fetch([head], history=True, trees=True)
         return super().log(dataset, branch, limit)
 
+    def history(self, dataset: str, commit_id: str, limit: int | None = None) -> list:
+        self.check_known(dataset)
+        self._fetch([commit_id], history=True, trees=True)
+        return super().history(dataset, commit_id, limit)
+
     def diff(self, dataset: str, old: str, new: str):
         ids = [self.resolve(dataset, old), self.resolve(dataset, new)]
         self._fetch(ids, history=False, trees=True)

@@ -107,12 +107,9 @@ def measure(store: ObjectStore, media: pd.DataFrame, *, sample: int = 200,
     ``seed`` from the files in path order: the same version and seed measure the same files."""
     import io
 
-    import numpy as np
     import soundfile as sf
 
-    audio = media[media["sampling_rate"] > 0].sort_index()
-    rng = np.random.default_rng(seed)
-    picks = sorted(rng.choice(len(audio), size=min(sample, len(audio)), replace=False))
+    audio, picks = sample_rows(media, sample, seed)
     out = AcousticStats()
     for i in picks:
         data = verified_bytes(store, audio["blob"].iloc[i])
@@ -127,6 +124,27 @@ def measure(store: ObjectStore, media: pd.DataFrame, *, sample: int = 200,
         for key, value in file_stats(signal, rate).items():
             out.values[key].append(value)
         out.files += 1
+    return out
+
+
+def sample_rows(media: pd.DataFrame, sample: int, seed: int) -> tuple[pd.DataFrame, list[int]]:
+    """The audio files of ``media`` in path order and the positions :func:`measure` reads."""
+    import numpy as np
+
+    audio = media[media["sampling_rate"] > 0].sort_index()
+    rng = np.random.default_rng(seed)
+    return audio, sorted(rng.choice(len(audio), size=min(sample, len(audio)), replace=False))
+
+
+def needed_blobs(media: pd.DataFrame, sample: int, seed: int) -> dict[str, int]:
+    """Blob id -> size of what a card with audio reads: the sample and the example (for a
+    repository that fetches blobs on demand, such as a remote's object cache)."""
+    audio, picks = sample_rows(media, sample, seed)
+    out = {audio["blob"].iloc[i]: int(audio["bytes"].iloc[i]) for i in picks}
+    small = media[(media["sampling_rate"] > 0) & (media["bytes"] <= EXAMPLE_MAX_BYTES)]
+    if len(small):
+        median = small.sort_values(["duration"], kind="stable").iloc[len(small) // 2]
+        out[median["blob"]] = int(median["bytes"])
     return out
 
 

@@ -120,7 +120,6 @@ def make_card(repo: BaseRepository, ref: str, *, audio: bool = False, sample: in
               seed: int = 0) -> Card:
     """The card of ``ref`` (``NAME@VERSION``); with ``audio``, also the example file and the
     acoustic statistics of up to ``sample`` files (seeded)."""
-    from casdb.history.log import log_entries
     from casdb.history.summary import summarize
 
     dataset, version = parse_ref(ref)
@@ -142,12 +141,13 @@ def make_card(repo: BaseRepository, ref: str, *, audio: bool = False, sample: in
     items = _items_per_speaker(content, frames, speaker)
     previews = {t.name: snap.table(t.name).head(PREVIEW_ROWS) if t.type == "misc"
                 else frames[t.name].head(PREVIEW_ROWS) for t in summary.tables}
-    history = log_entries(repo.store, summary.commit_id, repo.refs.tags(dataset), HISTORY_LIMIT)
+    history = repo.history(dataset, summary.commit_id, HISTORY_LIMIT)
     card = Card(dataset, version, summary, durations, labels,
                 {s: len(frames[s]) for s in split_tables}, speaker, items, previews, history)
     if audio and media is not None and len(media):
-        from casdb.research.acoustics import example_file, measure
+        from casdb.research.acoustics import example_file, measure, needed_blobs
 
+        repo.ensure_blobs(needed_blobs(media, sample, seed))  # a remote's: fetched, verified
         card.example = example_file(repo.store, media)
         card.acoustics = measure(repo.store, media, sample=sample, seed=seed)
     return card
