@@ -177,7 +177,7 @@ def test_placement_refuses_unsafe_paths(tmp_path, path):
 
 
 def test_a_warm_load_refuses_a_file_modified_since_checkout(published, tmp_path):
-    from casdb.checkouts.cachecheck import check_in_place
+    from casdb.checkouts.placed import check_in_place
 
     root = tmp_path / "c"
     ds = casdb.load("synth", "1.0.0", repo=published, cache_root=root)
@@ -193,7 +193,7 @@ def test_a_warm_load_refuses_a_file_modified_since_checkout(published, tmp_path)
 
 
 def test_linking_a_blob_into_another_folder_costs_no_rehash(published, tmp_path):
-    from casdb.checkouts.cachecheck import check_in_place
+    from casdb.checkouts.placed import check_in_place
 
     root = tmp_path / "c"
     first = casdb.load("synth", "1.0.0", repo=published, cache_root=root)

@@ -170,7 +170,7 @@ def _cached(
 
 def _check(root: Path, path: Path) -> None:
     """A cached folder is handed out again only if its files are still what was placed."""
-    from casdb.checkouts.cachecheck import check_in_place
+    from casdb.checkouts.placed import check_in_place
 
     check_in_place(root, path)
     cache.touch_used(path)

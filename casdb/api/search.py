@@ -76,15 +76,6 @@ def opened(
                           stacklevel=2)
 
 
-def names(repository: BaseRepository) -> list[str]:
-    """The datasets a repository holds (for a remote: what the remote holds now)."""
-    from casdb.remote.view import RemoteView
-
-    if isinstance(repository, RemoteView):
-        return repository.remote.datasets()
-    return repository.datasets()
-
-
 def datasets(
     repo: str | Path | None = None,
     cache_root: str | Path | None = None,
@@ -95,7 +86,7 @@ def datasets(
     found: dict[str, str] = {}
     for where, repository in opened(repo, cache_root, config):
         try:
-            held = names(repository)
+            held = repository.datasets()
         except BackendError as exc:
             warnings.warn(f"casdb: skipping repository {where}: {exc}", UserWarning, stacklevel=2)
             continue
@@ -121,7 +112,7 @@ def find(
         return open_repository(listed[0], cache_root, config)
     for where, repository in opened(repo, cache_root, config):
         try:
-            if dataset in names(repository):
+            if dataset in repository.datasets():
                 return repository
         except BackendError as exc:
             warnings.warn(f"casdb: skipping repository {where}: {exc}", UserWarning, stacklevel=2)

@@ -24,14 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casdb.checkouts import layout as cache
-from casdb.checkouts.placed import (  # noqa: F401
-    File,
-    check_in_place,
-    conversions,
-    inode_key,
-    placed_files,
-    placed_fingerprints,
-)
+from casdb.checkouts.placed import File, conversions, placed_files
 from casdb.core.errors import Error, InvalidInput
 from casdb.core.ids import hash_bytes
 from casdb.core.parallel import workers

@@ -128,11 +128,13 @@ class RemoteView(BaseRepository):
         self._fetch(heads, history=True, trees=False)
         return super()._reachable_commits(dataset)
 
-    def _fetch(self, roots: list[str], *, history: bool, trees: bool) -> None:
+    def _fetch(self, roots: list[str], *, history: bool, trees: bool,
+               progress: bool | None = None) -> None:
         """Objects under ``roots`` this cache lacks (no blobs), once per view and request."""
         todo = [r for r in roots if (r, history, trees) not in self._fetched]
         if todo:
-            fetch(self, self.remote, todo, history=history, trees=trees, blobs=False)
+            fetch(self, self.remote, todo, history=history, trees=trees, blobs=False,
+                  progress=progress)
             self._fetched.update((r, history, trees) for r in todo)
 
     # -- the object source of a checkout ------------------------------------------------------
@@ -159,9 +161,7 @@ class RemoteView(BaseRepository):
 
     def fetch_version(self, commit_id: str, progress: bool | None = None) -> None:
         """The commit, header, tables and media index (no folder trees, no history)."""
-        if (commit_id, False, False) not in self._fetched:
-            fetch(self, self.remote, [commit_id], history=False, trees=False, progress=progress)
-            self._fetched.add((commit_id, False, False))
+        self._fetch([commit_id], history=False, trees=False, progress=progress)
 
     def ensure_blobs(self, wanted: dict[str, int], progress: bool | None = None) -> None:
         """The blobs ``wanted`` (id -> size) that the cache lacks, fetched and published."""
