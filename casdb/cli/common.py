@@ -59,7 +59,7 @@ def transfer_summary(verb: str, result) -> str:
     from casdb.core.units import human_size, plural
 
     refs = ", ".join(result.refs) if result.refs else "no refs changed"
-    deleted = f"; deleted {', '.join(result.deleted)}" if getattr(result, "deleted", None) else ""
+    deleted = f"; deleted {', '.join(result.deleted)}" if result.deleted else ""
     return (f"{verb} {plural(result.objects, 'object')} and {plural(result.blobs, 'blob')} "
             f"({human_size(result.bytes)}, {plural(result.requests, 'request')}); {refs}"
             + deleted)
