@@ -110,7 +110,7 @@ class Engine:
         futures = [self.client.submit(fn, part, *args, pure=False) for part in partitions]
         index = {f.key: i for i, f in enumerate(futures)}
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=self.client.loop):
                 try:
                     result = future.result()
                 except Exception as exc:
