@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import casdb
 from casdb.api import Repository
@@ -75,6 +77,17 @@ def test_bad_spellings_are_invalid_input(spec, tmp_path):
     with pytest.raises(InvalidInput):
         repo.commit(src, dataset="d", version="1.0.0", engine=spec)
     assert repo.datasets() == []
+
+
+@given(st.text(max_size=40) | st.builds("dask://{}:{}".format, st.text(max_size=12),
+                                          st.integers(-5, 70000)))
+def test_any_spelling_is_an_address_or_invalid_input(spec):
+    try:
+        address = parse_engine(spec)
+    except InvalidInput as exc:
+        assert "\n" not in str(exc)
+        return
+    assert address is None or (address.startswith("tcp://") and spec.strip().startswith("dask://"))
 
 
 def test_spellings_that_are_accepted():

@@ -174,6 +174,7 @@ def _connect(address: str, spec: str) -> Any:
         raise InvalidInput(f"engine {spec} needs Dask: pip install 'casdb[dask]'") from exc
     import dask
 
+    _probe(address, spec)
     # connect-timeout bounds each attempt; Client(timeout=) bounds the whole handshake.
     with dask.config.set({"distributed.comm.timeouts.connect": f"{CONNECT_TIMEOUT}s"}):
         try:
@@ -181,6 +182,19 @@ def _connect(address: str, spec: str) -> Any:
         except (OSError, TimeoutError) as exc:
             raise EngineError(f"cannot reach the Dask scheduler at {spec}: "
                               f"{_first_line(exc) or type(exc).__name__}") from None
+
+
+def _probe(address: str, spec: str) -> None:
+    """One plain TCP connection first: a refused port fails at once (Dask's own connect retries
+    until its timeout), and a host that does not answer within the timeout fails then."""
+    import socket
+
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise EngineError(f"cannot reach the Dask scheduler at {spec}: "
+                          f"{exc.strerror or type(exc).__name__}") from None
 
 
 def _is_casdb_error(exc: BaseException) -> bool:
