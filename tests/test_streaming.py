@@ -370,3 +370,14 @@ def test_random_access_refuses_bad_input(made, tmp_path):
     alone = casdb.Dataset(ds.root)
     with pytest.raises(casdb.NotFound, match="no repository to fetch it from"):
         alone.audio("audio/000/000000.wav")
+
+
+def test_streaming_keeps_the_stores_fingerprints_valid(made, tmp_path):
+    """A stream names files by symbolic links: the blobs' ctime, and so their fingerprints,
+    stay as they were, and the next check needs no re-hash."""
+    repo, _, _ = made
+    list(casdb.stream("d", "1.0.0", repo=repo, tables="emotion", cache_root=tmp_path))
+    blobs = list(repo.snapshot("d").media()["blob"])
+    list(casdb.stream("d", "1.0.0", repo=repo, tables="emotion", cache_root=tmp_path))
+    check = repo.store.verifier()
+    assert repo.store.check_blobs(blobs, check) == [] and check.rehashed == 0
