@@ -185,3 +185,24 @@ def test_bad_input_is_a_one_line_casdb_error(published, tmp_path):
     stream = ctorch.IterableDataset("synth", "1.0.0", **kw)
     with pytest.raises(casdb.InvalidInput):
         stream.set_epoch(-1)
+
+
+class _Converting(torch.utils.data.Dataset):
+    """Each item loads the version in a flavour: several conversions in a DataLoader worker."""
+
+    def __init__(self, repo, root):
+        self.repo, self.root = repo, root
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, index):
+        ds = casdb.load("synth", "1.0.0", repo=self.repo, flavour={"sampling_rate": 4000},
+                        cache_root=self.root)
+        return len(ds.files)
+
+
+def test_a_dataloader_worker_converts_a_flavour(published, tmp_path):
+    # a DataLoader worker is a daemonic process, which may not start a process pool
+    loader = DataLoader(_Converting(published, tmp_path), batch_size=None, num_workers=1)
+    assert list(loader) == [8]
