@@ -157,7 +157,7 @@ class IterableDataset(data.IterableDataset):
         """Rows of the table, over all shards."""
         self.dataset = dataset
         self.version = version if version is not None else ds.version
-        self.repo = repo
+        self.repo = _portable(repo)
         self.flavour = flavour
         self.media = media
         self.shuffle = shuffle
@@ -248,6 +248,16 @@ def _loaded(dataset: str, version: str | None, repo: Any, table: str | None, fla
         raise InvalidInput(f"table {table!r} has columns named {', '.join(clash)}, which a "
                            "sample uses for itself")
     return ds, table
+
+
+def _portable(repo: Any) -> Any:
+    """A local repository as its path: workers started with spawn or forkserver get the
+    dataset pickled, and an open repository (its locks) does not pickle."""
+    from casdb.api import Repository
+
+    if type(repo) is Repository:
+        return str(repo.path)
+    return repo
 
 
 def _sample(key: tuple, names: list[str], values: list, audio) -> dict[str, Any]:

@@ -106,6 +106,9 @@ def test_iterable_dataset_through_two_workers_gives_every_row_once(published, ex
     assert Counter(s["file"] for s in samples) == Counter(table.index)
     for sample in samples:
         _check(sample, table, audio)
+    # workers started by spawn or forkserver get the dataset pickled
+    again = pickle.loads(pickle.dumps(data))
+    assert sorted(s["file"] for s in again) == sorted(table.index)
 
 
 def test_two_ranks_of_two_workers_partition_the_rows(published, expected, tmp_path):
