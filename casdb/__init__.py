@@ -15,6 +15,7 @@ from casdb.core.errors import (
     AlreadyExists,
     BackendError,
     Conflict,
+    EngineError,
     Error,
     IntegrityError,
     InvalidDataset,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
         schemes,
         split,
         splits,
+        stream,
         versions,
     )
     from casdb.api import accessors as about
@@ -72,8 +74,10 @@ if TYPE_CHECKING:
     from casdb.checkouts.cachecheck import Report as VerifyReport
     from casdb.checkouts.cachecheck import Summary as CacheSummary
     from casdb.checkouts.dataset import Dataset
+    from casdb.checkouts.fetching import Audio
     from casdb.checkouts.materialise import Checkout
     from casdb.checkouts.selection import Request
+    from casdb.checkouts.streaming import Batch, Stream
     from casdb.commit.committer import CommitResult
     from casdb.history.dag import Diff
     from casdb.history.log import LogEntry
@@ -121,6 +125,7 @@ __all__ = [
     "Conflict",
     "Dataset",
     "Diff",
+    "EngineError",
     "Error",
     "Eviction",
     "Flavour",
@@ -154,6 +159,10 @@ __all__ = [
     "load_corpora",
     "open_repository",
     "split",
+    "stream",
+    "Stream",
+    "Batch",
+    "Audio",
 ]
 
 # public name -> (module, name there); imported on first use, so that importing casdb (and
@@ -193,6 +202,10 @@ _LAZY = {
     "cache_verify": ("casdb.api", "cache_verify"),
     "cache_evict": ("casdb.api", "cache_evict"),
     "split": ("casdb.api", "split"),
+    "stream": ("casdb.api", "stream"),
+    "Stream": ("casdb.checkouts.streaming", "Stream"),
+    "Batch": ("casdb.checkouts.streaming", "Batch"),
+    "Audio": ("casdb.checkouts.fetching", "Audio"),
     "SplitResult": ("casdb.research.splitting", "SplitResult"),
     "Request": ("casdb.checkouts.selection", "Request"),
     "Checkout": ("casdb.checkouts.materialise", "Checkout"),

@@ -26,6 +26,7 @@ from casdb.checkouts.dataset import Dataset
 from casdb.checkouts.linking import check_mode
 from casdb.checkouts.selection import Request
 from casdb.core.config import Config
+from casdb.core.engine import EngineSpec, check_engine, open_engine
 from casdb.core.errors import BackendError, NotFound
 from casdb.core.names import check_dataset, version_key
 from casdb.history.repository import BaseRepository
@@ -48,6 +49,7 @@ def load(
     link: str = "auto",
     progress: bool | None = None,
     removed_media: bool = False,
+    engine: EngineSpec = None,
 ) -> Dataset:
     """Load a version of ``dataset`` through the cache and return it.
 
@@ -60,8 +62,12 @@ def load(
     group's shared cache (``shared_cache_root`` of the config file, docs/config.md) is used
     from there, read-only, before the user's cache is looked at. Files whose bytes were
     purged are not in the folder, and their rows are left out unless ``removed_media``.
+    ``engine`` says where conversions to the flavour run: None (``$CASDB_ENGINE``, else the
+    config file's ``engine``, else this machine), ``"threads"``, ``"dask://HOST:PORT"`` or a
+    ``distributed.Client`` (docs/scale.md); a load served by the cache needs no engine.
     """
     request = Request.make(tables, media, only_metadata)
+    check_engine(engine)
     check_mode(link)
     flavour = Flavour.of(flavour)
     check_dataset(dataset)
@@ -72,7 +78,8 @@ def load(
         if ready is None:
             ready = _cached(root, dataset, version, request, flavour)
         if ready is not None:
-            return _opened(ready, request, full_path, removed_media)
+            return _opened(ready, request, full_path, removed_media, flavour,
+                           _origin(dataset, repo, root))
     try:
         # the first repository of the search list that has the dataset (casdb.api.search);
         # a remote's refs are mirrored by checkout
@@ -82,7 +89,8 @@ def load(
         if version is None:  # offline: the latest version in the cache
             ready = _cached(root, dataset, None, request, flavour)
             if ready is not None:
-                return _opened(ready, request, full_path, removed_media)
+                return _opened(ready, request, full_path, removed_media, flavour,
+                               _origin(dataset, repo, root))
         raise
     if version is None and config.shared_cache_root is not None:
         from casdb.checkouts.materialise import version_name
@@ -90,14 +98,27 @@ def load(
         repository.sync_refs(dataset)
         ready = _shared(config, dataset, version_name(repository, dataset, None)[0], flavour)
         if ready is not None:
-            return _opened(ready, request, full_path, removed_media)
+            return _opened(ready, request, full_path, removed_media, flavour,
+                           _origin(dataset, repository, root))
     out = checkout(dataset, version, repo=repository, request=request, cache_root=root, link=link,
-                   progress=progress, flavour=flavour)
-    return _opened(out.path, request, full_path, removed_media)
+                   progress=progress, flavour=flavour, engine=engine)
+    return _opened(out.path, request, full_path, removed_media, flavour,
+                   _origin(dataset, repository, root))
 
 
-def _opened(path: Path, request: Request, full_path: bool, removed_media: bool) -> Dataset:
-    ds = Dataset(path, request, full_path=full_path, removed_media=removed_media)
+def _origin(dataset: str, repo, root: Path):
+    """What re-opens the repository of a load, in any process (random access of missing
+    files): the search for ``dataset`` from the same arguments (a path or URL, not an object)."""
+    from functools import partial
+
+    where = repo.location if isinstance(repo, BaseRepository) else repo
+    return partial(find, dataset, None if where is None else str(where), root)
+
+
+def _opened(path: Path, request: Request, full_path: bool, removed_media: bool,
+            flavour: Flavour | None = None, origin=None) -> Dataset:
+    ds = Dataset(path, request, full_path=full_path, removed_media=removed_media,
+                 flavour=flavour, origin=origin)
     ds.selection  # noqa: B018 (applies the request now: an unknown table fails here, not later)
     return ds
 
@@ -113,21 +134,27 @@ def checkout(
     link: str = "auto",
     progress: bool | None = None,
     flavour: Flavour | dict | None = None,
+    engine: EngineSpec = None,
 ) -> Checkout:
     """Write a version as an audformat folder to ``dest`` (or to the cache) and return it.
 
     The arguments come in the order of :func:`load`: the dataset, its version, then keywords
     (``repo`` a repository, a path, a remote URL, or None: ``$CASDB_REPO``, else the
     repositories of the config file, searched in order, else the default repository).
+    ``engine`` is where conversions run, as in :func:`load`: a scheduler is reached before
+    anything is written (``EngineError`` if it cannot be).
     """
     from casdb.checkouts.materialise import checkout as run
 
     check_dataset(dataset)
+    check_engine(engine)
+    flavour = Flavour.of(flavour)
     if not isinstance(repo, BaseRepository):
         repo = find(dataset, repo, cache_root)
-    return run(repo, dataset, version, request or Request(),
-               root=cache_root, dest=dest, link=link, progress=progress,
-               flavour=Flavour.of(flavour))
+    with open_engine(engine, Config.load().engine if engine is None else None) as running:
+        return run(repo, dataset, version, request or Request(),
+                   root=cache_root, dest=dest, link=link, progress=progress,
+                   flavour=flavour, engine=running)
 
 
 def _shared(config: Config, dataset: str, version: str, flavour: Flavour) -> Path | None:
