@@ -139,7 +139,7 @@ class IterableDataset(data.IterableDataset):
         cache_budget: int | None = None,
         prefetch: int = 2,
         transform: Callable[[dict[str, Any]], Any] | None = None,
-        progress: bool | None = False,
+        progress: bool | None = None,
     ) -> None:
         _positive("batch size", batch_size)
         _natural("seed", seed)
@@ -151,10 +151,8 @@ class IterableDataset(data.IterableDataset):
             _check_rank(rank, world_size)
         # the metadata, checked out once here: a bad dataset, version or table fails now rather
         # than in each worker, and the version is pinned for every worker and epoch
-        ds, self.table = _loaded(dataset, version, repo, table, flavour, None if media is None
-                                 else media, cache_root, progress)
-        self.rows = ds.rows(self.table)
-        """Rows of the table, over all shards."""
+        ds, self.table = _loaded(dataset, version, repo, table, flavour, media, cache_root,
+                                 progress)
         self.dataset = dataset
         self.version = version if version is not None else ds.version
         self.repo = _portable(repo)
@@ -171,7 +169,11 @@ class IterableDataset(data.IterableDataset):
         self.cache_budget = cache_budget
         self.prefetch = prefetch
         self.transform = _callable(transform)
-        self.progress = progress
+        # casdb.stream checks the rest of the arguments (cache budget, prefetch) when it is
+        # called: here once, so that they fail now and not in every worker
+        with self._stream((0, 1), audio="none") as whole:
+            self.rows = whole.rows
+            """Rows of the table, over all shards."""
 
     def set_epoch(self, epoch: int) -> None:
         """The epoch the next iteration reads (its order, with ``shuffle``). Workers get it
@@ -206,13 +208,7 @@ class IterableDataset(data.IterableDataset):
         return rank, world
 
     def __iter__(self) -> Iterator[Any]:
-        from casdb.api import stream
-
-        with stream(self.dataset, self.version, repo=self.repo, tables=self.table,
-                    media=self.media, flavour=self.flavour, batch_size=self.batch_size,
-                    shuffle=self.shuffle, seed=self.seed, epoch=self.epoch, shard=self.shard(),
-                    audio="arrays", cache_root=self.cache_root, cache_budget=self.cache_budget,
-                    prefetch=self.prefetch, progress=self.progress) as batches:
+        with self._stream(self.shard(), audio="arrays") as batches:
             for frame, media in batches:
                 names = frame.columns.tolist()
                 keys = frame.index.tolist()
@@ -221,6 +217,15 @@ class IterableDataset(data.IterableDataset):
                     key = key if isinstance(key, tuple) else (key,)
                     sample = _sample(key, names, list(values), audio)
                     yield sample if self.transform is None else self.transform(sample)
+
+    def _stream(self, shard: tuple[int, int], audio: str):
+        from casdb.api import stream
+
+        return stream(self.dataset, self.version, repo=self.repo, tables=self.table,
+                      media=self.media, flavour=self.flavour, batch_size=self.batch_size,
+                      shuffle=self.shuffle, seed=self.seed, epoch=self.epoch, shard=shard,
+                      audio=audio, cache_root=self.cache_root, cache_budget=self.cache_budget,
+                      prefetch=self.prefetch)
 
     def __repr__(self) -> str:
         return (f"IterableDataset({self.dataset!r}, {self.version!r}, table={self.table!r}, "

@@ -99,8 +99,9 @@ def test_map_dataset_of_a_segmented_table_gives_the_segment(published, tmp_path)
 def test_iterable_dataset_through_two_workers_gives_every_row_once(published, expected,
                                                                    tmp_path):
     table, audio = expected
+    # with a budget: the converted files are released once consumed
     data = ctorch.IterableDataset("synth", "1.0.0", repo=published, flavour=FLAVOUR,
-                                  batch_size=3, cache_root=tmp_path)
+                                  batch_size=3, cache_root=tmp_path, cache_budget=1 << 20)
     assert data.rows == len(table)
     samples = _unbatched(DataLoader(data, batch_size=None, num_workers=2))
     assert Counter(s["file"] for s in samples) == Counter(table.index)
@@ -166,6 +167,9 @@ def test_bad_input_is_a_one_line_casdb_error(published, tmp_path):
         (ctorch.IterableDataset, dict(epoch=-1), casdb.InvalidInput),
         (ctorch.IterableDataset, dict(seed=1.5), casdb.InvalidInput),
         (ctorch.IterableDataset, dict(shuffle="yes"), casdb.InvalidInput),
+        (ctorch.IterableDataset, dict(cache_budget=0), casdb.InvalidInput),
+        (ctorch.IterableDataset, dict(prefetch=-1), casdb.InvalidInput),
+        (ctorch.IterableDataset, dict(table="speaker"), casdb.InvalidInput),
         (ctorch.IterableDataset, dict(table="nope"), casdb.NotFound),
         (ctorch.MapDataset, dict(table="nope"), casdb.NotFound),
         (ctorch.MapDataset, dict(table="speaker"), casdb.InvalidInput),
