@@ -213,3 +213,37 @@ def test_a_dataloader_worker_converts_a_flavour(published, tmp_path):
     # a DataLoader worker is a daemonic process, which may not start a process pool
     loader = DataLoader(_Converting(published, tmp_path), batch_size=None, num_workers=1)
     assert list(loader) == [8]
+
+
+def _rank_files(rank, store, repo, cache, queue):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        data = ctorch.IterableDataset("synth", "1.0.0", repo=repo, cache_root=cache, seed=3)
+        loader = DataLoader(data, batch_size=None, num_workers=2)
+        queue.put((rank, data.shard(), [s["file"] for s in loader]))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_of_an_initialised_process_group_partition_the_rows(published, expected,
+                                                                   tmp_path):
+    import multiprocessing
+
+    table, _ = expected
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    procs = [context.Process(target=_rank_files,
+                             args=(rank, tmp_path / "store", str(published.path),
+                                   tmp_path / f"cache{rank}", queue))
+             for rank in (0, 1)]
+    for p in procs:
+        p.start()
+    got = sorted(queue.get(timeout=60) for _ in procs)
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    assert [shard for _, shard, _ in got] == [(0, 2), (1, 2)]  # from the group, not the env
+    files = [f for _, _, found in got for f in found]
+    assert got[0][2] and got[1][2] and Counter(files) == Counter(table.index)
