@@ -154,7 +154,9 @@ class IterableDataset(data.IterableDataset):
         ds, self.table = _loaded(dataset, version, repo, table, flavour, media, cache_root,
                                  progress)
         self.dataset = dataset
-        self.version = version if version is not None else ds.version
+        self.version = ds.version
+        # every worker and epoch streams this commit, even if a branch moves meanwhile
+        self.commit = ds.commit
         self.repo = _portable(repo)
         self.flavour = flavour
         self.media = media
@@ -221,7 +223,7 @@ class IterableDataset(data.IterableDataset):
     def _stream(self, shard: tuple[int, int], audio: str):
         from casdb.api import stream
 
-        return stream(self.dataset, self.version, repo=self.repo, tables=self.table,
+        return stream(self.dataset, self.commit, repo=self.repo, tables=self.table,
                       media=self.media, flavour=self.flavour, batch_size=self.batch_size,
                       shuffle=self.shuffle, seed=self.seed, epoch=self.epoch, shard=shard,
                       audio=audio, cache_root=self.cache_root, cache_budget=self.cache_budget,

@@ -247,3 +247,14 @@ def test_ranks_of_an_initialised_process_group_partition_the_rows(published, exp
     assert [shard for _, shard, _ in got] == [(0, 2), (1, 2)]  # from the group, not the env
     files = [f for _, _, found in got for f in found]
     assert got[0][2] and got[1][2] and Counter(files) == Counter(table.index)
+
+
+def test_the_version_is_pinned_when_the_dataset_is_built(tmp_path):
+    repo = Repository.init(tmp_path / "repo")
+    repo.commit(make_dataset(tmp_path / "a", files=3, duration=0.02), dataset="d",
+                version="1.0.0")
+    data = ctorch.IterableDataset("d", repo=repo, cache_root=tmp_path / "c")
+    repo.commit(make_dataset(tmp_path / "b", files=5, duration=0.02, seed=1), dataset="d",
+                version="2.0.0")
+    assert data.version == "1.0.0" and len(list(data)) == 3
+    assert len(list(ctorch.IterableDataset("d", repo=repo, cache_root=tmp_path / "c"))) == 5
