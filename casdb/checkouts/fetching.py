@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -61,12 +62,13 @@ class Audio(NamedTuple):
 
 @dataclass
 class Held:
-    """Files a fetch made available: path -> local file, and the spool files it owns."""
+    """Files a fetch made available: path -> local file, and the spool folder of this fetch
+    (its own: two fetches of the same file never share a name)."""
 
     local: dict[str, str] = field(default_factory=dict)
-    owned: list[str] = field(default_factory=list)
+    folder: str | None = None
     bytes: int = 0
-    """Bytes of ``owned`` as budgeted (an upper bound of what they take)."""
+    """Bytes in ``folder`` as budgeted (an upper bound of what they take)."""
 
 
 class Entry(NamedTuple):
@@ -92,6 +94,8 @@ class Reader:
         self.keep = keep
         self.threads = threads
         self._verifier = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._count = itertools.count()
         if snap.commit.media is None:
             raise NotFound(f"{snap.dataset} at {snap.commit_id[:10]} has no media index")
         index = mediaindex.arrow(snap.store, snap.commit.media)
@@ -128,8 +132,9 @@ class Reader:
 
     def fetch(self, paths: list[str]) -> Held:
         """Local files holding ``paths`` in the flavour (``InvalidDataset`` for a file that
-        cannot be converted, ``IntegrityError`` for damaged bytes no source could mend)."""
-        held = Held()
+        cannot be converted, ``IntegrityError`` for damaged bytes no source could mend), in a
+        spool folder of this fetch (files under their paths of the version)."""
+        held = Held(folder=os.path.join(self.spool, str(next(self._count))))
         try:
             self._fetch(paths, held)
         except BaseException:
@@ -148,7 +153,7 @@ class Reader:
         todo = {}
         for p, e in entries.items():
             if e.target is None:
-                held.local[p] = self._linked(p, e.blob, sources[e.blob], held)
+                held.local[p] = self._linked(p, sources[e.blob], held)
             else:
                 todo[p] = e
         if not todo:
@@ -156,8 +161,7 @@ class Reader:
 
         def convert(item: tuple[str, Entry]) -> tuple[str, str]:
             p, e = item
-            folder = self._folder(e.blob)
-            dest = os.path.join(folder, f"{Path(p).stem}.{e.target.format}")
+            dest = self._name(held, str(Path(p).with_suffix("." + e.target.format)))
             if not os.path.exists(dest):
                 tmp = dest + ".part." + e.target.format
                 try:
@@ -172,11 +176,16 @@ class Reader:
                 os.replace(tmp, dest)
             return p, dest
 
-        with ThreadPoolExecutor(min(self.threads, len(todo))) as pool:
-            for p, dest in pool.map(convert, todo.items()):
-                held.local[p] = dest
-                held.owned.append(dest)
-                held.bytes += _converted_size(todo[p])
+        for p, dest in self.pool.map(convert, todo.items()):
+            held.local[p] = dest
+            held.bytes += _converted_size(todo[p])
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """Threads for conversions and decoding (libsndfile and soxr release the GIL)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="casdb-reader")
+        return self._pool
 
     def _blob_files(self, blobs: dict[str, int], held: Held) -> dict[str, str]:
         """A checked file per blob: the store's own, or a verified copy in the spool."""
@@ -201,58 +210,53 @@ class Reader:
         out = {b: store.blob_file(b) for b in local}
         rest = {b: s for b, s in blobs.items() if b not in out}
         if rest:
-            fetched = self.spool / "fetched"
+            fetched = os.path.join(held.folder, "blobs")
             try:
-                fetched.mkdir(parents=True, exist_ok=True)
+                os.makedirs(fetched, exist_ok=True)
             except OSError as exc:
-                raise storage_error(exc, str(fetched)) from exc
-            got = self.source.read_blobs(rest, fetched)
+                raise storage_error(exc, fetched) from exc
+            got = self.source.read_blobs(rest, Path(fetched))
             for b in rest:
                 if b not in got:
                     raise IntegrityError(f"blob {short(b)} is missing from the store: run "
                                          "`casdb fsck`")
                 out[b] = got[b]
-                held.owned.append(got[b])
                 held.bytes += rest[b]
         return out
 
-    def _folder(self, blob: str) -> str:
-        folder = os.path.join(self.spool, blob)
+    def _name(self, held: Held, path: str) -> str:
+        """Where ``path`` (a checked relative path) goes in the fetch's folder (``files/``; the
+        blobs it fetched are in ``blobs/``), its folder made."""
+        name = os.path.join(held.folder, "files", path)
         try:
-            os.makedirs(folder, exist_ok=True)
+            os.makedirs(os.path.dirname(name), exist_ok=True)
         except OSError as exc:
-            raise storage_error(exc, folder) from exc
-        return folder
+            raise storage_error(exc, os.path.dirname(name)) from exc
+        return name
 
-    def _linked(self, path: str, blob: str, source: str, held: Held) -> str:
-        """The file under its own name (readers that look at the extension see it): a symbolic
-        link in the spool to the checked file (a hard link would change the stored blob's ctime,
-        and with it the fingerprint that spares the next check a re-hash), else the file
-        itself."""
-        name = os.path.join(self._folder(blob), os.path.basename(path))
+    def _linked(self, path: str, source: str, held: Held) -> str:
+        """The file under its own path (readers that look at the extension see it): a symbolic
+        link in the fetch's folder to the checked file (a hard link would change the stored
+        blob's ctime, and with it the fingerprint that spares the next check a re-hash), else
+        the file itself."""
+        name = self._name(held, path)
         try:
             os.symlink(source, name)
-        except FileExistsError:
-            pass
         except OSError:  # links refused: read it in place
             return source
-        held.owned.append(name)  # a second name: its bytes are counted with the source's
         return name
 
     def release(self, held: Held) -> None:
-        """Delete the spool files ``held`` owns."""
-        for name in held.owned:
-            _unlink(name)
-            parent = os.path.dirname(name)
-            if os.path.dirname(parent) == str(self.spool) and not parent.endswith("fetched"):
-                try:
-                    os.rmdir(parent)
-                except OSError:
-                    pass  # another file of the blob is still held
-        held.owned.clear()
+        """Delete the spool folder of a fetch."""
+        if held.folder is not None:
+            shutil.rmtree(held.folder, ignore_errors=True)
+        held.folder = None
         held.bytes = 0
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         shutil.rmtree(self.spool, ignore_errors=True)
 
     def decode(self, local: str, start: float | None = None, end: float | None = None) -> Audio:

@@ -29,12 +29,12 @@ import queue
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from casdb.audio.flavour import Flavour
-from casdb.checkouts.fetching import Audio, Held, Reader
+from casdb.checkouts.fetching import Held, Reader
 from casdb.checkouts.layout import STREAMS
 from casdb.core.errors import InvalidInput, NotFound
 
@@ -232,6 +232,8 @@ class Stream:
                     raise item
                 batch, held = item
                 self._held = held
+                if isinstance(batch, _Decoding):
+                    batch = Batch(batch.frame, [f.result() for f in batch.media])
                 yield batch
         finally:
             self.close()
@@ -265,21 +267,33 @@ class Stream:
             return Batch(frame, [held.local[f] for f in files]), held
         spans = [self._spans[i] for i in positions] if self._spans else [(None, None)] * len(
             files)
-        arrays: list[Audio | None] = [None] * len(files)
+        # Decoding runs on the reader's threads while this thread fetches the next group or
+        # batch; a group's files are released once all of them are decoded.
+        arrays: list[Future | None] = [None] * len(files)
         for group in self._groups(files):
             held = self._fetch(group)
-            try:
-                wanted = set(group)
-                todo = [n for n, f in enumerate(files) if f in wanted]
-                local = held.local
-                with ThreadPoolExecutor(min(8, len(todo))) as pool:
-                    for n, audio in zip(todo, pool.map(
-                            lambda n, local=local: self.reader.decode(local[files[n]], *spans[n]),
-                            todo), strict=True):
-                        arrays[n] = audio
-            finally:
+            wanted = set(group)
+            todo = [n for n, f in enumerate(files) if f in wanted]
+            decoding = [self.reader.pool.submit(self.reader.decode, held.local[files[n]],
+                                                *spans[n]) for n in todo]
+            for n, future in zip(todo, decoding, strict=True):
+                arrays[n] = future
+            self._release_when_done(decoding, held)
+        return _Decoding(frame, arrays), Held()
+
+    def _release_when_done(self, futures: list[Future], held: Held) -> None:
+        left = [len(futures)]
+        lock = threading.Lock()
+
+        def done(_: Future) -> None:
+            with lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
                 self._release(held)
-        return Batch(frame, arrays), Held()
+
+        for future in futures:
+            future.add_done_callback(done)
 
     def _groups(self, files: list[str]) -> list[list[str]]:
         """The batch's files in groups that fit the budget (one group without a budget)."""
@@ -362,6 +376,13 @@ class Stream:
             self.close()
         except Exception:  # noqa: BLE001, S110 - best effort at interpreter exit
             pass
+
+
+class _Decoding(NamedTuple):
+    """A batch whose audio is being decoded (futures of :class:`Audio`)."""
+
+    frame: pd.DataFrame
+    media: list[Future]
 
 
 def _seconds(values) -> list[float | None]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casdb.checkouts.layout import remote_cache
-from casdb.core.errors import NotFound
+from casdb.core.errors import BackendError, NotFound
 from casdb.core.ids import hash_bytes
 from casdb.core.names import check_dataset
 from casdb.history.repository import BaseRepository
@@ -168,7 +168,8 @@ class RemoteView(BaseRepository):
     def ensure_blobs(self, wanted: dict[str, int], progress: bool | None = None) -> None:
         """The blobs ``wanted`` (id -> size) that the cache lacks, fetched and published."""
         try:
-            get_blobs(self, self.remote, wanted, progress=progress)
+            self._with_index(wanted, lambda where: get_blobs(
+                self, self.remote, wanted, where=where, progress=progress))
             self.store.publish()
         except BaseException:
             self.store.discard()
@@ -182,9 +183,21 @@ class RemoteView(BaseRepository):
         """Blobs fetched from the remote into ``folder`` (verified), not kept in the cache.
         The remote's index is read once per view, again when a blob is not in it (pushed
         since)."""
+        return self._with_index(wanted, lambda where: blobs_to_folder(
+            self.remote, wanted, folder, where))
+
+    def _with_index(self, wanted: dict[str, int], read):
+        """``read(index)`` with the remote's index, read once per view (a stream asks for blobs
+        batch by batch) and again when a blob is not in it (pushed since) or its pack is gone
+        (a remote gc repacked it since)."""
         if self._where is None or any(b not in self._where for b in wanted):
             self._where = self.remote.index()
-        return blobs_to_folder(self.remote, wanted, folder, self._where)
+            return read(self._where)
+        try:
+            return read(self._where)
+        except (NotFound, BackendError):
+            self._where = self.remote.index()
+            return read(self._where)
 
     @property
     def location(self) -> str:
