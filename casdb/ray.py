@@ -48,6 +48,8 @@ AUDIO_MODES = ("arrays", "paths")
 
 ARRAY_COLUMNS = ("audio", "sampling_rate")
 PATH_COLUMNS = ("path",)
+PATH_ROW_BYTES = 200
+"""About what a row takes without its audio (index, labels, a path): for the size estimate."""
 
 
 @dataclass(frozen=True)
@@ -99,17 +101,18 @@ def read(
     Bad input (an unknown dataset, version or table, a misc table, a bad flavour or mode)
     raises a :class:`casdb.Error` here, on the driver, before any task runs.
     """
-    spec, rows = _plan(dataset, version, repo=repo, table=table, flavour=flavour, audio=audio,
+    spec, rows, size = _plan(dataset, version, repo=repo, table=table, flavour=flavour, audio=audio,
                        cache_root=cache_root, batch_size=batch_size, cache_budget=cache_budget)
-    return ray.data.read_datasource(CasdbDatasource(spec, rows),
+    return ray.data.read_datasource(CasdbDatasource(spec, rows, size),
                                     override_num_blocks=override_num_blocks,
                                     concurrency=concurrency)
 
 
 def _plan(dataset: str, version: str | None, *, repo: Any, table: str | None, flavour: Any,
           audio: str, cache_root: str | Path | None, batch_size: int,
-          cache_budget: int | None) -> tuple[Spec, int]:
-    """Check the request on the driver and pin it: the task spec and the number of rows."""
+          cache_budget: int | None) -> tuple[Spec, int, int]:
+    """Check the request on the driver and pin it: the task spec, the number of rows and an
+    estimate of their size in memory."""
     if audio not in AUDIO_MODES:
         raise InvalidInput(f"audio must be one of {', '.join(AUDIO_MODES)}, not {audio!r}")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
@@ -124,15 +127,16 @@ def _plan(dataset: str, version: str | None, *, repo: Any, table: str | None, fl
     root = None if cache_root is None else os.fspath(cache_root)
     # reads the refs (only reads them) and the metadata: an unknown version or table fails here
     ds = api.load(dataset, version, repo=location, flavour=flavour, only_metadata=True,
-                  tables=None if table is None else [table], cache_root=root, progress=False)
+                  tables=None if table is None else [table], cache_root=root, progress=False,
+                  full_path=False)
     if table is None:
-        rows, columns = len(ds.files), []
+        files, columns = list(ds.files), []
     else:
         view = ds[table]
         if view.type == "misc":
             raise InvalidInput(f"{table!r} is a misc table: Ray reads filewise or segmented "
                                f"tables (rows with media)")
-        rows, columns = len(view.df), list(view.columns)
+        files, columns = list(view.df.index.get_level_values(0)), list(view.columns)
     added = ARRAY_COLUMNS if audio == "arrays" else PATH_COLUMNS
     clash = sorted(set(columns) & set(added))
     if clash:
@@ -143,7 +147,27 @@ def _plan(dataset: str, version: str | None, *, repo: Any, table: str | None, fl
     spec = Spec(location=location, dataset=dataset, version=pinned, table=table,
                 flavour=flavour, audio=audio, cache_root=root, batch_size=batch_size,
                 cache_budget=cache_budget)
-    return spec, rows
+    return spec, len(files), _estimate(ds, location, files, flavour, audio, root)
+
+
+def _estimate(ds: Any, location: str, files: list[str], flavour: Any, audio: str,
+              cache_root: str | None) -> int:
+    """Bytes the rows take in memory, decoded: what Ray sizes its read tasks by (blocks of at
+    least 1 MiB), so that a small set is not cut into a task per row. A segmented row counts
+    its whole file: an upper bound."""
+    if audio == "paths":
+        return len(files) * PATH_ROW_BYTES
+    media = api.dependencies(ds.dataset, ds.commit, repo=location, cache_root=cache_root)
+    rate = media["sampling_rate"].astype("float64")
+    if flavour.sampling_rate is not None:
+        rate[:] = flavour.sampling_rate
+    channels = media["channels"].astype("float64")
+    if flavour.mixdown:
+        channels[:] = 1
+    elif flavour.channels is not None:
+        channels[:] = len(flavour.channels)
+    per_file = (media["duration"].astype("float64") * rate * channels * 4).fillna(0)
+    return int(per_file.reindex(files).fillna(0).sum()) + len(files) * PATH_ROW_BYTES
 
 
 def _other(audio: str) -> str:
@@ -169,16 +193,17 @@ def _location(dataset: str, repo: Any, cache_root: str | Path | None) -> str:
 class CasdbDatasource(Datasource):
     """The Ray Data datasource of one pinned request: one read task per shard of its rows."""
 
-    def __init__(self, spec: Spec, rows: int) -> None:
+    def __init__(self, spec: Spec, rows: int, size: int) -> None:
         super().__init__()
         self.spec = spec
         self.rows = rows
+        self.size = size
 
     def get_name(self) -> str:
         return "Casdb"
 
     def estimate_inmemory_data_size(self) -> int | None:
-        return None  # decoded audio size depends on durations the driver does not read
+        return self.size
 
     def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
                        data_context: Any = None) -> list[ReadTask]:
