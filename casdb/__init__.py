@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         schemes,
         split,
         splits,
+        stream,
         versions,
     )
     from casdb.api import accessors as about
@@ -72,8 +73,10 @@ if TYPE_CHECKING:
     from casdb.checkouts.cachecheck import Report as VerifyReport
     from casdb.checkouts.cachecheck import Summary as CacheSummary
     from casdb.checkouts.dataset import Dataset
+    from casdb.checkouts.fetching import Audio
     from casdb.checkouts.materialise import Checkout
     from casdb.checkouts.selection import Request
+    from casdb.checkouts.streaming import Batch, Stream
     from casdb.commit.committer import CommitResult
     from casdb.history.dag import Diff
     from casdb.history.log import LogEntry
@@ -154,6 +157,10 @@ __all__ = [
     "load_corpora",
     "open_repository",
     "split",
+    "stream",
+    "Stream",
+    "Batch",
+    "Audio",
 ]
 
 # public name -> (module, name there); imported on first use, so that importing casdb (and
@@ -193,6 +200,10 @@ _LAZY = {
     "cache_verify": ("casdb.api", "cache_verify"),
     "cache_evict": ("casdb.api", "cache_evict"),
     "split": ("casdb.api", "split"),
+    "stream": ("casdb.api", "stream"),
+    "Stream": ("casdb.checkouts.streaming", "Stream"),
+    "Batch": ("casdb.checkouts.streaming", "Batch"),
+    "Audio": ("casdb.checkouts.fetching", "Audio"),
     "SplitResult": ("casdb.research.splitting", "SplitResult"),
     "Request": ("casdb.checkouts.selection", "Request"),
     "Checkout": ("casdb.checkouts.materialise", "Checkout"),

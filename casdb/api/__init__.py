@@ -95,6 +95,7 @@ _LAZY = {
     "cache_verify": ("casdb.api.tools", "cache_verify"),
     "cache_evict": ("casdb.api.tools", "cache_evict"),
     "split": ("casdb.api.splitting", "split"),
+    "stream": ("casdb.api.streaming", "stream"),
     "Augment": ("casdb.audio.augment", "Augment"),
     "Flavour": ("casdb.audio.flavour", "Flavour"),
     "Request": ("casdb.checkouts.selection", "Request"),
@@ -160,6 +161,7 @@ __all__ = [
     "open_local",
     "open_repository",
     "split",
+    "stream",
 ]
 
 

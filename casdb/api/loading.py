@@ -72,7 +72,8 @@ def load(
         if ready is None:
             ready = _cached(root, dataset, version, request, flavour)
         if ready is not None:
-            return _opened(ready, request, full_path, removed_media)
+            return _opened(ready, request, full_path, removed_media, flavour,
+                           _origin(dataset, repo, root))
     try:
         # the first repository of the search list that has the dataset (casdb.api.search);
         # a remote's refs are mirrored by checkout
@@ -82,7 +83,8 @@ def load(
         if version is None:  # offline: the latest version in the cache
             ready = _cached(root, dataset, None, request, flavour)
             if ready is not None:
-                return _opened(ready, request, full_path, removed_media)
+                return _opened(ready, request, full_path, removed_media, flavour,
+                               _origin(dataset, repo, root))
         raise
     if version is None and config.shared_cache_root is not None:
         from casdb.checkouts.materialise import version_name
@@ -90,14 +92,27 @@ def load(
         repository.sync_refs(dataset)
         ready = _shared(config, dataset, version_name(repository, dataset, None)[0], flavour)
         if ready is not None:
-            return _opened(ready, request, full_path, removed_media)
+            return _opened(ready, request, full_path, removed_media, flavour,
+                           _origin(dataset, repository, root))
     out = checkout(dataset, version, repo=repository, request=request, cache_root=root, link=link,
                    progress=progress, flavour=flavour)
-    return _opened(out.path, request, full_path, removed_media)
+    return _opened(out.path, request, full_path, removed_media, flavour,
+                   _origin(dataset, repository, root))
 
 
-def _opened(path: Path, request: Request, full_path: bool, removed_media: bool) -> Dataset:
-    ds = Dataset(path, request, full_path=full_path, removed_media=removed_media)
+def _origin(dataset: str, repo, root: Path):
+    """What re-opens the repository of a load, in any process (random access of missing
+    files): the search for ``dataset`` from the same arguments (a path or URL, not an object)."""
+    from functools import partial
+
+    where = repo.location if isinstance(repo, BaseRepository) else repo
+    return partial(find, dataset, None if where is None else str(where), root)
+
+
+def _opened(path: Path, request: Request, full_path: bool, removed_media: bool,
+            flavour: Flavour | None = None, origin=None) -> Dataset:
+    ds = Dataset(path, request, full_path=full_path, removed_media=removed_media,
+                 flavour=flavour, origin=origin)
     ds.selection  # noqa: B018 (applies the request now: an unknown table fails here, not later)
     return ds
 

@@ -38,7 +38,13 @@ from casdb.tables.header import table_specs
 from casdb.tables.schema import layout
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
+
+    from casdb.audio.flavour import Flavour
+    from casdb.checkouts.fetching import Audio, Reader
+    from casdb.checkouts.source import ObjectSource
 
 HEADER_FIELDS = (
     "source", "usage", "languages", "description", "author", "organization", "license",
@@ -51,7 +57,8 @@ class Dataset:
 
     def __init__(
         self, root: str | Path, request: Request | None = None, *, full_path: bool = True,
-        removed_media: bool = False,
+        removed_media: bool = False, flavour: Flavour | None = None,
+        origin: Callable[[], ObjectSource] | None = None,
     ) -> None:
         self.root = Path(root)
         state = cache.read_state(self.root)
@@ -63,6 +70,12 @@ class Dataset:
         self.removed_media = removed_media
         """Keep the rows of purged files (their files are gone either way)."""
         self._frames: dict[str, pd.DataFrame] = {}
+        self.flavour = flavour
+        """The flavour the folder holds (what random access converts a missing file to)."""
+        self.origin = origin
+        """Opens the repository the version came from (a picklable callable), for files that
+        are not in the folder; None: the folder alone."""
+        self._reader: Reader | None = None
 
     # -- identity and header ------------------------------------------------------------------
 
@@ -262,6 +275,98 @@ class Dataset:
         if self.full_path:
             df = _expand_paths(df, str(self.root) + os.sep)
         return df
+
+    # -- random access ------------------------------------------------------------------------
+
+    def _row_table(self, table: str | None) -> str:
+        if table is None:
+            if not self.tables:
+                raise NotFound(f"{self.dataset} {self.version} has no filewise or segmented "
+                               "table in this request")
+            return self.tables[0]
+        if table in self.misc_tables:
+            raise InvalidInput(f"table {table!r} is a misc table: its rows have no media")
+        self[table]  # noqa: B018 (NotFound naming close matches)
+        return table
+
+    def rows(self, table: str | None = None) -> int:
+        """Rows of ``table`` (default: the first filewise or segmented table)."""
+        return len(self.frame(self._row_table(table)))
+
+    def item(self, i: int, table: str | None = None) -> tuple[pd.Series, Audio]:
+        """Row ``i`` of ``table`` (default: the first filewise or segmented table) and its
+        audio (:meth:`audio`: the row's segment, in the flavour)."""
+        frame = self.frame(self._row_table(table))
+        if isinstance(i, bool) or not isinstance(i, int) or not -len(frame) <= i < len(frame):
+            raise InvalidInput(f"item {i!r} is out of range: the table has {len(frame)} rows")
+        row = frame.iloc[i]
+        key = row.name if isinstance(row.name, tuple) else (row.name,)
+        start = end = None
+        if len(key) == 3:
+            import pandas as pd
+
+            start = None if pd.isna(key[1]) else pd.Timedelta(key[1]).total_seconds()
+            end = None if pd.isna(key[2]) else pd.Timedelta(key[2]).total_seconds()
+        return row, self.audio(key[0], start, end)
+
+    def audio(self, file: str, start: float | None = None, end: float | None = None) -> Audio:
+        """The audio of ``file`` (a media path of the version, or its path in the folder)
+        between ``start`` and ``end`` seconds, decoded in the folder's flavour: read from the
+        folder where it is there, else fetched alone from the repository the version came from
+        (and converted), reading only that file."""
+        from casdb.checkouts.fetching import decode
+
+        path = self._original(file)
+        local = self.root / self._local[path]
+        if local.is_file():
+            return decode(str(local), start, end)
+        if path in self.purged:
+            raise NotFound(f"{path}: its bytes were purged from {self.dataset}")
+        reader = self._open_reader()
+        held = reader.fetch([path])
+        try:
+            return reader.decode(held.local[path], start, end)
+        finally:
+            reader.release(held)
+
+    def _original(self, file: str) -> str:
+        """The media path of ``file``: a path of the version, or one in this folder."""
+        text = str(file)
+        prefix = str(self.root) + os.sep
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+        if text in self._local:
+            return text
+        original = {v: k for k, v in self._local.items()}
+        if text in original:
+            return original[text]
+        raise NotFound(f"{file} is not a media file of {self.dataset} {self.version}")
+
+    def _open_reader(self) -> Reader:
+        """A reader of this version from the repository it came from (once per process)."""
+        if self._reader is None:
+            from casdb.checkouts.fetching import Reader
+            from casdb.history.snapshot import Snapshot
+
+            if self.origin is None:
+                raise NotFound(f"{self.root} does not hold the file and this Dataset has no "
+                               "repository to fetch it from (open it with casdb.load)")
+            source = self.origin()
+            source.sync_refs(self.dataset)
+            source.fetch_version(self.commit)
+            from casdb.audio.flavour import Flavour
+
+            spool = self.root / cache.META / "tmp" / f"random-{os.getpid()}"
+            self._reader = Reader(source, Snapshot(source.store, self.dataset, self.commit),
+                                  self.flavour or Flavour(), spool)
+        return self._reader
+
+    def __getstate__(self) -> dict:
+        """Pickles without what is opened (a reader, its repository): a worker process opens
+        its own on first use."""
+        state = dict(self.__dict__)
+        state["_reader"] = None
+        return state
 
     def to_audformat(self):
         """The folder loaded by audformat (``audformat.Database.load``; needs audformat)."""

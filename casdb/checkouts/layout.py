@@ -51,6 +51,8 @@ DERIVED_DB = ".derived.db"
 ``.derived/`` rather than in it, which holds only converted files."""
 PLACED_DB = ".placed.db"
 REMOTES = ".remotes"
+STREAMS = ".streams"
+"""The spools of running streams (one folder per stream, removed when it ends)."""
 
 
 def remote_cache(root: Path, key: str) -> Path:

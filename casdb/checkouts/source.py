@@ -45,3 +45,12 @@ class ObjectSource(Protocol):
 
     def repair_blobs(self, blobs: list[str]) -> list[str]:
         """Replace damaged blobs by verified copies where one exists; return those repaired."""
+
+    def read_blobs(self, wanted: dict[str, int], folder: Path) -> dict[str, str]:
+        """A file per blob of ``wanted`` (id -> size) that ``store`` lacks, fetched into
+        ``folder`` and verified against its id, not kept in the store (the caller deletes
+        them); blobs no source has are left out."""
+
+    @property
+    def location(self) -> str:
+        """What opens this source again in another process: a path or a remote URL."""

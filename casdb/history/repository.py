@@ -260,6 +260,14 @@ class BaseRepository:
         """No copy to repair from at this level (:class:`casdb.Repository` asks its remotes)."""
         return []
 
+    def read_blobs(self, wanted: dict[str, int], folder: Path) -> dict[str, str]:
+        """Nothing to fetch: a blob the store lacks is nowhere else at this level."""
+        return {}
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
     # -- helpers ------------------------------------------------------------------------------
 
     def check_known(self, dataset: str) -> None:

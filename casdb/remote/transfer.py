@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casdb.core.errors import AlreadyExists, Conflict, IntegrityError, NotFound
@@ -308,6 +309,43 @@ def get_blobs(repo: BaseRepository, remote: Remote, wanted: dict[str, int], *,
     result.blobs += len(todo)
     result.bytes += sum(todo.values())
     return result
+
+
+def blobs_to_folder(remote: Remote, wanted: dict[str, int], folder: Path,
+                    where: dict[str, Entry]) -> dict[str, str]:
+    """Fetch the blobs ``wanted`` into files of ``folder``, each verified against its id (a
+    stream's spool: the caller deletes them); blobs ``where`` lacks are left out."""
+    from casdb.core.ids import hash_bytes, new_hasher
+
+    out: dict[str, str] = {}
+    present = [b for b in wanted if b in where]
+    packed = [b for b in present if where[b].pack is not None]
+    for blob, data in remote.read(where, packed):
+        if hash_bytes(data) != blob:
+            raise IntegrityError(f"blob {blob} arrived corrupt from {remote.url}: its bytes "
+                                 "hash differently")
+        name = str(folder / blob)
+        with open(name, "wb") as f:
+            f.write(data)
+        out[blob] = name
+
+    def get_alone(blob: str) -> None:
+        name = folder / blob
+        remote.read_blob(blob, name)
+        hasher = new_hasher(wanted[blob])
+        if name.stat().st_size:
+            hasher.update_mmap(str(name))
+        if hasher.hexdigest() != blob:
+            name.unlink()
+            raise IntegrityError(f"blob {blob} arrived corrupt from {remote.url}: its bytes "
+                                 "hash differently")
+        out[blob] = str(name)
+
+    alone = [b for b in present if where[b].pack is None]
+    if alone:
+        with ThreadPoolExecutor(min(_TRANSFERS, len(alone))) as pool:
+            list(pool.map(get_alone, alone))
+    return out
 
 
 def pull(repo: BaseRepository, remote: Remote, datasets: list[str] | None = None,

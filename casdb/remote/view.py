@@ -30,7 +30,7 @@ from casdb.core.names import check_dataset
 from casdb.history.repository import BaseRepository
 from casdb.history.snapshot import Snapshot
 from casdb.remote.repair import repair_blobs
-from casdb.remote.transfer import fetch, get_blobs
+from casdb.remote.transfer import blobs_to_folder, fetch, get_blobs
 from casdb.store.tombstones import purged_blobs, save_tombstones
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class RemoteView(BaseRepository):
         self.remote = remote
         self._synced: set[str] = set()
         self._fetched: set[tuple[str, bool, bool]] = set()
+        self._where: dict | None = None
 
     # -- browsing: what the plumbing reads, fetched first (refs and metadata, never media) --
 
@@ -175,3 +176,15 @@ class RemoteView(BaseRepository):
     def repair_blobs(self, blobs: list[str]) -> list[str]:
         """Damaged blobs replaced by verified copies from the remote."""
         return repair_blobs(self, blobs, [self.remote])
+
+    def read_blobs(self, wanted: dict[str, int], folder: Path) -> dict[str, str]:
+        """Blobs fetched from the remote into ``folder`` (verified), not kept in the cache.
+        The remote's index is read once per view, again when a blob is not in it (pushed
+        since)."""
+        if self._where is None or any(b not in self._where for b in wanted):
+            self._where = self.remote.index()
+        return blobs_to_folder(self.remote, wanted, folder, self._where)
+
+    @property
+    def location(self) -> str:
+        return self.remote.url

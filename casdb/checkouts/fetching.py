@@ -1,0 +1,287 @@
+"""Single files of a version, fetched on demand, converted to a flavour, and decoded.
+
+A checkout places a whole selection at once; streaming and random access need one file (or one
+batch) at a time. :class:`Reader` brings the bytes of some files of a version:
+
+- from the local store, read in place after the blob is checked (and repaired from a remote where
+  the source can);
+- from a remote (a :class:`casdb.remote.view.RemoteView` source), either kept in its object cache
+  (``keep=True``: the next epoch reads locally) or fetched into a spool folder and verified
+  against the blob id, to be deleted once consumed (``keep=False``: the cache budget of a
+  stream);
+
+converts them to the flavour into the spool (the derived cache of checkouts is not touched: a
+streamed file is converted, used and released), and decodes audio with soundfile, only the
+frames of a segment.
+
+Example:
+    >>> import tempfile
+    >>> from casdb.api import Repository
+    >>> from casdb.testing.synth import make_dataset
+    >>> repo = Repository.init(tempfile.mkdtemp() + "/r")
+    >>> _ = repo.commit(make_dataset(tempfile.mkdtemp(), files=2, duration=0.1), dataset="d")
+    >>> reader = Reader(repo, repo.snapshot("d"), Flavour(sampling_rate=8000), Path(tempfile.mkdtemp()))
+    >>> held = reader.fetch([reader.files[0]])
+    >>> audio = reader.decode(held.local[reader.files[0]])
+    >>> audio.sampling_rate, audio.array.shape[0], audio.array.dtype
+    (8000, 1, dtype('float32'))
+    >>> reader.release(held)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from casdb.audio.convert import convert_file
+from casdb.audio.flavour import Flavour, Target
+from casdb.audio.probe import extension
+from casdb.checkouts.converted import is_undecodable, plan
+from casdb.checkouts.selection import attachment_paths, is_attachment
+from casdb.core.errors import IntegrityError, InvalidDataset, NotFound, storage_error
+from casdb.core.ids import short
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from casdb.checkouts.source import ObjectSource
+    from casdb.history.snapshot import Snapshot
+
+
+class Audio(NamedTuple):
+    """Decoded audio: float32 samples shaped (channels, samples) and their sampling rate."""
+
+    array: np.ndarray
+    sampling_rate: int
+
+
+@dataclass
+class Held:
+    """Files a fetch made available: path -> local file, and the spool files it owns."""
+
+    local: dict[str, str] = field(default_factory=dict)
+    owned: list[str] = field(default_factory=list)
+    bytes: int = 0
+    """Bytes of ``owned`` as budgeted (an upper bound of what they take)."""
+
+
+class Entry(NamedTuple):
+    blob: str
+    size: int
+    channels: int
+    duration: float
+    target: Target | None
+
+
+class Reader:
+    """Fetches, converts and decodes single files of one version (see the module doc)."""
+
+    def __init__(self, source: ObjectSource, snap: Snapshot, flavour: Flavour, spool: Path,
+                 *, keep: bool = True, threads: int = 8) -> None:
+        from casdb.store.tombstones import purged_blobs
+        from casdb.tables import mediaindex
+
+        self.source = source
+        self.snap = snap
+        self.flavour = flavour
+        self.spool = spool
+        self.keep = keep
+        self.threads = threads
+        if snap.commit.media is None:
+            raise NotFound(f"{snap.dataset} at {snap.commit_id[:10]} has no media index")
+        index = mediaindex.arrow(snap.store, snap.commit.media)
+        purged = purged_blobs(source)
+        attachments = attachment_paths(snap.header)
+        columns = [index.column(c).to_pylist() for c in
+                   ("file", "blob", "bytes", "channels", "duration")]
+        media = [p for p, b in zip(columns[0], columns[1], strict=True)
+                 if b not in purged and not is_attachment(p, attachments)]
+        targets = plan(index, media, flavour)
+        wanted = set(media)
+        self.entries = {
+            p: Entry(b, n, c, d, targets.get(p))
+            for p, b, n, c, d in zip(*columns, strict=True) if p in wanted}
+        self.files = sorted(self.entries)
+        self.purged = sorted(p for p, b in zip(columns[0], columns[1], strict=True)
+                             if b in purged)
+
+    def entry(self, path: str) -> Entry:
+        try:
+            return self.entries[path]
+        except KeyError:
+            what = "was purged" if path in self.purged else "is not a media file of"
+            raise NotFound(f"{path} {what} {self.snap.dataset} "
+                           f"{self.snap.commit_id[:10]}") from None
+
+    def need(self, path: str) -> int:
+        """Spool bytes that fetching ``path`` may take at most (what a budget counts)."""
+        e = self.entry(path)
+        fetched = 0 if (self.keep or self.snap.store.has_blob(e.blob)) else e.size
+        return fetched + _converted_size(e)
+
+    def fetch(self, paths: list[str]) -> Held:
+        """Local files holding ``paths`` in the flavour (``InvalidDataset`` for a file that
+        cannot be converted, ``IntegrityError`` for damaged bytes no source could mend)."""
+        held = Held()
+        try:
+            self._fetch(paths, held)
+        except BaseException:
+            self.release(held)
+            raise
+        return held
+
+    def _fetch(self, paths: list[str], held: Held) -> None:
+        entries = {p: self.entry(p) for p in dict.fromkeys(paths)}
+        for p, e in entries.items():
+            if e.target is not None and is_undecodable(e.target):
+                raise InvalidDataset(f"{p}: not audio libsndfile can decode (a flavour holds "
+                                     "audio only)")
+        blobs = {e.blob: e.size for e in entries.values()}
+        sources = self._blob_files(blobs, held)
+        todo = {}
+        for p, e in entries.items():
+            if e.target is None:
+                held.local[p] = self._linked(p, e.blob, sources[e.blob], held)
+            else:
+                todo[p] = e
+        if not todo:
+            return
+
+        def convert(item: tuple[str, Entry]) -> tuple[str, str]:
+            p, e = item
+            folder = self._folder(e.blob)
+            dest = os.path.join(folder, f"{Path(p).stem}.{e.target.format}")
+            if not os.path.exists(dest):
+                tmp = dest + ".part." + e.target.format
+                try:
+                    convert_file(sources[e.blob], tmp, e.target)
+                except IntegrityError as exc:
+                    _unlink(tmp)
+                    raise IntegrityError(f"converting {p}: {exc}") from None
+                except Exception as exc:  # noqa: BLE001 - libsndfile/soxr: the file is the problem
+                    _unlink(tmp)
+                    raise InvalidDataset(f"cannot convert {p}: {type(exc).__name__}: "
+                                         f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+                os.replace(tmp, dest)
+            return p, dest
+
+        with ThreadPoolExecutor(min(self.threads, len(todo))) as pool:
+            for p, dest in pool.map(convert, todo.items()):
+                held.local[p] = dest
+                held.owned.append(dest)
+                held.bytes += _converted_size(todo[p])
+
+    def _blob_files(self, blobs: dict[str, int], held: Held) -> dict[str, str]:
+        """A checked file per blob: the store's own, or a verified copy in the spool."""
+        store = self.snap.store
+        if self.keep:
+            missing = {b: s for b, s in blobs.items() if not store.has_blob(b)}
+            if missing:
+                self.source.ensure_blobs(missing, progress=False)
+                store.publish()
+        local = [b for b in blobs if store.has_blob(b)]
+        if local:
+            bad = store.check_blobs(local, store.verifier())
+            if bad:
+                self.source.repair_blobs(bad)
+                bad = store.check_blobs(bad, store.verifier())
+            if bad:
+                raise IntegrityError(f"blob {short(bad[0])} in the store is damaged and no "
+                                     "remote had a good copy: run `casdb fsck`")
+        out = {b: store.blob_file(b) for b in local}
+        rest = {b: s for b, s in blobs.items() if b not in out}
+        if rest:
+            fetched = self.spool / "fetched"
+            try:
+                fetched.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise storage_error(exc, str(fetched)) from exc
+            got = self.source.read_blobs(rest, fetched)
+            for b in rest:
+                if b not in got:
+                    raise IntegrityError(f"blob {short(b)} is missing from the store: run "
+                                         "`casdb fsck`")
+                out[b] = got[b]
+                held.owned.append(got[b])
+                held.bytes += rest[b]
+        return out
+
+    def _folder(self, blob: str) -> str:
+        folder = os.path.join(self.spool, blob)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, folder) from exc
+        return folder
+
+    def _linked(self, path: str, blob: str, source: str, held: Held) -> str:
+        """The file under its own name (a hard link in the spool where one can be made: readers
+        that look at the extension see it), else the checked source itself."""
+        name = os.path.join(self._folder(blob), os.path.basename(path))
+        try:
+            os.link(source, name)
+        except FileExistsError:
+            pass
+        except OSError:  # another file system, or links refused: read it in place
+            return source
+        held.owned.append(name)  # a second name: its bytes are counted with the source's
+        return name
+
+    def release(self, held: Held) -> None:
+        """Delete the spool files ``held`` owns."""
+        for name in held.owned:
+            _unlink(name)
+            parent = os.path.dirname(name)
+            if os.path.dirname(parent) == str(self.spool) and not parent.endswith("fetched"):
+                try:
+                    os.rmdir(parent)
+                except OSError:
+                    pass  # another file of the blob is still held
+        held.owned.clear()
+        held.bytes = 0
+
+    def close(self) -> None:
+        shutil.rmtree(self.spool, ignore_errors=True)
+
+    def decode(self, local: str, start: float | None = None, end: float | None = None) -> Audio:
+        """The samples of ``local`` between ``start`` and ``end`` (seconds; None: the edges)."""
+        return decode(local, start, end)
+
+
+def decode(path: str, start: float | None = None, end: float | None = None) -> Audio:
+    """Decode ``path`` (only the frames of the segment) as float32 (channels, samples)."""
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(path) as f:
+            rate = f.samplerate
+            first = 0 if start is None else max(0, round(start * rate))
+            last = f.frames if end is None else min(f.frames, round(end * rate))
+            if first:
+                f.seek(min(first, f.frames))
+            data = f.read(max(0, last - first), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        ext = extension(path)
+        raise InvalidDataset(f"cannot decode {path}{f' ({ext})' if ext else ''}: "
+                             f"{getattr(exc, 'error_string', None) or exc}") from None
+    return Audio(data.T.copy(), rate)
+
+
+def _converted_size(e: Entry) -> int:
+    """The conversion's output bounded from above: PCM of the target plus a header."""
+    if e.target is None:
+        return 0
+    rate = e.target.sampling_rate
+    frames = int(e.duration * rate) + rate // 100 + 1
+    return frames * max(1, e.target.out_channels) * 4 + 4096
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
