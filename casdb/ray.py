@@ -225,13 +225,32 @@ class CasdbDatasource(Datasource):
 
 def read_shard(spec: Spec, index: int, count: int) -> Iterator[pa.Table]:
     """The rows of shard ``index`` of ``count``, one Arrow block per batch (runs in a task)."""
-    stream = api.stream(spec.dataset, spec.version, repo=spec.location,
-                        tables=spec.table, flavour=spec.flavour, batch_size=spec.batch_size,
-                        shard=(index, count), audio=spec.audio, cache_root=spec.cache_root,
-                        cache_budget=spec.cache_budget, progress=False)
+    arrays = spec.audio == "arrays"
+    stream = api.stream(spec.dataset, spec.version, repo=spec.location, tables=spec.table,
+                        flavour=spec.flavour, batch_size=spec.batch_size,
+                        shard=(index, count), audio="arrays" if arrays else "none",
+                        cache_root=spec.cache_root, cache_budget=spec.cache_budget)
     with stream:
-        for frame, media in stream:
-            yield block(frame, media, spec.audio)
+        for batch in stream:
+            if arrays:
+                frame, media = batch
+                yield block(frame, media, "arrays")
+            else:
+                yield block(batch, _placed(spec, batch), "paths")
+
+
+def _placed(spec: Spec, frame: pd.DataFrame) -> list[str]:
+    """The rows' files placed in the checkout cache (in the flavour): a stream's own paths
+    last only until its next batch (a converted file is released, a blob is named by its id),
+    while Ray hands a path on to later stages, so paths mode places the batch's files with a
+    partial load (only these files; loads of one folder wait for each other and add to it)."""
+    files = list(dict.fromkeys(frame.index.get_level_values("file")))
+    if not files:
+        return []
+    ds = api.load(spec.dataset, spec.version, repo=spec.location, flavour=spec.flavour,
+                  tables=None if spec.table is None else [spec.table], media=files,
+                  cache_root=spec.cache_root, progress=False)
+    return [os.path.join(ds.root, f) for f in frame.index.get_level_values("file")]
 
 
 def block(frame: pd.DataFrame, media: list, audio: str) -> pa.Table:
