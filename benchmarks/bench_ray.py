@@ -6,7 +6,7 @@ Method: write ``--files`` WAV files (``--duration`` s, 16 kHz mono) with
 processes at rest (the driver and every process the raylet started); then read the ``emotion``
 table with :func:`casdb.ray.read` (``audio="arrays"``, the original flavour, then resampled to
 8 kHz) into an empty cache (cold) and again (warm: the files are in the cache), consuming every
-row with ``iter_batches``. The limit: the same rows read on the driver from a ``casdb.load``
+row with ``iter_batches``; a first read before them, timed apart, starts the workers. The limit: the same rows read on the driver from a ``casdb.load``
 checkout with soundfile, one file after another.
 
     .venv/bin/python benchmarks/bench_ray.py [--files 200] [--duration 1.0] [--cpus 2]
@@ -97,6 +97,12 @@ def main() -> None:
         print(f"import ray + casdb.ray: {t_import:.2f} s; ray.init(num_cpus={args.cpus}): "
               f"{t_init:.2f} s; at rest: {rss:.0f} MB resident in {procs} processes")
 
+        # the first job starts the workers' Python (casdb, pandas, pyarrow imported there):
+        # timed apart, into a cache of its own, so that "cold" below means a cold cache only
+        t = time.perf_counter()
+        consume(casdb.ray.read("synth", "1.0.0", repo=repo.path, table="emotion",
+                               cache_root=work / "cache-first"))
+        print(f"first read (workers start, cold cache): {time.perf_counter() - t:.2f} s")
         for label, flavour in (("original", None), ("8 kHz", {"sampling_rate": 8000})):
             cache = work / f"cache-{label[:2]}"
             for run in ("cold", "warm"):

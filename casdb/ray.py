@@ -209,18 +209,22 @@ class CasdbDatasource(Datasource):
                        data_context: Any = None) -> list[ReadTask]:
         if self.rows == 0:
             return []
-        shards = max(1, min(parallelism, self.rows))
+        # at least a batch per task: a task costs a stream's setup (~60 ms: open the
+        # repository, read the snapshot), more than a batch of a small set takes to read
+        batches = -(-self.rows // self.spec.batch_size)
+        shards = max(1, min(parallelism, batches))
         spec = self.spec
-        return [
-            ReadTask(
+        tasks = []
+        for k in range(shards):
+            # casdb.stream keeps every shards-th row from k on: this many rows
+            rows = len(range(k, self.rows, shards))
+            tasks.append(ReadTask(
                 lambda k=k: read_shard(spec, k, shards),
-                # rows per shard are the stream's to decide; Ray counts them as they come
-                BlockMetadata(num_rows=None, size_bytes=None, input_files=None,
-                              exec_stats=None),
+                BlockMetadata(num_rows=rows, size_bytes=self.size * rows // self.rows,
+                              input_files=None, exec_stats=None),
                 per_task_row_limit=per_task_row_limit,
-            )
-            for k in range(shards)
-        ]
+            ))
+        return tasks
 
 
 def read_shard(spec: Spec, index: int, count: int) -> Iterator[pa.Table]:

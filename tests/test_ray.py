@@ -153,6 +153,24 @@ def test_a_task_is_idempotent(published, tmp_path):
     assert decoded <= size - rows * casdb_ray.PATH_ROW_BYTES <= decoded * 1.01
 
 
+def test_read_tasks_partition_the_rows_as_their_metadata_says(published, tmp_path):
+    """Each task holds at least a batch, and reads exactly the rows its metadata announces;
+    together the tasks read every row once (called here directly, as a worker calls them)."""
+    spec, rows, size = casdb_ray._plan("synth", "1.0.0", repo=published, table="segments",
+                                       flavour=None, audio="arrays", cache_root=tmp_path / "c",
+                                       batch_size=2, cache_budget=None)
+    source = casdb_ray.CasdbDatasource(spec, rows, size)
+    assert len(source.get_read_tasks(200)) == -(-rows // 2)  # not one per row
+    tasks = source.get_read_tasks(3)
+    assert len(tasks) == 3
+    seen = Counter()
+    for task in tasks:
+        blocks = list(task())
+        assert sum(b.num_rows for b in blocks) == task.metadata.num_rows
+        seen.update((r["file"], r["start"], r["end"]) for b in blocks for r in b.to_pylist())
+    assert sum(seen.values()) == rows and set(seen.values()) == {1}
+
+
 @pytest.mark.parametrize(("kwargs", "error"), [
     ({"table": "nope"}, casdb.NotFound),
     ({"version": "9.9.9"}, casdb.NotFound),
