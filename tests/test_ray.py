@@ -60,9 +60,10 @@ def _read_wav(path: str) -> np.ndarray:
 
 
 def _plain(blocks) -> list[dict]:
-    """The rows of Arrow blocks with their arrays as lists (comparable with ==)."""
+    """The rows of Arrow blocks (or rows already) with their arrays as lists (comparable)."""
+    rows = [row for b in blocks for row in (b.to_pylist() if hasattr(b, "to_pylist") else [b])]
     return [{k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in row.items()}
-            for b in blocks for row in b.to_pylist()]
+            for row in rows]
 
 
 def test_import_casdb_does_not_import_ray():
@@ -136,6 +137,24 @@ def test_a_remote_is_read_by_its_url_and_a_branch_is_pinned(published, local_ray
                      only_metadata=True)
     assert Counter(r["file"] for r in rows) == Counter(
         os.path.relpath(f, ref.root) for f in ref["emotion"].get().index)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_task_costs_its_shard_only(published, local_ray, tmp_path):
+    """Ray retries the task of a killed worker; the read gives every row once, as without."""
+    from casdb.testing.rayfaults import KilledOnce
+
+    args = {"repo": published, "table": "emotion", "flavour": FLAVOUR, "audio": "arrays",
+            "cache_root": tmp_path / "cache", "batch_size": 2, "cache_budget": None}
+    spec, rows, size = casdb_ray._plan("synth", "1.0.0", **args)
+    marker = tmp_path / "killed"
+    killed = ray.data.read_datasource(KilledOnce(spec, rows, size, marker=marker),
+                                      override_num_blocks=2).take_all()
+    assert marker.exists()  # the worker did die (after its first block)
+    quiet = casdb_ray.read("synth", "1.0.0", **args, override_num_blocks=2).take_all()
+    assert len(killed) == rows
+    key = lambda r: r["file"]  # noqa: E731
+    assert _plain(sorted(killed, key=key)) == _plain(sorted(quiet, key=key))
 
 
 def test_a_task_is_idempotent(published, tmp_path):
