@@ -157,6 +157,33 @@ def test_a_worker_killed_mid_task_costs_its_shard_only(published, local_ray, tmp
     assert _plain(sorted(killed, key=key)) == _plain(sorted(quiet, key=key))
 
 
+def test_a_branch_is_pinned_to_its_commit_when_the_read_is_planned(tmp_path):
+    """Tasks that run after the branch moved still read the commit the driver resolved."""
+    from casdb.testing.synth import write_tables
+
+    repo = Repository.init(tmp_path / "repo")
+    src = make_dataset(tmp_path / "src", files=3, duration=0.05, sampling_rate=8000)
+    repo.commit(src, dataset="synth", version="1.0.0")
+    write_tables(src, range(3), seed=1)
+    planned = repo.commit(src, dataset="synth")  # main, untagged
+    spec, rows, _ = casdb_ray._plan("synth", "main", repo=repo.path, table="emotion",
+                                    flavour=None, audio="arrays", cache_root=tmp_path / "c",
+                                    batch_size=8, cache_budget=None)
+    assert spec.version == planned.id
+    write_tables(src, range(3), seed=2)
+    repo.commit(src, dataset="synth")  # main moves on before the tasks run
+    got = {os.path.basename(r["file"]): r["emotion"]
+           for r in _plain(casdb_ray.read_shard(spec, 0, 1))}
+
+    def labels(version: str) -> dict[str, str]:
+        table = casdb.load_table("synth", "emotion", version, repo=repo,
+                                 cache_root=tmp_path / "ref")
+        return {os.path.basename(f): str(v) for f, v in table["emotion"].items()}
+
+    assert got == labels(planned.id)
+    assert got != labels("main")  # the move did change the labels
+
+
 def test_a_task_is_idempotent(published, tmp_path):
     """A retried task (same shard, same spec) yields the same blocks, without Ray."""
     spec, rows, size = casdb_ray._plan("synth", "1.0.0", repo=published, table="emotion",
