@@ -101,18 +101,22 @@ def read(
     Bad input (an unknown dataset, version or table, a misc table, a bad flavour or mode)
     raises a :class:`casdb.Error` here, on the driver, before any task runs.
     """
-    spec, rows, size = _plan(dataset, version, repo=repo, table=table, flavour=flavour, audio=audio,
-                       cache_root=cache_root, batch_size=batch_size, cache_budget=cache_budget)
+    spec, rows, size = plan(dataset, version, repo=repo, table=table, flavour=flavour,
+                            audio=audio, cache_root=cache_root, batch_size=batch_size,
+                            cache_budget=cache_budget)
     return ray.data.read_datasource(CasdbDatasource(spec, rows, size),
                                     override_num_blocks=override_num_blocks,
                                     concurrency=concurrency)
 
 
-def _plan(dataset: str, version: str | None, *, repo: Any, table: str | None, flavour: Any,
-          audio: str, cache_root: str | Path | None, batch_size: int,
-          cache_budget: int | None) -> tuple[Spec, int, int]:
-    """Check the request on the driver and pin it: the task spec, the number of rows and an
-    estimate of their size in memory."""
+def plan(dataset: str, version: str | None = None, *, repo: Any = None,
+         table: str | None = None, flavour: Any = None, audio: str = "arrays",
+         cache_root: str | Path | None = None, batch_size: int = 64,
+         cache_budget: int | None = None) -> tuple[Spec, int, int]:
+    """Check a read on the driver and pin it (what :func:`read` does first): the task spec,
+    the number of rows and an estimate of their size in memory, the arguments of
+    :class:`CasdbDatasource` for a caller that passes its own options to
+    ``ray.data.read_datasource``."""
     if audio not in AUDIO_MODES:
         raise InvalidInput(f"audio must be one of {', '.join(AUDIO_MODES)}, not {audio!r}")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:

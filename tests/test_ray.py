@@ -127,9 +127,8 @@ def test_a_remote_is_read_by_its_url_and_a_branch_is_pinned(published, local_ray
     remote = tmp_path / "remote"
     repo.remote_add("shared", str(remote))
     repo.push("shared")
-    spec, _, _ = casdb_ray._plan("synth", "main", repo=str(remote), table="emotion", flavour=None,
-                              audio="arrays", cache_root=tmp_path / "cache", batch_size=4,
-                              cache_budget=None)
+    spec, _, _ = casdb_ray.plan("synth", "main", repo=str(remote), table="emotion",
+                                cache_root=tmp_path / "cache")
     assert spec.location == str(remote) and spec.version == "1.0.0"  # main's commit is tagged
     rows = casdb_ray.read("synth", "main", repo=str(remote), table="emotion",
                           cache_root=tmp_path / "cache").take_all()
@@ -146,7 +145,7 @@ def test_a_worker_killed_mid_task_costs_its_shard_only(published, local_ray, tmp
 
     args = {"repo": published, "table": "emotion", "flavour": FLAVOUR, "audio": "arrays",
             "cache_root": tmp_path / "cache", "batch_size": 2, "cache_budget": None}
-    spec, rows, size = casdb_ray._plan("synth", "1.0.0", **args)
+    spec, rows, size = casdb_ray.plan("synth", "1.0.0", **args)
     marker = tmp_path / "killed"
     killed = ray.data.read_datasource(KilledOnce(spec, rows, size, marker=marker),
                                       override_num_blocks=2).take_all()
@@ -166,7 +165,7 @@ def test_a_branch_is_pinned_to_its_commit_when_the_read_is_planned(tmp_path):
     repo.commit(src, dataset="synth", version="1.0.0")
     write_tables(src, range(3), seed=1)
     planned = repo.commit(src, dataset="synth")  # main, untagged
-    spec, rows, _ = casdb_ray._plan("synth", "main", repo=repo.path, table="emotion",
+    spec, rows, _ = casdb_ray.plan("synth", "main", repo=repo.path, table="emotion",
                                     flavour=None, audio="arrays", cache_root=tmp_path / "c",
                                     batch_size=8, cache_budget=None)
     assert spec.version == planned.id
@@ -186,7 +185,7 @@ def test_a_branch_is_pinned_to_its_commit_when_the_read_is_planned(tmp_path):
 
 def test_a_task_is_idempotent(published, tmp_path):
     """A retried task (same shard, same spec) yields the same blocks, without Ray."""
-    spec, rows, size = casdb_ray._plan("synth", "1.0.0", repo=published, table="emotion",
+    spec, rows, size = casdb_ray.plan("synth", "1.0.0", repo=published, table="emotion",
                                  flavour=FLAVOUR, audio="arrays", cache_root=tmp_path / "c",
                                  batch_size=3, cache_budget=None)
     first = list(casdb_ray.read_shard(spec, 1, 2))
@@ -202,7 +201,7 @@ def test_a_task_is_idempotent(published, tmp_path):
 def test_read_tasks_partition_the_rows_as_their_metadata_says(published, tmp_path):
     """Each task holds at least a batch, and reads exactly the rows its metadata announces;
     together the tasks read every row once (called here directly, as a worker calls them)."""
-    spec, rows, size = casdb_ray._plan("synth", "1.0.0", repo=published, table="segments",
+    spec, rows, size = casdb_ray.plan("synth", "1.0.0", repo=published, table="segments",
                                        flavour=None, audio="arrays", cache_root=tmp_path / "c",
                                        batch_size=2, cache_budget=None)
     source = casdb_ray.CasdbDatasource(spec, rows, size)
