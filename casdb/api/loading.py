@@ -26,6 +26,7 @@ from casdb.checkouts.dataset import Dataset
 from casdb.checkouts.linking import check_mode
 from casdb.checkouts.selection import Request
 from casdb.core.config import Config
+from casdb.core.engine import EngineSpec, check_engine, open_engine
 from casdb.core.errors import BackendError, NotFound
 from casdb.core.names import check_dataset, version_key
 from casdb.history.repository import BaseRepository
@@ -48,6 +49,7 @@ def load(
     link: str = "auto",
     progress: bool | None = None,
     removed_media: bool = False,
+    engine: EngineSpec = None,
 ) -> Dataset:
     """Load a version of ``dataset`` through the cache and return it.
 
@@ -60,8 +62,12 @@ def load(
     group's shared cache (``shared_cache_root`` of the config file, docs/config.md) is used
     from there, read-only, before the user's cache is looked at. Files whose bytes were
     purged are not in the folder, and their rows are left out unless ``removed_media``.
+    ``engine`` says where conversions to the flavour run: None (``$CASDB_ENGINE``, else the
+    config file's ``engine``, else this machine), ``"threads"``, ``"dask://HOST:PORT"`` or a
+    ``distributed.Client`` (docs/scale.md); a load served by the cache needs no engine.
     """
     request = Request.make(tables, media, only_metadata)
+    check_engine(engine)
     check_mode(link)
     flavour = Flavour.of(flavour)
     check_dataset(dataset)
@@ -95,7 +101,7 @@ def load(
             return _opened(ready, request, full_path, removed_media, flavour,
                            _origin(dataset, repository, root))
     out = checkout(dataset, version, repo=repository, request=request, cache_root=root, link=link,
-                   progress=progress, flavour=flavour)
+                   progress=progress, flavour=flavour, engine=engine)
     return _opened(out.path, request, full_path, removed_media, flavour,
                    _origin(dataset, repository, root))
 
@@ -128,21 +134,27 @@ def checkout(
     link: str = "auto",
     progress: bool | None = None,
     flavour: Flavour | dict | None = None,
+    engine: EngineSpec = None,
 ) -> Checkout:
     """Write a version as an audformat folder to ``dest`` (or to the cache) and return it.
 
     The arguments come in the order of :func:`load`: the dataset, its version, then keywords
     (``repo`` a repository, a path, a remote URL, or None: ``$CASDB_REPO``, else the
     repositories of the config file, searched in order, else the default repository).
+    ``engine`` is where conversions run, as in :func:`load`: a scheduler is reached before
+    anything is written (``EngineError`` if it cannot be).
     """
     from casdb.checkouts.materialise import checkout as run
 
     check_dataset(dataset)
+    check_engine(engine)
+    flavour = Flavour.of(flavour)
     if not isinstance(repo, BaseRepository):
         repo = find(dataset, repo, cache_root)
-    return run(repo, dataset, version, request or Request(),
-               root=cache_root, dest=dest, link=link, progress=progress,
-               flavour=Flavour.of(flavour))
+    with open_engine(engine, Config.load().engine if engine is None else None) as running:
+        return run(repo, dataset, version, request or Request(),
+                   root=cache_root, dest=dest, link=link, progress=progress,
+                   flavour=flavour, engine=running)
 
 
 def _shared(config: Config, dataset: str, version: str, flavour: Flavour) -> Path | None:

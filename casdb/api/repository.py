@@ -18,6 +18,7 @@ from casdb.history.repository import BaseRepository, local_path
 
 if TYPE_CHECKING:
     from casdb.commit.committer import CommitResult
+    from casdb.core.engine import EngineSpec
     from casdb.history.refops import Branch
     from casdb.maintenance.purge import PurgeReport
     from casdb.remote.layout import Remote
@@ -48,6 +49,7 @@ class Repository(BaseRepository):
         author: str | None = None,
         progress: bool | None = None,
         allow_undecodable: bool = False,
+        engine: EngineSpec = None,
     ) -> CommitResult:
         """Commit the audformat folder ``source`` as a new version of ``dataset``.
 
@@ -61,6 +63,11 @@ class Repository(BaseRepository):
         listing the files, unless it is declared as an attachment in db.yaml or
         ``allow_undecodable`` is True (see docs/tables.md, "Media that cannot be decoded").
 
+        ``engine`` says where new files are copied and hashed: None (``$CASDB_ENGINE``, else the
+        config file's ``engine``, else this machine's threads), ``"threads"``,
+        ``"dask://HOST:PORT"`` or a ``distributed.Client`` (docs/scale.md). The ids do not
+        depend on it. A scheduler is reached before anything is written (``EngineError``).
+
         Example:
             >>> import tempfile, pathlib
             >>> src = pathlib.Path(tempfile.mkdtemp())
@@ -70,11 +77,14 @@ class Repository(BaseRepository):
             0
         """
         from casdb.commit.committer import commit  # the commit machinery only when committing
+        from casdb.core.engine import check_engine, open_engine
 
-        with self.writing():
+        check_engine(engine)
+        with open_engine(engine, Config.load().engine if engine is None else None) as running, \
+                self.writing():
             return commit(self, source, dataset=dataset, version=version, branch=branch,
                           message=message, author=author, progress=progress,
-                          allow_undecodable=allow_undecodable)
+                          allow_undecodable=allow_undecodable, engine=running)
 
     def purge(self, dataset: str, paths: list[str], reason: str, *, dry_run: bool = False,
               cache_root: str | Path | None = None) -> PurgeReport:

@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from casdb.audio.flavour import Target
 from casdb.core.errors import IntegrityError
+
+if TYPE_CHECKING:
+    from casdb.core.engine import Engine
 
 BLOCK = 1 << 17
 """Frames read at a time (2.7 s at 48 kHz): memory per worker stays a few MB."""
@@ -232,11 +235,19 @@ def _work(task: Task) -> tuple[str, Failure | None]:
     return task.key, None
 
 
-def convert_many(tasks: Sequence[Task],
-                 workers: int | None = None) -> Iterator[tuple[Task, Failure | None]]:
+def convert_many(tasks: Sequence[Task], workers: int | None = None, *,
+                 engine: Engine | None = None) -> Iterator[tuple[Task, Failure | None]]:
     """Run conversions on ``workers`` processes (default: every core); yield ``(task, failure)``
-    for each, in order, ``failure`` None on success."""
+    for each, in order, ``failure`` None on success.
+
+    With a Dask ``engine`` (:mod:`casdb.core.engine`) the tasks run there instead, in
+    partitions of a few files, and are yielded as partitions complete; every file a worker
+    wrote is checked here before it is reported as converted (:func:`verify_converted`).
+    """
     if not tasks:
+        return
+    if engine is not None:
+        yield from _convert_on(engine, tasks)
         return
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
     augmented = {name for t in tasks if t.target.augment is not None
@@ -264,3 +275,55 @@ def convert_many(tasks: Sequence[Task],
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         for key, error in pool.map(_work, tasks, chunksize=chunk):
             yield by_key[key], error
+
+
+def _work_partition(tasks: list[Task]) -> list[tuple[str, Failure | None]]:
+    """One partition on a Dask worker: convert each file to its temporary ``dest``.
+
+    Idempotent: ``dest`` is chosen by the driver, and a rerun (after this worker was killed)
+    writes the same bytes to the same path again. Nothing else is written.
+    """
+    return [_work(task) for task in tasks]
+
+
+PARTITION = 16
+"""Files per Dask task: a killed worker costs at most this many conversions."""
+
+
+def _convert_on(engine: Engine, tasks: Sequence[Task]) -> Iterator[tuple[Task, Failure | None]]:
+    from casdb.core.engine import partitions
+
+    parts = partitions(list(tasks), count=PARTITION)
+    for i, results in engine.map(_work_partition, parts):
+        for task, (_, failure) in zip(parts[i], results, strict=True):
+            if failure is None:
+                try:
+                    verify_converted(task)
+                except IntegrityError as exc:
+                    _discard(task.dest)
+                    failure = Failure(str(exc), True)
+            yield task, failure
+
+
+def verify_converted(task: Task) -> None:
+    """The driver's check of a file a worker converted: ``dest`` is there and is ``target``
+    audio with the frames the source gives (``IntegrityError`` otherwise). An augmentation may
+    change the length, so only the format is checked for augmented targets."""
+    import soundfile as sf
+
+    if not os.path.exists(task.dest):
+        raise IntegrityError(f"the converted file {task.dest} is not here: the engine's workers "
+                             "must see the same paths as this machine (a shared file system)")
+    if task.target.augment is not None:
+        frames = sf.info(task.dest).frames
+    else:
+        info = sf.info(task.source)
+        frames = resampled_frames(info.frames, info.samplerate, task.target.sampling_rate)
+    check_output(task.dest, task.target, frames)
+
+
+def _discard(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -43,6 +43,8 @@ from casdb.core.progress import Progress
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from casdb.core.engine import Engine
+
 
 
 def derived_fingerprints(root: Path):
@@ -131,6 +133,7 @@ def convert_missing(
     todo: Sequence[tuple[str, str, str, int, Target]],
     progress: bool | None,
     record=None,
+    engine: Engine | None = None,
 ) -> int:
     """Convert ``(path, blob, source file, size, target)`` not yet in the derived store.
 
@@ -138,7 +141,9 @@ def convert_missing(
     the number converted. Raises ``InvalidDataset`` naming the files that failed (or
     ``IntegrityError`` if a converted file came out wrong), after keeping every file that
     succeeded. A converted file is checked before it is moved into place, so nothing wrong or
-    half-written is ever published.
+    half-written is ever published. With a Dask ``engine`` the conversions run on its workers
+    (which write only the temporary files named here); moving them into place and ``record``
+    stay in this process.
     """
     from casdb.audio.convert import Task, convert_many
 
@@ -164,7 +169,7 @@ def convert_missing(
     blob_of = {p: b for p, b, *_ in todo}
     done = 0
     with Progress("converting", sum(t.size for t in tasks), len(tasks), enabled=progress) as bar:
-        for task, error in convert_many(tasks):
+        for task, error in convert_many(tasks, engine=engine):
             bar.advance(task.size)
             if error is not None:
                 (wrong if error.integrity else failed).append(f"{task.key}: {error.message}")

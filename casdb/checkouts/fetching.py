@@ -91,6 +91,7 @@ class Reader:
         self.spool = spool
         self.keep = keep
         self.threads = threads
+        self._verifier = None
         if snap.commit.media is None:
             raise NotFound(f"{snap.dataset} at {snap.commit_id[:10]} has no media index")
         index = mediaindex.arrow(snap.store, snap.commit.media)
@@ -185,7 +186,10 @@ class Reader:
                 store.publish()
         local = [b for b in blobs if store.has_blob(b)]
         if local:
-            bad = store.check_blobs(local, store.verifier())
+            if self._verifier is None:
+                self._verifier = store.verifier()
+            bad = store.check_blobs(local, self._verifier)
+            self._verifier.save()  # re-hashes that matched spare the next stream the work
             if bad:
                 self.source.repair_blobs(bad)
                 bad = store.check_blobs(bad, store.verifier())
@@ -219,14 +223,16 @@ class Reader:
         return folder
 
     def _linked(self, path: str, blob: str, source: str, held: Held) -> str:
-        """The file under its own name (a hard link in the spool where one can be made: readers
-        that look at the extension see it), else the checked source itself."""
+        """The file under its own name (readers that look at the extension see it): a symbolic
+        link in the spool to the checked file (a hard link would change the stored blob's ctime,
+        and with it the fingerprint that spares the next check a re-hash), else the file
+        itself."""
         name = os.path.join(self._folder(blob), os.path.basename(path))
         try:
-            os.link(source, name)
+            os.symlink(source, name)
         except FileExistsError:
             pass
-        except OSError:  # another file system, or links refused: read it in place
+        except OSError:  # links refused: read it in place
             return source
         held.owned.append(name)  # a second name: its bytes are counted with the source's
         return name

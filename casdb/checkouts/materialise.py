@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from casdb.checkouts.source import ObjectSource
+    from casdb.core.engine import Engine
 
 HEADER = "header"
 MEDIA = "media.parquet"
@@ -128,11 +129,13 @@ def checkout(
     link: str = "auto",
     progress: bool | None = None,
     flavour: Flavour | None = None,
+    engine: Engine | None = None,
 ) -> Checkout:
     """Check out a version into the cache under ``root`` (or into ``dest``) and return it.
 
     ``dest`` must be absent, empty, or a folder an earlier checkout of the same version left.
-    With a ``flavour``, audio is converted (once per source file and flavour, kept in the cache).
+    With a ``flavour``, audio is converted (once per source file and flavour, kept in the cache),
+    on the Dask ``engine``'s workers if one is given (:mod:`casdb.core.engine`).
     """
     flavour = flavour or Flavour()
     repo.sync_refs(dataset)
@@ -175,7 +178,7 @@ def checkout(
             _check_folder(root, path, state, dest is not None, locked=True)
         writable = dest is not None and link == "copy"  # the user asked for files to edit
         out = _write(ver, sel, name, request, path, state, link, progress,
-                     writable=writable, ensure=ensure, repair=repo.repair_blobs)
+                     writable=writable, ensure=ensure, repair=repo.repair_blobs, engine=engine)
     cache.touch_used(path)
     return out
 
@@ -305,6 +308,7 @@ def _write(
     writable: bool,
     ensure=None,
     repair=None,
+    engine: Engine | None = None,
 ) -> Checkout:
     meta = path / cache.META
     snap, paths, media = ver.snap, ver.paths, ver.media
@@ -345,7 +349,8 @@ def _write(
             derived_check.record_file(ver.derived_key(blob), final)
             derived_check.save()
 
-        converted = convert_missing(ver.root, ver.flavour, convert, progress, record=record)
+        converted = convert_missing(ver.root, ver.flavour, convert, progress, record=record,
+                                    engine=engine)
         # files another checkout converted meanwhile (convert_missing found them): their records
         derived_check.prefetch(ver.derived_key(blobs[p]) for p in todo if p in ver.targets)
         reuse = _copies_nearby(snap, path, todo, blobs, link) if not writable else {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from casdb.api import LINK_MODES as MODES
-from casdb.cli.common import explicit_repo, split_ref
+from casdb.cli.common import engine_option, explicit_repo, split_ref
 
 
 @click.command("checkout")
@@ -27,12 +27,13 @@ from casdb.cli.common import explicit_repo, split_ref
 @click.option("--augment", metavar="SPEC.yaml", type=click.Path(dir_okay=False),
               help="Seeded augmentations (a YAML file: seed, share, augmentations).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
+@engine_option
 @click.pass_context
 def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
             media: str | None, only_metadata: bool, cache_root: str | None, link: str,
             sampling_rate: int | None, channels: str | None, mixdown: bool,
             bit_depth: int | None, fmt: str | None, augment: str | None,
-            progress: bool | None) -> None:
+            progress: bool | None, engine: str | None) -> None:
     """Write a version as an audformat folder to DEST, or into the cache.
 
     The folder's path is printed as the last line, so that `cd "$(casdb checkout emodb)"` works.
@@ -54,7 +55,8 @@ def command(ctx: click.Context, ref: str, dest: str | None, tables: str | None,
     flavour = Flavour(sampling_rate=sampling_rate, channels=picked, mixdown=mixdown,
                       bit_depth=bit_depth, format=fmt, augment=augment)
     out = checkout(name, version, dest, repo=explicit_repo(ctx), request=request,
-                   cache_root=cache_root, link=link, progress=progress, flavour=flavour)
+                   cache_root=cache_root, link=link, progress=progress, flavour=flavour,
+                   engine=engine)
     how = ", ".join(f"{n} by {m}" for m, n in sorted(out.state.link.items())) or "none"
     if out.converted:
         click.echo(f"converted {plural(out.converted, 'file')} to {out.state.flavour}", err=True)

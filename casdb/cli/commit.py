@@ -1,10 +1,10 @@
-"""casdb commit SRC --dataset NAME [--version V] [--branch B] [-m MSG] [--allow-undecodable]"""
+"""casdb commit SRC --dataset NAME [--version V] [--branch B] [-m MSG] [--allow-undecodable] [--engine E]"""
 
 from __future__ import annotations
 
 import click
 
-from casdb.cli.common import open_repo
+from casdb.cli.common import engine_option, open_repo
 
 
 @click.command("commit")
@@ -17,13 +17,15 @@ from casdb.cli.common import open_repo
 @click.option("--allow-undecodable", is_flag=True,
               help="Accept media that claim to be audio but that libsndfile cannot decode "
                    "(text or empty files named .wav, truncated WAVs).")
+@engine_option
 @click.pass_context
 def command(ctx: click.Context, src: str, dataset: str, version: str | None, branch: str,
-            message: str, author: str | None, allow_undecodable: bool) -> None:
+            message: str, author: str | None, allow_undecodable: bool,
+            engine: str | None) -> None:
     """Commit the audformat folder SRC as a new version of a dataset."""
     result = open_repo(ctx).commit(
         src, dataset=dataset, version=version, branch=branch, message=message, author=author,
-        allow_undecodable=allow_undecodable,
+        allow_undecodable=allow_undecodable, engine=engine,
     )
     click.echo(result.id)
     click.echo(result.summary())

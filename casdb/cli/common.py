@@ -66,6 +66,10 @@ def transfer_summary(verb: str, result) -> str:
 
 
 JSON_HELP = "Print JSON instead of text (schema: docs/cli.md, \"JSON output\")."
+engine_option = click.option(
+    "--engine", metavar="threads|dask://HOST:PORT", default=None,
+    help="Where the heavy work runs: this machine (threads, the default) or a Dask scheduler "
+         "(default: CASDB_ENGINE, else the config file's engine; docs/scale.md).")
 json_option = click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from casdb.audio.probe import MediaInfo
+    from casdb.core.engine import Engine
     from casdb.history.repository import BaseRepository
 
 
@@ -92,6 +93,7 @@ def commit(
     author: str | None = None,
     progress: bool | None = None,
     allow_undecodable: bool = False,
+    engine: Engine | None = None,
 ) -> CommitResult:
     """Commit the folder ``source`` as a new version of ``dataset``; see :meth:`BaseRepository.commit`.
 
@@ -111,7 +113,7 @@ def commit(
     checking = pool.submit(_read_and_check, src) if known.tables_changed else None
     try:
         store.put_raw(known.header_bytes)  # 5
-        files = _store_files(repo, src, known.cached, checking, progress)  # 5, 6
+        files = _store_files(repo, src, known.cached, checking, progress, engine)  # 5, 6
         frames = _wait_for_tables(store, src, known.parent, files.root.id, checking)  # 7
         tables = _store_tables(store, frames, known.tables)  # 8
         media = _media_index(repo, known.parent, files.root.id, files.stored)
@@ -272,7 +274,8 @@ class _Files:
 
 
 def _store_files(
-    repo: BaseRepository, src: Source, cached: Head, checking: Future | None, progress: bool | None
+    repo: BaseRepository, src: Source, cached: Head, checking: Future | None,
+    progress: bool | None, engine: Engine | None = None,
 ) -> _Files:
     """Steps 5-6: reuse the cached root tree if the listing is unchanged, else ingest the files
     (stops copying if the table check failed) and build the folder trees; all staged. Bytes
@@ -289,7 +292,8 @@ def _store_files(
         def failed() -> bool:
             return checking is not None and checking.done() and checking.exception() is not None
 
-        stored = ingest(store, body.files, src.files, progress=progress, abort=failed)
+        stored = ingest(store, body.files, src.files, progress=progress, abort=failed,
+                        engine=engine)
         dirs: dict[str, tuple[str, int, int]] = {}
         root = trees.build(store, stored.files, known=body.dirs, seen=dirs)
         body = FolderCache(stored.stats, dirs)

@@ -4,7 +4,10 @@ the rest on all cores, with a progress bar.
 Example:
     >>> import tempfile, pathlib
     >>> from casdb.store.backends.local import LocalBackend
-    >>> from casdb.store.objectstore import ObjectStore
+    >>> from casdb.store.objectstore import BLOBS, ObjectStore
+
+if TYPE_CHECKING:
+    from casdb.core.engine import Engine
     >>> from casdb.commit.scan import scan
     >>> src = pathlib.Path(tempfile.mkdtemp()); repo = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (src / "db.yaml").write_text("name: demo\\n"); _ = (src / "a.wav").write_bytes(b"x")
@@ -19,11 +22,15 @@ import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from casdb.commit.scan import SourceFile
 from casdb.core.parallel import workers
 from casdb.core.progress import Progress
-from casdb.store.objectstore import ObjectStore
+from casdb.store.objectstore import BLOBS, ObjectStore
+
+if TYPE_CHECKING:
+    from casdb.core.engine import Engine
 
 
 @dataclass
@@ -48,12 +55,15 @@ def ingest(
     *,
     progress: bool | None = None,
     abort: Callable[[], bool] | None = None,
+    engine: Engine | None = None,
 ) -> IngestResult:
     """Stage every file as a blob, reading only files whose stat differs from ``known``.
 
     ``known`` is the stat cache of the folder (path -> size, mtime_ns, inode, blob id). The blobs
     become durable with ``store.publish()``; save ``result.stats`` as the new cache after that.
     ``abort`` is polled while files are copied: when it returns True, the rest is skipped.
+    With a Dask ``engine`` the files are copied and hashed on its workers
+    (:mod:`casdb.commit.hashing`); this process re-hashes and stages each new blob.
     """
     result = IngestResult()
     todo: list[SourceFile] = []
@@ -66,6 +76,9 @@ def ingest(
         else:
             todo.append(f)
     total = sum(f.size for f in todo)
+    if engine is not None:
+        _ingest_on(engine, store, todo, result, progress, abort)
+        return result
     batches = iter(_batches(todo))
     with Progress("storing", total, len(todo), progress) as bar, ThreadPoolExecutor(workers()) as pool:
         # A bounded window of batches in flight: memory stays flat for 100k files.
@@ -129,3 +142,50 @@ def _unchanged(f: SourceFile) -> bool:
     except OSError:
         return False
     return (st.st_size, st.st_mtime_ns, st.st_ino) == (f.size, f.mtime_ns, f.ino)
+
+
+def _ingest_on(engine: Engine, store: ObjectStore, todo: list[SourceFile], result: IngestResult,
+               progress: bool | None, abort: Callable[[], bool] | None) -> None:
+    """:func:`ingest` on an engine: workers copy and hash partitions of ``todo`` into
+    temporary files named here; each is adopted (re-hashed, staged) by this process."""
+    from casdb.commit.hashing import Item, store_partition
+    from casdb.core.engine import partitions
+
+    store.backend.make_dir(store.backend.tmp)
+    items = [Item(f.path, str(f.abspath), f.size, f.mtime_ns, f.ino, store.stage.temp())
+             for f in todo]
+    by_path = {f.path: f for f in todo}
+    parts = partitions(items, count=64, weight=lambda i: i.size, size=64 << 20)
+    adopted: set[str] = set()
+    try:
+        with Progress("storing", sum(f.size for f in todo), len(todo), progress) as bar:
+            for _, rows in engine.map(store_partition, parts, f"{store.root}/{BLOBS}"):
+                for path, blob, tmp, unchanged in rows:
+                    f = by_path[path]
+                    new = store.adopt_blob_file(blob, tmp)
+                    if tmp is not None:
+                        adopted.add(tmp)
+                    if new is None:  # gone since the worker looked: store it here
+                        blob, new = store.put_file(f.abspath, f.size)
+                    _count(result, f, blob, new, unchanged)
+                    bar.advance(f.size)
+                if abort is not None and abort():
+                    break
+    finally:
+        for item in items:  # copies not adopted (an error, an abort): nothing is left behind
+            if item.tmp not in adopted:
+                try:
+                    os.unlink(item.tmp)
+                except OSError:
+                    pass
+
+
+def _count(result: IngestResult, f: SourceFile, blob: str, new: bool, unchanged: bool) -> None:
+    result.files[f.path] = (blob, f.size)
+    if unchanged:
+        result.stats[f.path] = (f.size, f.mtime_ns, f.ino, blob)
+    result.hashed_files += 1
+    result.hashed_bytes += f.size
+    if new:
+        result.new_files += 1
+        result.new_bytes += f.size

@@ -15,6 +15,7 @@ Keys (all optional; any other key is an error, so a typo never goes unnoticed):
       - /shared/lab/casdb
       - s3://lab-bucket/casdb
     shared_cache_root: /shared/lab/cache  # a group's read-only cache, looked in first
+    engine: dask://scheduler:8786         # where heavy loops run (CASDB_ENGINE; docs/scale.md)
 
 ``~`` is expanded; a relative path is relative to the folder of the config file. Credentials
 never go in the file: a URL with user info (``s3://key:secret@host/...``) is refused; use the
@@ -42,7 +43,7 @@ REPO_ENV = "CASDB_REPO"
 CACHE_ENV = "CASDB_CACHE"
 MAX_BYTES = 1 << 20
 """A config file is a few lines; anything bigger is not one (and is not parsed)."""
-KEYS = ("repository", "cache_root", "repositories", "shared_cache_root")
+KEYS = ("repository", "cache_root", "repositories", "shared_cache_root", "engine")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Config:
     cache_root: str | None = None
     repositories: tuple[str, ...] = ()
     shared_cache_root: str | None = None
+    engine: str | None = None
+    """Where heavy loops run: ``threads`` or ``dask://HOST:PORT`` (:mod:`casdb.core.engine`)."""
     source: Path | None = None
     """The file read (None: no file)."""
 
@@ -123,8 +126,20 @@ class Config:
         for key in ("cache_root", "shared_cache_root"):
             if one[key] is not None and _is_url(one[key]):
                 raise InvalidInput(f"{where}: {key} must be a local folder, not a URL")
+        engine = doc.get("engine")
+        if engine is not None:
+            from casdb.core.engine import parse_engine
+
+            if not isinstance(engine, str):
+                raise InvalidInput(f"{where}: engine must be threads or dask://HOST:PORT, got "
+                                   f"{type(engine).__name__}")
+            try:
+                parse_engine(engine)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{where}: {exc}") from None
         return cls(repository=one["repository"], cache_root=one["cache_root"],
-                   repositories=listed, shared_cache_root=one["shared_cache_root"], source=source)
+                   repositories=listed, shared_cache_root=one["shared_cache_root"],
+                   engine=engine, source=source)
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:

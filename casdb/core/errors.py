@@ -13,6 +13,7 @@ Every error carries the exit code the CLI uses, and a message that fits on one l
     ├── IntegrityError         exit 7   stored bytes do not hash to their id
     ├── StorageError           exit 8   the file system refused a write (disk full, permission)
     └── BackendError           exit 9   a remote store failed (network, credentials, bucket)
+        └── EngineError        exit 9   the Dask scheduler is unreachable, or a task failed there
 
 Errors from other libraries (pyarrow, soundfile, yaml, OSError) are translated where they enter
 casdb (``raise InvalidDataset(...) from exc``), so callers catch only ``casdb.Error``. Two
@@ -83,6 +84,11 @@ class BackendError(Error):
     """A remote store failed: unreachable, wrong credentials, missing bucket."""
 
     exit_code = 9
+
+
+class EngineError(BackendError):
+    """The compute engine failed: its scheduler is unreachable, or the cluster lost a task for
+    good (docs/scale.md). Nothing is published by the run that raised it."""
 
 
 def storage_error(exc: OSError, what: str) -> StorageError:

@@ -224,6 +224,23 @@ class ObjectStore:
         self._schedule(final)
         self.stage.add(tmp, final)
 
+    def adopt_blob_file(self, blob_id: str, tmp: str | None) -> bool | None:
+        """Take a blob another process (an engine's worker) copied into ``tmp`` (a file in
+        tmp/) and hashed as ``blob_id``: True if staged as new (after re-hashing it here),
+        False if the store has it already (it is touched, as :meth:`put_file` does; ``tmp`` is
+        removed). ``tmp`` None means the worker found the blob stored: False, or None if it is
+        gone meanwhile (the caller stores the source itself)."""
+        final = self._path(BLOBS, blob_id)
+        if final in self.stage or self._touch_blob(final, blob_id):
+            if tmp is not None:
+                _unlink(tmp)
+            return False
+        if tmp is None:
+            return None
+        self._schedule(final)
+        self.put_blob_file(blob_id, tmp)  # IntegrityError if the bytes hash differently
+        return True
+
     def drop_decoded(self, limit: int) -> None:
         """Drop the decoded objects kept in memory once there are more than ``limit`` (a walk
         over every object reads each once: keeping them would only cost memory)."""
