@@ -148,6 +148,13 @@ def plan(dataset: str, version: str | None = None, *, repo: Any = None,
                            f"column would hide; read it with audio={_other(audio)!r}")
     # a tag is immutable; anything else (a branch, a commit prefix) is pinned to its commit
     pinned = ds.commit if ds.version.startswith("commit-") else ds.version
+    if cache_budget is not None:
+        # the stream checks a budget against the files it must hold (one, decoded one at a
+        # time): made here, without iterating, so that a budget too small fails on the driver
+        with api.stream(dataset, pinned, repo=location, tables=table, flavour=flavour,
+                        batch_size=batch_size, audio="arrays", cache_root=root,
+                        cache_budget=cache_budget):
+            pass
     spec = Spec(location=location, dataset=dataset, version=pinned, table=table,
                 flavour=flavour, audio=audio, cache_root=root, batch_size=batch_size,
                 cache_budget=cache_budget)

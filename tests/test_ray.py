@@ -187,7 +187,7 @@ def test_a_task_is_idempotent(published, tmp_path):
     """A retried task (same shard, same spec) yields the same blocks, without Ray."""
     spec, rows, size = casdb_ray.plan("synth", "1.0.0", repo=published, table="emotion",
                                  flavour=FLAVOUR, audio="arrays", cache_root=tmp_path / "c",
-                                 batch_size=3, cache_budget=None)
+                                 batch_size=3, cache_budget=200_000)
     first = list(casdb_ray.read_shard(spec, 1, 2))
     again = list(casdb_ray.read_shard(spec, 1, 2))
     assert _plain(first) == _plain(again) and len(_plain(first)) > 0
@@ -227,6 +227,9 @@ def test_read_tasks_partition_the_rows_as_their_metadata_says(published, tmp_pat
     ({"table": ["emotion"]}, casdb.InvalidInput),
     ({"batch_size": 0}, casdb.InvalidInput),
     ({"audio": "paths", "cache_budget": 10_000_000}, casdb.InvalidInput),
+    # smaller than one converted file (a local original file takes no cache: any budget fits)
+    ({"cache_budget": 100, "flavour": FLAVOUR}, casdb.InvalidInput),
+    ({"cache_budget": 0}, casdb.InvalidInput),
     ({"repo": 42}, casdb.InvalidInput),
 ])
 def test_bad_input_fails_on_the_driver(published, tmp_path, kwargs, error):
