@@ -98,8 +98,9 @@ def read(
     ``cache_budget`` bounds each task's cache in ``arrays`` mode; ``override_num_blocks`` and
     ``concurrency`` are passed to :func:`ray.data.read_datasource`.
 
-    Bad input (an unknown dataset, version or table, a misc table, a bad flavour or mode)
-    raises a :class:`casdb.Error` here, on the driver, before any task runs.
+    Bad input (an unknown dataset, version or table, a misc table, a bad flavour, mode or
+    batch size, a budget too small for one file) raises a :class:`casdb.Error` here, on the
+    driver, before any task runs.
     """
     spec, rows, size = plan(dataset, version, repo=repo, table=table, flavour=flavour,
                             audio=audio, cache_root=cache_root, batch_size=batch_size,
