@@ -90,3 +90,11 @@ def test_no_exported_name_is_also_a_submodule(package):
     module = importlib.import_module(package)
     submodules = {m.name for m in pkgutil.iter_modules(module.__path__)}
     assert not set(module.__all__) & submodules
+
+
+def test_the_training_adapters_may_not_reach_into_the_internals(copy):
+    hf = copy / "casdb" / "hf.py"
+    hf.write_text(hf.read_text() + "\n\ndef _inside():\n    from casdb.checkouts import dataset\n")
+    out = _lint(copy)
+    assert out.returncode != 0
+    assert "casdb.hf is not allowed to import casdb.checkouts" in out.stdout

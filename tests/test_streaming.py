@@ -381,3 +381,15 @@ def test_streaming_keeps_the_stores_fingerprints_valid(made, tmp_path):
     list(casdb.stream("d", "1.0.0", repo=repo, tables="emotion", cache_root=tmp_path))
     check = repo.store.verifier()
     assert repo.store.check_blobs(blobs, check) == [] and check.rehashed == 0
+
+
+def test_purged_files_are_left_out(tmp_path):
+    repo = casdb.Repository.init(tmp_path / "r")
+    repo.commit(make_dataset(tmp_path / "src", files=4, duration=0.1), dataset="d",
+                version="1.0.0")
+    repo.purge("d", ["audio/000/000002.wav"], "consent withdrawn")
+    rows = _rows(casdb.stream("d", "1.0.0", repo=repo, tables="emotion", cache_root=tmp_path))
+    assert rows == ["audio/000/000000.wav", "audio/000/000001.wav", "audio/000/000003.wav"]
+    ds = casdb.load("d", "1.0.0", repo=repo, only_metadata=True, cache_root=tmp_path / "c")
+    with pytest.raises(casdb.NotFound, match="purged"):
+        ds.audio("audio/000/000002.wav")

@@ -249,7 +249,13 @@ def convert_many(tasks: Sequence[Task], workers: int | None = None, *,
     if engine is not None:
         yield from _convert_on(engine, tasks)
         return
+    import multiprocessing
+
     workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    if multiprocessing.current_process().daemon:
+        # a daemonic process (a DataLoader worker of casdb.torch, a multiprocessing.Pool
+        # worker) may not start children: convert here, one file after another
+        workers = 1
     augmented = {name for t in tasks if t.target.augment is not None
                  for name in _names(t.target.augment)}
     if augmented and workers > 1:
@@ -261,7 +267,6 @@ def convert_many(tasks: Sequence[Task], workers: int | None = None, *,
         for task in tasks:
             yield task, _work(task)[1]
         return
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # fork: workers start at once, and a script calling casdb.load without an

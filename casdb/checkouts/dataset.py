@@ -340,6 +340,8 @@ class Dataset:
         original = {v: k for k, v in self._local.items()}
         if text in original:
             return original[text]
+        if text in self.purged:
+            raise NotFound(f"{text}: its bytes were purged from {self.dataset}")
         raise NotFound(f"{file} is not a media file of {self.dataset} {self.version}")
 
     def _open_reader(self) -> Reader:

@@ -121,7 +121,9 @@ class Reader:
     def need(self, path: str) -> int:
         """Spool bytes that fetching ``path`` may take at most (what a budget counts)."""
         e = self.entry(path)
-        fetched = 0 if (self.keep or self.snap.store.has_blob(e.blob)) else e.size
+        # from a remote, counted even when the object cache has the blob (an upper bound:
+        # no stat per file)
+        fetched = 0 if (self.keep or self.source.holds_blobs) else e.size
         return fetched + _converted_size(e)
 
     def fetch(self, paths: list[str]) -> Held:

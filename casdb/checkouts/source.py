@@ -25,6 +25,9 @@ class ObjectSource(Protocol):
     store: ObjectStore
     refs: RefStore
     records_checkouts: bool
+    holds_blobs: bool
+    """Whether ``store`` holds every blob of the versions (a repository), or blobs are fetched
+    on demand (a remote's object cache)."""
     """Whether checkouts are recorded in ``<path>/checkouts`` for purge to find their copies
     (not in a remote's object cache: no purge runs there)."""
 

@@ -57,10 +57,10 @@ class Batch(NamedTuple):
 
 
 def table_rows(snap: Snapshot, tables: Sequence[str] | None, media: str | Sequence[str] | None,
-               keep: Sequence[str] | None = None) -> pd.DataFrame:
+               files: Sequence[str], purged: Sequence[str] = ()) -> pd.DataFrame:
     """The rows a stream goes through: the tables (joined on their index when several) or, with
-    no tables, the media files (index ``file``, no columns), narrowed to ``media`` (a regular
-    expression or paths) and to the files of ``keep`` (the files not purged)."""
+    no tables, the media ``files`` (index ``file``, no columns), narrowed to ``media`` (a
+    regular expression or paths), without the rows of ``purged`` files."""
     import re
 
     import pandas as pd
@@ -69,8 +69,7 @@ def table_rows(snap: Snapshot, tables: Sequence[str] | None, media: str | Sequen
 
     specs = table_specs(snap.header)
     if tables is None:
-        files = sorted(keep) if keep is not None else sorted(snap.media().index)
-        frame = pd.DataFrame(index=pd.Index(files, name="file", dtype="string"))
+        frame = pd.DataFrame(index=pd.Index(sorted(files), name="file", dtype="string"))
     else:
         frames = []
         for t in tables:
@@ -89,8 +88,8 @@ def table_rows(snap: Snapshot, tables: Sequence[str] | None, media: str | Sequen
             raise InvalidInput(f"tables {', '.join(tables)} have different indices "
                                "(filewise and segmented): stream them one at a time")
         frame = frames[0] if len(frames) == 1 else frames[0].join(frames[1:], how="outer")
-        if keep is not None:
-            frame = frame[frame.index.get_level_values("file").isin(set(keep))]
+        if purged:
+            frame = frame[~frame.index.get_level_values("file").isin(list(purged))]
     if media is not None:
         files = frame.index.get_level_values("file")
         if isinstance(media, str):
@@ -155,7 +154,7 @@ class Stream:
         self.reader = Reader(source, snap, flavour or Flavour(),
                              spools / f"{os.getpid()}-{uuid.uuid4().hex[:12]}",
                              keep=cache_budget is None)
-        rows = table_rows(snap, tables, media, keep=self.reader.files)
+        rows = table_rows(snap, tables, media, self.reader.files, self.reader.purged)
         self.frame = rows
         self.audio = audio
         self.batch_size = batch_size

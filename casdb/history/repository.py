@@ -70,6 +70,8 @@ class BaseRepository:
     """
 
     records_checkouts = True
+    holds_blobs = True
+    """Every blob of its versions that was not purged is in ``store`` (nothing to fetch)."""
     """Checkouts from here are recorded (``<repo>/checkouts``) so that purge finds their copies."""
 
     _cloning = False

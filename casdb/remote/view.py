@@ -67,6 +67,7 @@ class RemoteView(BaseRepository):
     straight from a remote (:class:`casdb.checkouts.source.ObjectSource`)."""
 
     records_checkouts = False  # no purge runs on an object cache
+    holds_blobs = False  # blobs are fetched on demand
 
     def __init__(self, path: Path, remote: Remote) -> None:
         super().__init__(path)
