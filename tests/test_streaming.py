@@ -393,3 +393,46 @@ def test_purged_files_are_left_out(tmp_path):
     ds = casdb.load("d", "1.0.0", repo=repo, only_metadata=True, cache_root=tmp_path / "c")
     with pytest.raises(casdb.NotFound, match="purged"):
         ds.audio("audio/000/000002.wav")
+
+
+def _wav_bytes(tmp: Path) -> bytes:
+    path = tmp / "x.wav"
+    sf.write(path, np.linspace(-0.5, 0.5, 400, dtype="float32"), 8000, subtype="PCM_16")
+    return path.read_bytes()
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_decoding_fuzzed_bytes_is_audio_or_invalid_dataset(tmp_path_factory, data):
+    """What a stream or random access decodes comes from the store (hash checked, but committed
+    by anyone): damaged WAV bytes decode or raise InvalidDataset, nothing else."""
+    from casdb.checkouts.fetching import decode
+    from casdb.testing.fuzz import damaged
+
+    tmp = tmp_path_factory.mktemp("fuzz")
+    blob = data.draw(damaged([_wav_bytes(tmp)]))
+    path = tmp / "f.wav"
+    path.write_bytes(blob)
+    start = data.draw(st.one_of(st.none(), st.floats(0, 0.1)))
+    try:
+        audio = decode(str(path), start, None)
+    except casdb.InvalidDataset as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert audio.array.dtype == np.float32 and audio.array.ndim == 2
+
+
+def test_undecodable_media_are_an_error_at_their_batch(tmp_path):
+    src = make_dataset(tmp_path / "src", files=3, duration=0.1)
+    (src / "audio/000/000001.wav").write_bytes(b"RIFF not really a wave file")
+    repo = casdb.Repository.init(tmp_path / "r")
+    repo.commit(src, dataset="d", version="1.0.0", allow_undecodable=True)
+    for flavour in (None, FLAVOUR):
+        stream = casdb.stream("d", "1.0.0", repo=repo, tables="emotion", batch_size=1,
+                              audio="arrays", flavour=flavour, cache_root=tmp_path / "c")
+        got = []
+        with pytest.raises(casdb.InvalidDataset, match="000001.wav"):
+            for frame, _audio in stream:
+                got.append(frame.index[0])
+        assert got == ["audio/000/000000.wav"]  # the batch before it arrived
+        assert os.listdir(tmp_path / "c" / ".streams") == []
