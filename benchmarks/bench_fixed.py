@@ -221,6 +221,12 @@ def main() -> None:
     args = ap.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     casdb, python, rev = common.casdb_command(args, bc.export_revision)
+    # An installed casdb has its bytecode: compile the one under test once, and let the children
+    # use it (PYTHONDONTWRITEBYTECODE in the environment would make every step compile casdb).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    where = subprocess.run([python, "-P", "-c", "import casdb, os; print(os.path.dirname(casdb.__file__))"],
+                           capture_output=True, text=True, check=True, cwd="/").stdout.strip()
+    subprocess.run([python, "-m", "compileall", "-q", where], check=True)
     machine = bc.machine_info(args.data, rev)
     print(f"casdb {machine['casdb_rev']} on {machine['cpu']}, {machine['cores']} cores, "
           f"{machine['ram_gib']} GiB, python {machine['python']}, {machine['fs']}", flush=True)
