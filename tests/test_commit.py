@@ -399,3 +399,12 @@ def test_a_changed_table_or_header_is_a_change(repo, source):
     (source / "db.yaml").write_text(header.replace("name: synth", "name: synth2", 1))
     renamed = repo.commit(source, dataset="synth")
     assert renamed.changed and renamed.id != relabelled.id
+
+
+def test_probe_memory_keeps_the_verdicts_of_a_commit(repo, source):
+    from casdb.commit.statcache import StatCache
+
+    repo.commit(source, dataset="synth", version="1.0.0")
+    memory = StatCache.of(repo).probes()  # read back: a re-commit need not open the blobs again
+    blobs = {hash_bytes((source / file_name(i)).read_bytes()) for i in range(12)}
+    assert blobs <= memory.keys() and all(memory[b].problem == "" for b in blobs)
