@@ -132,7 +132,8 @@ def commit(
         tables = _store_tables(store, frames, known.tables)  # 8
         if not allow_empty and _unchanged(known, files.root.id, tables):
             store.discard()  # only the header (the parent's) may be staged
-            _save_stat_cache(repo, known, files, tables, started_ns)
+            if files.body is not None or _head(known, files, tables) != known.cached:
+                _save_stat_cache(repo, known, files, tables, started_ns)
             return _nothing_changed(repo, dataset, version, branch, head, parent,
                                     files, len(tables), started)
         media = _media_index(repo, known.parent, files.root.id, files.stored)
@@ -405,9 +406,13 @@ def _save_stat_cache(
     started_ns: int,
 ) -> None:
     """Step 10: the stat cache head (listing, root tree, table ids) and body of the folder."""
+    StatCache.of(repo).save(files.folder, _head(known, files, tables), files.body, started_ns)
+
+
+def _head(known: _Known, files: _Files, tables: tuple[tuple[str, str], ...]) -> Head:
+    """The stat cache head of this commit (listing, root tree, table ids)."""
     tree = (files.root.id, files.root.size, files.root.count)
-    head = Head(files.listing, tree, {known.key: dict(tables)} if known.key else {})
-    StatCache.of(repo).save(files.folder, head, files.body, started_ns)
+    return Head(files.listing, tree, {known.key: dict(tables)} if known.key else {})
 
 
 def _update_refs(
