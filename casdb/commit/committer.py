@@ -131,6 +131,8 @@ def commit(
         frames = _wait_for_tables(store, src, known.parent, files.root.id, checking)  # 7
         tables = _store_tables(store, frames, known.tables)  # 8
         if not allow_empty and _unchanged(known, files.root.id, tables):
+            if not allow_undecodable:  # the parent may have been committed with the flag
+                decodable.refuse(_problems(repo, files.folder, known.parent.media), src.header)
             store.discard()  # only the header (the parent's) may be staged
             if files.body is not None or _head(known, files, tables) != known.cached:
                 _save_stat_cache(repo, known, files, tables, started_ns)
