@@ -50,7 +50,7 @@ def test_history_versions_and_diff(repo, source):
     (source / file_name(5)).unlink()
     write_tables(source, [i for i in range(13) if i != 5], seed=1)
     second = repo.commit(source, dataset="synth", version="1.10.0", message="more")
-    repo.commit(source, dataset="synth", version="1.9.0")
+    repo.commit(source, dataset="synth", version="1.9.0", allow_empty=True)
     assert repo.versions("synth") == ["1.0.0", "1.9.0", "1.10.0"]
     assert repo.get_commit(second.id).parents == (first.id,)
     log = repo.log("synth")
@@ -357,3 +357,54 @@ def test_labels_from_a_misc_table_with_two_levels(repo, source):
     (source / "db.speaker.csv").write_text("speaker,session,age,gender\nspk0,a,20,female\n")
     with pytest.raises(InvalidDataset, match="whose index has more than one level"):
         repo.commit(source, dataset="synth")
+
+
+def test_nothing_changed_records_nothing(repo, source):
+    first = repo.commit(source, dataset="synth", version="1.0.0")
+    before = snapshot(repo)
+    again = repo.commit(source, dataset="synth", message="again")
+    assert not again.changed and again.id == first.id and again.at == "1.0.0"
+    assert again.summary() == f"nothing to commit, synth is at 1.0.0 ({first.id[:10]})"
+    assert snapshot(repo) == before  # no object, blob or ref written
+    assert [e.id for e in repo.log("synth")] == [first.id]
+
+
+def test_nothing_changed_with_a_version_tags_the_parent(repo, source):
+    first = repo.commit(source, dataset="synth", version="1.0.0")
+    tagged = repo.commit(source, dataset="synth", version="1.0.1")
+    assert not tagged.changed and tagged.id == first.id
+    assert repo.resolve("synth", "1.0.1") == first.id
+    assert repo.branches("synth") == {"main": first.id}
+    with pytest.raises(AlreadyExists):
+        repo.commit(source, dataset="synth", version="1.0.1")
+    dev = repo.commit(source, dataset="synth", branch="dev")  # a new branch starts at the parent
+    assert not dev.changed and repo.branches("synth") == {"main": first.id, "dev": first.id}
+
+
+def test_allow_empty_records_a_commit(repo, source):
+    first = repo.commit(source, dataset="synth", version="1.0.0")
+    empty = repo.commit(source, dataset="synth", message="empty", allow_empty=True)
+    assert empty.changed and empty.id != first.id
+    assert repo.get_commit(empty.id).parents == (first.id,)
+    assert repo.get_commit(empty.id).tree == repo.get_commit(first.id).tree
+    assert repo.branches("synth") == {"main": empty.id}
+
+
+def test_a_changed_table_or_header_is_a_change(repo, source):
+    first = repo.commit(source, dataset="synth", version="1.0.0")
+    write_tables(source, range(12), seed=3)  # relabelled: same files, new table
+    relabelled = repo.commit(source, dataset="synth")
+    assert relabelled.changed and relabelled.id != first.id
+    header = (source / "db.yaml").read_text()
+    (source / "db.yaml").write_text(header.replace("name: synth", "name: synth2", 1))
+    renamed = repo.commit(source, dataset="synth")
+    assert renamed.changed and renamed.id != relabelled.id
+
+
+def test_probe_memory_keeps_the_verdicts_of_a_commit(repo, source):
+    from casdb.commit.statcache import StatCache
+
+    repo.commit(source, dataset="synth", version="1.0.0")
+    memory = StatCache.of(repo).probes()  # read back: a re-commit need not open the blobs again
+    blobs = {hash_bytes((source / file_name(i)).read_bytes()) for i in range(12)}
+    assert blobs <= memory.keys() and all(memory[b].problem == "" for b in blobs)

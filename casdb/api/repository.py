@@ -50,6 +50,7 @@ class Repository(BaseRepository):
         progress: bool | None = None,
         allow_undecodable: bool = False,
         engine: EngineSpec = None,
+        allow_empty: bool = False,
     ) -> CommitResult:
         """Commit the audformat folder ``source`` as a new version of ``dataset``.
 
@@ -57,6 +58,11 @@ class Repository(BaseRepository):
         ``version``, the commit is also tagged; a version is never re-published
         (``AlreadyExists``). If another writer moved the branch meanwhile, nothing is changed and
         ``Conflict`` is raised.
+
+        A folder equal to the parent (same tree, header and tables) records nothing, as
+        ``git commit`` says "nothing to commit": the result has ``changed=False`` and the
+        parent's ``id``; with ``version`` the parent is tagged with it, and a new ``branch``
+        starts at the parent. ``allow_empty=True`` records a new commit anyway.
 
         A media file whose name or header claims audio that libsndfile cannot decode (a text or
         empty file named ``.wav``, a cut-off header, a truncated WAV) is ``InvalidDataset``
@@ -84,7 +90,8 @@ class Repository(BaseRepository):
                 self.writing():
             return commit(self, source, dataset=dataset, version=version, branch=branch,
                           message=message, author=author, progress=progress,
-                          allow_undecodable=allow_undecodable, engine=running)
+                          allow_undecodable=allow_undecodable, engine=running,
+                          allow_empty=allow_empty)
 
     def purge(self, dataset: str, paths: list[str], reason: str, *, dry_run: bool = False,
               cache_root: str | Path | None = None) -> PurgeReport:

@@ -252,9 +252,15 @@ class _Version:
         self.media = [p for p in self.paths if not is_attachment(p, self.attachments)]
         self.targets = plan(index, self.media, flavour)
         self.local = local_paths(self.paths, self.targets)
-        self.index = index.append_column("local", pa.array(
-            [self.local[p] for p in self.paths], pa.string())).append_column(
-            "converted", pa.array([p in self.targets for p in self.paths], pa.bool_()))
+        if self.targets:
+            local = pa.array([self.local[p] for p in self.paths], pa.string())
+            converted = pa.array([p in self.targets for p in self.paths], pa.bool_())
+        else:  # nothing converted: no array built from Python (that makes pyarrow import pandas)
+            import pyarrow.compute as pc
+
+            local = index.column("file")
+            converted = pc.invert(pc.equal(local, local))
+        self.index = index.append_column("local", local).append_column("converted", converted)
 
     def source(self, path: str) -> str:
         """The file whose bytes ``path`` gets: a converted file, or the store's blob."""

@@ -1,4 +1,5 @@
-"""casdb commit SRC --dataset NAME [--version V] [--branch B] [-m MSG] [--allow-undecodable] [--engine E]"""
+"""casdb commit SRC --dataset NAME [--version V] [--branch B] [-m MSG] [--allow-undecodable]
+[--allow-empty] [--engine E]"""
 
 from __future__ import annotations
 
@@ -17,15 +18,22 @@ from casdb.cli.common import engine_option, open_repo
 @click.option("--allow-undecodable", is_flag=True,
               help="Accept media that claim to be audio but that libsndfile cannot decode "
                    "(text or empty files named .wav, truncated WAVs).")
+@click.option("--allow-empty", is_flag=True,
+              help="Record a commit even if nothing changed since the parent.")
 @engine_option
 @click.pass_context
 def command(ctx: click.Context, src: str, dataset: str, version: str | None, branch: str,
             message: str, author: str | None, allow_undecodable: bool,
-            engine: str | None) -> None:
-    """Commit the audformat folder SRC as a new version of a dataset."""
+            engine: str | None, allow_empty: bool) -> None:
+    """Commit the audformat folder SRC as a new version of a dataset.
+
+    A folder equal to the parent records nothing ("nothing to commit", exit 0), unless
+    --allow-empty; with --version the parent is tagged instead.
+    """
     result = open_repo(ctx).commit(
         src, dataset=dataset, version=version, branch=branch, message=message, author=author,
         allow_undecodable=allow_undecodable, engine=engine,
+        allow_empty=allow_empty,
     )
     click.echo(result.id)
     click.echo(result.summary())

@@ -24,7 +24,7 @@ from casdb.commit.scan import BAD_PATH, Source, SourceFile, scan
 from casdb.commit.statcache import FolderCache, Head, StatCache, listing_digest, tables_key
 from casdb.core.errors import AlreadyExists, InvalidDataset, NotFound
 from casdb.core.ids import hash_bytes, short
-from casdb.core.names import check_branch, check_dataset, check_version
+from casdb.core.names import check_branch, check_dataset, check_version, version_key
 from casdb.core.units import human_size, plural
 from casdb.history import trees
 from casdb.model.encoding import encode
@@ -62,10 +62,21 @@ class CommitResult:
     new_bytes: int
     tables: int
     seconds: float
+    changed: bool = True
+    """False: the folder equals the parent (tree, header, tables) and no commit was recorded;
+    ``id`` is then the parent, which the version tag (if any) now names too."""
+    at: str | None = None
+    """When nothing changed: the version the parent is known as (or None)."""
 
     def summary(self) -> str:
         """One line for the terminal."""
         name = f"{self.dataset} {self.version}" if self.version else f"{self.dataset} ({self.branch})"
+        if not self.changed:
+            if self.version:
+                return (f"nothing changed since {short(self.id)}: tagged it "
+                        f"{self.dataset} {self.version}")
+            where = self.at or self.branch
+            return f"nothing to commit, {self.dataset} is at {where} ({short(self.id)})"
         return (
             f"committed {name} as {short(self.id)}: {plural(self.files, 'file')} "
             f"({human_size(self.bytes)}), {plural(self.tables, 'table')}; "
@@ -94,11 +105,14 @@ def commit(
     progress: bool | None = None,
     allow_undecodable: bool = False,
     engine: Engine | None = None,
+    allow_empty: bool = False,
 ) -> CommitResult:
     """Commit the folder ``source`` as a new version of ``dataset``; see :meth:`BaseRepository.commit`.
 
     Each step below is one step of the write protocol in docs/architecture.md; nothing is
-    visible under its final name before step 9, and no ref moves before step 11.
+    visible under its final name before step 9, and no ref moves before step 11. A folder equal
+    to the parent (tree, header and tables) records no commit unless ``allow_empty``: the
+    stage is dropped, a ``version`` tags the parent, a new ``branch`` starts at it.
     """
     started = time.monotonic()
     head, parent = _check_names_and_refs(repo, dataset, version, branch)  # 1
@@ -116,6 +130,14 @@ def commit(
         files = _store_files(repo, src, known.cached, checking, progress, engine)  # 5, 6
         frames = _wait_for_tables(store, src, known.parent, files.root.id, checking)  # 7
         tables = _store_tables(store, frames, known.tables)  # 8
+        if not allow_empty and _unchanged(known, files.root.id, tables):
+            if not allow_undecodable:  # the parent may have been committed with the flag
+                decodable.refuse(_problems(repo, files.folder, known.parent.media), src.header)
+            store.discard()  # only the header (the parent's) may be staged
+            if files.body is not None or _head(known, files, tables) != known.cached:
+                _save_stat_cache(repo, known, files, tables, started_ns)
+            return _nothing_changed(repo, dataset, version, branch, head, parent,
+                                    files, len(tables), started)
         media = _media_index(repo, known.parent, files.root.id, files.stored)
         if not allow_undecodable:
             decodable.refuse(_problems(repo, files.folder, media), src.header)
@@ -204,6 +226,33 @@ def commit_files(
         id=commit_id, dataset=dataset, version=version, branch=branch, parent=parent,
         files=root.count, bytes=root.size, hashed_files=0, new_files=0, new_bytes=0,
         tables=len(tables), seconds=time.monotonic() - started,
+    )
+
+
+def _unchanged(known: _Known, tree: str, tables: tuple[tuple[str, str], ...]) -> bool:
+    """Whether the commit would record what its parent holds: same tree, header and tables
+    (the media index follows from the tree)."""
+    parent = known.parent
+    return (parent is not None and parent.tree == tree and parent.header == known.header_id
+            and tuple(parent.tables) == tables)
+
+
+def _nothing_changed(
+    repo: BaseRepository, dataset: str, version: str | None, branch: str, head: str | None,
+    parent: str, files: _Files, tables: int, started: float,
+) -> CommitResult:
+    """No commit: tag the parent with ``version`` and start a new ``branch`` at it, both by
+    compare-and-swap as in step 11 (the branch head must still be what step 1 read)."""
+    updates = [RefUpdate(f"tags/{version}", None, parent)] if version else []
+    updates.append(RefUpdate(f"heads/{branch}", head, parent))
+    if version or head != parent:
+        repo.refs.update(dataset, updates)
+    tags = [t for t, c in repo.refs.tags(dataset).items() if c == parent] if not version else []
+    return CommitResult(
+        id=parent, dataset=dataset, version=version, branch=branch, parent=parent,
+        files=files.root.count, bytes=files.root.size, hashed_files=files.stored.hashed_files,
+        new_files=0, new_bytes=0, tables=tables, seconds=time.monotonic() - started,
+        changed=False, at=version or (max(tags, key=version_key) if tags else None),
     )
 
 
@@ -359,9 +408,13 @@ def _save_stat_cache(
     started_ns: int,
 ) -> None:
     """Step 10: the stat cache head (listing, root tree, table ids) and body of the folder."""
+    StatCache.of(repo).save(files.folder, _head(known, files, tables), files.body, started_ns)
+
+
+def _head(known: _Known, files: _Files, tables: tuple[tuple[str, str], ...]) -> Head:
+    """The stat cache head of this commit (listing, root tree, table ids)."""
     tree = (files.root.id, files.root.size, files.root.count)
-    head = Head(files.listing, tree, {known.key: dict(tables)} if known.key else {})
-    StatCache.of(repo).save(files.folder, head, files.body, started_ns)
+    return Head(files.listing, tree, {known.key: dict(tables)} if known.key else {})
 
 
 def _update_refs(

@@ -161,8 +161,12 @@ class StatCache:
 
         data = self._read("", "probes")
         probes = data.get("probes") if data else None
+        # 5 fields (before the verdict of decodable.find was kept) or 6 (MediaInfo with its
+        # problem): a memory that read as empty made every commit probe every WAV again
         if not isinstance(probes, dict) or not all(
-            isinstance(k, str) and isinstance(v, list) and len(v) == 5 for k, v in probes.items()
+            isinstance(k, str) and isinstance(v, list) and len(v) in (5, 6)
+            and (len(v) == 5 or isinstance(v[5], (str, type(None))))
+            for k, v in probes.items()
         ):
             return {}
         return {k: MediaInfo(*v) for k, v in probes.items()}

@@ -41,3 +41,18 @@ def test_cli_refuses_a_name_that_is_not_utf8_in_one_line(repo, tmp_path):
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert r"b'audio/\xff\xfe.wav'" in done.stderr
     assert nothing_stored(repo)
+
+
+def test_cli_nothing_to_commit_exits_0_and_allow_empty_records(repo, tmp_path):
+    src = make_dataset(tmp_path / "src", files=2, duration=0.1, sampling_rate=8000)
+    base = [CASDB, "--repo", str(repo.path), "commit", str(src), "--dataset", "d"]
+    first = subprocess.run([*base, "--version", "1"], capture_output=True, text=True, check=True)
+    head = first.stdout.split()[0]
+    same = subprocess.run(base, capture_output=True, text=True)
+    assert same.returncode == 0, same.stderr
+    assert same.stdout.splitlines() == [head, f"nothing to commit, d is at 1 ({head[:10]})"]
+    assert repo.branches("d") == {"main": head}
+    empty = subprocess.run([*base, "--allow-empty"], capture_output=True, text=True, check=True)
+    new = empty.stdout.split()[0]
+    assert new != head and "committed d (main)" in empty.stdout
+    assert repo.branches("d") == {"main": new} and repo.get_commit(new).parents == (head,)
