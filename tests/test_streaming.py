@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import casdb
 from casdb.checkouts.streaming import order
 from casdb.testing.corrupt import files_holding
+from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset
 
 FLAVOUR = {"sampling_rate": 8000}
@@ -125,7 +126,7 @@ def test_shards_partition_the_rows(made, tmp_path):
     assert len(set(everything)) == len(everything)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(rows=st.integers(0, 200), count=st.integers(1, 9), seed=st.integers(0, 2**32),
        epoch=st.integers(0, 5))
 def test_order_of_shards_is_an_exact_partition(rows, count, seed, epoch):
@@ -401,7 +402,7 @@ def _wav_bytes(tmp: Path) -> bytes:
     return path.read_bytes()
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(data=st.data())
 def test_decoding_fuzzed_bytes_is_audio_or_invalid_dataset(tmp_path_factory, data):
     """What a stream or random access decodes comes from the store (hash checked, but committed
