@@ -325,6 +325,7 @@ class Dataset:
             raise NotFound(f"{path}: its bytes were purged from {self.dataset}")
         reader = self._open_reader()
         held = reader.fetch([path])
+        reader.publish()  # a fetched blob is kept in the object cache for the next time
         try:
             return reader.decode(held.local[path], start, end)
         finally:

@@ -43,7 +43,7 @@ from casdb.audio.flavour import Flavour, Target
 from casdb.audio.probe import extension
 from casdb.checkouts.converted import is_undecodable, plan
 from casdb.checkouts.selection import attachment_paths, is_attachment
-from casdb.core.errors import IntegrityError, InvalidDataset, NotFound, storage_error
+from casdb.core.errors import Error, IntegrityError, InvalidDataset, NotFound, storage_error
 from casdb.core.ids import short
 
 if TYPE_CHECKING:
@@ -51,6 +51,10 @@ if TYPE_CHECKING:
 
     from casdb.checkouts.source import ObjectSource
     from casdb.history.snapshot import Snapshot
+
+
+PUBLISH_EVERY = 256 << 20
+"""Bytes fetched into the object cache between two publishes (flushes) of a stream."""
 
 
 class Audio(NamedTuple):
@@ -95,6 +99,8 @@ class Reader:
         self.threads = threads
         self._verifier = None
         self._pool: ThreadPoolExecutor | None = None
+        self._staged: set[str] = set()
+        self._unpublished = 0
         self._count = itertools.count()
         if snap.commit.media is None:
             raise NotFound(f"{snap.dataset} at {snap.commit_id[:10]} has no media index")
@@ -190,12 +196,21 @@ class Reader:
     def _blob_files(self, blobs: dict[str, int], held: Held) -> dict[str, str]:
         """A checked file per blob: the store's own, or a verified copy in the spool."""
         store = self.snap.store
+        arrived: dict[str, str] = {}
         if self.keep:
-            missing = {b: s for b, s in blobs.items() if not store.has_blob(b)}
+            missing = {b: s for b, s in blobs.items()
+                       if b not in self._staged and not store.has_blob(b)}
             if missing:
-                self.source.ensure_blobs(missing, progress=False)
-                store.publish()
-        local = [b for b in blobs if store.has_blob(b)]
+                # Staged, not published: verified on arrival, readable where staged; made
+                # durable together every PUBLISH_EVERY bytes and at the end (one flush per
+                # batch of a stream cost more than the fetch).
+                self.source.ensure_blobs(missing, progress=False, publish=False)
+                self._staged.update(missing)
+                self._unpublished += sum(missing.values())
+            arrived = {b: store.blob_file(b) for b in blobs if b in self._staged}
+            if self._unpublished >= PUBLISH_EVERY:
+                self.publish()
+        local = [b for b in blobs if b not in arrived and store.has_blob(b)]
         if local:
             if self._verifier is None:
                 self._verifier = store.verifier()
@@ -208,6 +223,7 @@ class Reader:
                 raise IntegrityError(f"blob {short(bad[0])} in the store is damaged and no "
                                      "remote had a good copy: run `casdb fsck`")
         out = {b: store.blob_file(b) for b in local}
+        out.update(arrived)
         rest = {b: s for b, s in blobs.items() if b not in out}
         if rest:
             fetched = os.path.join(held.folder, "blobs")
@@ -253,7 +269,18 @@ class Reader:
         held.folder = None
         held.bytes = 0
 
+    def publish(self) -> None:
+        """Make the blobs fetched into the object cache durable and visible (keep mode)."""
+        if self._staged:
+            self.snap.store.publish()
+            self._staged.clear()
+            self._unpublished = 0
+
     def close(self) -> None:
+        try:
+            self.publish()
+        except Error:
+            self.snap.store.discard()  # a cache: what could not be kept is fetched again
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

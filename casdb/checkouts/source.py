@@ -43,8 +43,11 @@ class ObjectSource(Protocol):
     def fetch_version(self, commit_id: str, progress: bool | None = None) -> None:
         """Bring the commit, header, tables and media index of a version into ``store``."""
 
-    def ensure_blobs(self, wanted: dict[str, int], progress: bool | None = None) -> None:
-        """Bring the blobs ``wanted`` (id -> size) into ``store``, published."""
+    def ensure_blobs(self, wanted: dict[str, int], progress: bool | None = None,
+                     publish: bool = True) -> None:
+        """Bring the blobs ``wanted`` (id -> size) into ``store``, verified; published, or with
+        ``publish=False`` staged (readable through ``store.blob_file``) until the caller's
+        ``store.publish()`` (a stream publishes once in a while, not per batch)."""
 
     def repair_blobs(self, blobs: list[str]) -> list[str]:
         """Replace damaged blobs by verified copies where one exists; return those repaired."""

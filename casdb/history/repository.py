@@ -255,7 +255,8 @@ class BaseRepository:
     def fetch_version(self, commit_id: str, progress: bool | None = None) -> None:
         """Nothing to fetch: every object of a version is in the store."""
 
-    def ensure_blobs(self, wanted: dict[str, int], progress: bool | None = None) -> None:
+    def ensure_blobs(self, wanted: dict[str, int], progress: bool | None = None,
+                     publish: bool = True) -> None:
         """Nothing to fetch: every blob not purged is in the store."""
 
     def repair_blobs(self, blobs: list[str]) -> list[str]:

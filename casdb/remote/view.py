@@ -165,12 +165,15 @@ class RemoteView(BaseRepository):
         """The commit, header, tables and media index (no folder trees, no history)."""
         self._fetch([commit_id], history=False, trees=False, progress=progress)
 
-    def ensure_blobs(self, wanted: dict[str, int], progress: bool | None = None) -> None:
-        """The blobs ``wanted`` (id -> size) that the cache lacks, fetched and published."""
+    def ensure_blobs(self, wanted: dict[str, int], progress: bool | None = None,
+                     publish: bool = True) -> None:
+        """The blobs ``wanted`` (id -> size) that the cache lacks, fetched, verified and
+        published (``publish=False``: staged, for the caller to publish)."""
         try:
             self._with_index(wanted, lambda where: get_blobs(
                 self, self.remote, wanted, where=where, progress=progress))
-            self.store.publish()
+            if publish:
+                self.store.publish()
         except BaseException:
             self.store.discard()
             raise
