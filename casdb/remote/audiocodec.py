@@ -72,21 +72,21 @@ def encode(data: bytes, blob: str) -> bytes | None:
 def decode(record: bytes, blob: str, size: int | None = None) -> bytes:
     """The original bytes of a coded ``record``, verified against ``blob`` (and ``size`` if
     known); ``IntegrityError`` if anything is wrong."""
-    what = f"coded blob {blob}"
+    what = f"blob {blob} arrived corrupt (coded as FLAC)"
     if len(record) < _HEAD.size:
-        raise IntegrityError(f"{what} is damaged: shorter than its header")
+        raise IntegrityError(f"{what}: shorter than its header")
     magic, side_len, offset, length, width, channels, layout, zero = _HEAD.unpack_from(record)
     if magic != MAGIC:
-        raise IntegrityError(f"{what} is damaged: not a casdb FLAC record")
+        raise IntegrityError(f"{what}: not a casdb FLAC record")
     if (zero or width not in _SUBTYPES or not 1 <= channels <= MAX_CHANNELS
             or layout not in (LE, BE, U8) or (layout == U8) != (width == 1 and layout != BE)):
-        raise IntegrityError(f"{what} is damaged: a bad sample format")
+        raise IntegrityError(f"{what}: a bad sample format")
     if side_len > len(record) - _HEAD.size or offset > side_len:
-        raise IntegrityError(f"{what} is damaged: its side bytes do not fit")
+        raise IntegrityError(f"{what}: its side bytes do not fit")
     if length == 0 or length % (width * channels) or length > MAX_CODED:
-        raise IntegrityError(f"{what} is damaged: a bad sample length")
+        raise IntegrityError(f"{what}: a bad sample length")
     if size is not None and side_len + length != size:
-        raise IntegrityError(f"{what} is damaged: it rebuilds {side_len + length} bytes, not "
+        raise IntegrityError(f"{what}: it rebuilds {side_len + length} bytes, not "
                              f"{size}")
     start = _HEAD.size
     side = memoryview(record)[start : start + side_len]
@@ -94,7 +94,7 @@ def decode(record: bytes, blob: str, size: int | None = None) -> bytes:
     samples = _samples(memoryview(record)[start + side_len :], span, what)
     out = b"".join((side[:offset], samples, side[offset:]))
     if hash_bytes(out) != blob:
-        raise IntegrityError(f"{what} is damaged: the rebuilt file hashes differently")
+        raise IntegrityError(f"{what}: the rebuilt file hashes differently")
     return out
 
 
@@ -132,18 +132,18 @@ def _samples(flac: memoryview, span: Span, what: str) -> bytes:
     try:
         with sf.SoundFile(io.BytesIO(flac)) as f:
             if f.format != "FLAC":
-                raise IntegrityError(f"{what} is damaged: its samples are not a FLAC stream")
+                raise IntegrityError(f"{what}: its samples are not a FLAC stream")
             if f.channels != span.channels or f.frames != expected:
-                raise IntegrityError(f"{what} is damaged: its FLAC stream has another shape")
+                raise IntegrityError(f"{what}: its FLAC stream has another shape")
             dtype = "int16" if span.width < 3 else "int32"
             a = f.read(expected, dtype=dtype, always_2d=True)
     except IntegrityError:
         raise
     except Exception as exc:  # noqa: BLE001 - libsndfile raises several kinds for bad bytes
-        raise IntegrityError(f"{what} is damaged: its FLAC stream does not decode "
+        raise IntegrityError(f"{what}: its FLAC stream does not decode "
                              f"({type(exc).__name__})") from None
     if a.shape != (expected, span.channels):
-        raise IntegrityError(f"{what} is damaged: its FLAC stream is truncated")
+        raise IntegrityError(f"{what}: its FLAC stream is truncated")
     if span.width == 2:
         return a.astype("<i2" if span.layout == LE else ">i2").tobytes()
     if span.width == 3:
