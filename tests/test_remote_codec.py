@@ -414,3 +414,22 @@ def test_fuzz_arbitrary_bytes(data):
         decode(MAGIC + data, "ab" * 32)
     with pytest.raises(IntegrityError):
         decode(data, "ab" * 32)
+
+
+def test_repair_from_a_coded_remote(spoken, tmp_path):
+    from casdb.remote.repair import repair_blobs
+
+    repo, src = spoken
+    url = str(tmp_path / "remote")
+    repo.remote_add(_name(tmp_path, "coded"), url)
+    repo.push(_name(tmp_path, "coded"))
+    clone = casdb.Repository.clone(url, tmp_path / "clone")
+    blobs = [hash_bytes((src / file_name(i)).read_bytes()) for i in (0, 6)]  # packed, alone
+    assert {Remote.open(url).index()[b].kind for b in blobs} == {AUDIO}
+    for blob in blobs:
+        path = clone.store.blob_path(blob)
+        path.chmod(0o644)
+        path.write_bytes(b"damaged")
+    assert sorted(repair_blobs(clone, blobs, [Remote.open(url)])) == sorted(blobs)
+    for blob, i in zip(blobs, (0, 6), strict=True):
+        assert clone.store.blob_path(blob).read_bytes() == (src / file_name(i)).read_bytes()
