@@ -14,7 +14,8 @@ cached under ``--data``. This is synthetic speech: real recordings carry room no
 less (the issue measured 0.52-0.59 for LibriSpeech-like 16 kHz speech, 0.64 for 8 kHz prompts).
 
 Steps, in this process (times include nothing but the call): commit into a fresh repository;
-for each codec (``none``, then ``flac``): ``remote add`` of ``s3://codec-bench/<codec>`` on a
+for each codec (``none``, then ``flac``, ``--repeat`` rounds): ``remote add`` of
+``s3://codec-bench/<codec>-<round>`` on a
 SeaweedFS server on loopback (``weed mini``, started here), **push**, then **clone** into an
 empty folder, then a check that every file of the clone's checkout equals the source. Reported:
 wall time, this process's CPU time (user + system, all threads), the server's CPU time (from
@@ -119,6 +120,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "casdb-bench")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="rounds of (none, flac) push and clone, each to a new prefix")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
     from casdb.testing.speech import espeak
@@ -150,34 +153,35 @@ def main() -> None:
         server.create_bucket("codec-bench")
         repo = casdb.Repository.init(work / "repo")
         repo.commit(src, dataset="speech", version="1.0.0")
-        for codec in ("none", "flac"):
-            url = f"s3://codec-bench/{codec}"
-            repo.remote_add(codec, url, audio_codec=codec)
+        for n, codec in enumerate(["none", "flac"] * args.repeat):
+            name = f"{codec}-{n // 2}"
+            url = f"s3://codec-bench/{name}"
+            repo.remote_add(name, url, audio_codec=codec)
             out = {}
             for step in ("push", "clone"):
                 os.sync()
                 w0, c0, s0 = time.perf_counter(), cpu(), process_cpu(server.process.pid)
                 if step == "push":
-                    result = repo.push(codec)
+                    result = repo.push(name)
                 else:
-                    clone = casdb.Repository.clone(url, work / f"clone-{codec}")
+                    clone = casdb.Repository.clone(url, work / f"clone-{name}")
                 w1, c1, s1 = time.perf_counter(), cpu(), process_cpu(server.process.pid)
                 out[step] = {"wall_s": w1 - w0, "cpu_s": c1 - c0, "server_cpu_s": s1 - s0}
             out["push"]["sent_bytes"] = result.bytes
             out["server_bytes"], out["server_objects"] = server_bytes(server, "codec-bench",
-                                                                      codec + "/")
-            ds = casdb.load("speech", "1.0.0", repo=clone, cache_root=work / f"cache-{codec}")
+                                                                      name + "/")
+            ds = casdb.load("speech", "1.0.0", repo=clone, cache_root=work / f"cache-{name}")
             for i in range(args.files):
-                name = file_name(i)
-                assert (Path(ds.root) / name).read_bytes() == (src / name).read_bytes(), name
-            res[codec] = out
-            print(f"{codec:>4}: server holds {out['server_bytes'] / 1e6:7.1f} MB in "
+                file = file_name(i)
+                assert (Path(ds.root) / file).read_bytes() == (src / file).read_bytes(), file
+            res.setdefault(codec, []).append(out)
+            print(f"{name:>6}: server holds {out['server_bytes'] / 1e6:7.1f} MB in "
                   f"{out['server_objects']} objects; push {out['push']['wall_s']:.2f} s wall, "
                   f"{out['push']['cpu_s']:.2f} s CPU (server {out['push']['server_cpu_s']:.2f});"
                   f" clone {out['clone']['wall_s']:.2f} s wall, {out['clone']['cpu_s']:.2f} s "
                   f"CPU (server {out['clone']['server_cpu_s']:.2f}); every file bit-exact",
                   flush=True)
-        share = res["flac"]["server_bytes"] / res["none"]["server_bytes"]
+        share = res["flac"][0]["server_bytes"] / res["none"][0]["server_bytes"]
         print(f"bytes on the server with FLAC: {share:.3f} of those without", flush=True)
         res["flac_share"] = share
     finally:

@@ -67,7 +67,8 @@ def speech_corpus(folder: Path, count: int, rate: int = 16000, start: int = 0) -
     paths = []
     for n in range(start, start + count):
         text = " ".join(SENTENCES[(n + k) % len(SENTENCES)] for k in range(1 + n % 3))
-        data, native = speak(text, voices[n % len(voices)], 140 + 7 * (n % 9), 35 + 5 * (n % 7))
+        # pitch cycles over 41 values: no two of the first 1476 files are the same
+        data, native = speak(text, voices[n % len(voices)], 140 + 7 * (n % 9), 30 + n % 41)
         if native != rate:
             g = gcd(native, rate)
             data = resample_poly(data[:, 0].astype(np.float64), rate // g, native // g)
