@@ -22,7 +22,7 @@ from casdb.maintenance.fsck import check
 from casdb.remote.audiocodec import MAGIC, decode, encode
 from casdb.remote.layout import AUDIO, BLOB, MARKER, Remote
 from casdb.testing.corrupt import files_holding
-from casdb.testing.speech import espeak, riff_wav, speak
+from casdb.testing.speech import espeak, prompts, riff_wav, speak
 from casdb.testing.synth import file_name, make_dataset
 
 needs_espeak = pytest.mark.skipif(espeak() is None, reason="espeak-ng is not installed (apt-get "
@@ -69,6 +69,19 @@ def test_real_speech_rebuilt_bit_exact_and_smaller(speech, fmt, subtype, channel
         samples = _stereo(x) if channels == 2 else x
         share = _roundtrip(_file(samples, fmt, subtype))
         assert share < (0.8 if subtype != "PCM_24" else 0.9)  # speech compresses; noise not
+
+
+def test_recorded_voice_prompts_rebuilt_bit_exact_and_smaller():
+    files = prompts()
+    if not files:
+        pytest.skip("asterisk-core-sounds-en-wav is not installed (apt-get install "
+                    "asterisk-core-sounds-en-wav; scripts/_venv.sh does it as root)")
+    wav = coded = 0
+    for path in files:
+        data = path.read_bytes()
+        wav += len(data)
+        coded += len(data) * _roundtrip(data)  # every prompt is coded and rebuilt bit-exact
+    assert len(files) > 500 and coded / wav < 0.7
 
 
 @needs_espeak

@@ -1,7 +1,8 @@
 """Real speech and hand-built WAV files for the remote audio codec's tests and benchmark.
 
-Speech comes from espeak-ng (a Debian package: ``scripts/_venv.sh`` installs it when it can);
-:func:`espeak` is None without it, and the tests that need it skip with a message. The WAV
+Speech comes from espeak-ng (synthesised) and from Debian's asterisk-core-sounds-en-wav
+(recorded voice prompts); ``scripts/_venv.sh`` installs both when it can. :func:`espeak` is None
+and :func:`prompts` empty without them, and the tests that need them skip with a message. The WAV
 builders write the odd files libsndfile never writes (LIST chunks, odd-length chunks with a pad
 byte, the data chunk before others, WAVE_FORMAT_EXTENSIBLE, a trailing partial frame).
 
@@ -34,6 +35,15 @@ SENTENCES = [
     "The box was thrown beside the parked truck.",
 ]
 """Sentences to speak (the first of the Harvard sentences and the Stella passage)."""
+
+
+PROMPTS = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+"""Recorded voice prompts (8 kHz 16-bit WAV) of Debian's asterisk-core-sounds-en-wav."""
+
+
+def prompts() -> list[Path]:
+    """The recorded voice prompts, sorted; empty if the package is not installed."""
+    return sorted(PROMPTS.rglob("*.wav")) if PROMPTS.is_dir() else []
 
 
 def espeak() -> str | None:
