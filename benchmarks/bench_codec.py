@@ -7,11 +7,13 @@ Usage (from the project root; espeak-ng must be installed: ``apt-get install esp
     python benchmarks/bench_codec.py                 # 300 sentences
     python benchmarks/bench_codec.py --files 60      # quick run
 
-Data: ``--files`` WAV files (16-bit mono, 16 kHz) of English sentences spoken by espeak-ng with
+Data (``--corpus espeak``, the default): ``--files`` WAV files (16-bit mono, 16 kHz) of English sentences spoken by espeak-ng with
 six voices and varying speed and pitch (``casdb.testing.speech.speech_corpus``: 1-3 Harvard
 sentences each, resampled from espeak's 22050 Hz), plus the tables of a synthetic dataset,
 cached under ``--data``. This is synthetic speech: real recordings carry room noise and compress
 less (the issue measured 0.52-0.59 for LibriSpeech-like 16 kHz speech, 0.64 for 8 kHz prompts).
+``--corpus prompts``: recorded speech, the 568 voice prompts of Debian's
+asterisk-core-sounds-en-wav (8 kHz 16-bit mono WAV, 24.5 MB; the first ``--files``).
 
 Steps, in this process (times include nothing but the call): commit into a fresh repository;
 for each codec (``none``, then ``flac``, ``--repeat`` rounds): ``remote add`` of
@@ -52,21 +54,25 @@ def process_cpu(pid: int) -> float:
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
 
 
-def corpus(data: Path, files: int) -> Path:
-    """The dataset folder: ``files`` spoken sentences and tables (cached)."""
-    from casdb.testing.speech import speech_corpus
+def corpus(data: Path, files: int, kind: str) -> Path:
+    """The dataset folder: ``files`` spoken sentences (or recorded prompts) and tables
+    (cached)."""
+    from casdb.testing.speech import prompts, speech_corpus
     from casdb.testing.synth import file_name, make_dataset
 
-    src = data / f"speech-{files}"
+    src = data / f"{kind}-{files}"
     if (src / ".complete").exists():
         return src
     shutil.rmtree(src, ignore_errors=True)
     make_dataset(src, files=files, audio=False, name="speech")
-    spoken = speech_corpus(data / f"spoken-{files}", files)
+    if kind == "prompts":
+        spoken = prompts()[:files]
+    else:
+        spoken = speech_corpus(data / f"spoken-{files}", files)
     for i, path in enumerate(spoken):
         target = src / file_name(i)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(path, target)
+        shutil.copyfile(path, target)
     (src / ".complete").write_text("")
     return src
 
@@ -120,26 +126,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "casdb-bench")
+    parser.add_argument("--corpus", choices=["espeak", "prompts"], default="espeak",
+                        help="espeak-ng sentences at 16 kHz, or Debian's recorded asterisk "
+                             "voice prompts (8 kHz; at most 568)")
     parser.add_argument("--repeat", type=int, default=2,
                         help="rounds of (none, flac) push and clone, each to a new prefix")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
-    from casdb.testing.speech import espeak
+    from casdb.testing.speech import espeak, prompts
 
-    if espeak() is None:
+    if args.corpus == "espeak" and espeak() is None:
         sys.exit("espeak-ng is not installed: apt-get install espeak-ng")
+    if args.corpus == "prompts":
+        if not prompts():
+            sys.exit("no voice prompts: apt-get install asterisk-core-sounds-en-wav")
+        args.files = min(args.files, len(prompts()))
     import casdb
     from casdb.testing.seaweed import SeaweedFS
     from casdb.testing.synth import file_name
 
     args.data.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    src = corpus(args.data, args.files)
+    src = corpus(args.data, args.files, args.corpus)
     wavs = [src / file_name(i) for i in range(args.files)]
     wav_bytes = sum(p.stat().st_size for p in wavs)
     print(f"corpus: {args.files} files, {wav_bytes / 1e6:.1f} MB of WAV "
           f"({time.perf_counter() - t0:.1f} s to make or find)", flush=True)
-    res: dict = {"files": args.files, "wav_bytes": wav_bytes, "cores": os.cpu_count()}
+    res: dict = {"corpus": args.corpus, "files": args.files, "wav_bytes": wav_bytes, "cores": os.cpu_count()}
     res["speed"] = codec_speed(wavs)
     s = res["speed"]
     print(f"codec on one core: FLAC alone {s['flac_MBps']:.0f} MB/s, encode (with check) "
