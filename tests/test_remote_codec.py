@@ -446,3 +446,19 @@ def test_repair_from_a_coded_remote(spoken, tmp_path):
     assert sorted(repair_blobs(clone, blobs, [Remote.open(url)])) == sorted(blobs)
     for blob, i in zip(blobs, (0, 6), strict=True):
         assert clone.store.blob_path(blob).read_bytes() == (src / file_name(i)).read_bytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(cuts=st.lists(st.tuples(st.integers(0, 200), st.binary(min_size=1, max_size=6)),
+                     min_size=1, max_size=4),
+       aiff=st.booleans())
+def test_fuzz_encoder_headers(cuts, aiff):
+    """Any blob may reach the encoder on a push: damaged headers never raise, and what is
+    coded decodes to the same bytes."""
+    x = (np.arange(600, dtype=np.int16) * 37 % 2000)[:, None]
+    data = bytearray(_file(x, "AIFF", "PCM_16", 8000) if aiff else riff_wav(x, 8000))
+    for at, patch in cuts:
+        data[at : at + len(patch)] = patch
+    data = bytes(data)
+    record = encode(data, hash_bytes(data))
+    assert record is None or decode(record, hash_bytes(data), len(data)) == data

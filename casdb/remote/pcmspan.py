@@ -102,7 +102,8 @@ def _aiff(data: bytes) -> Span | None:
         return None
     channels, _, bits = struct.unpack(">hIh", data[comm : comm + 8])
     exponent, mantissa = struct.unpack(">HQ", data[comm + 8 : comm + 18])
-    rate = int(mantissa * 2.0 ** ((exponent & 0x7FFF) - 16383 - 63)) if mantissa else 0
+    shift = (exponent & 0x7FFF) - 16383 - 63  # an 80-bit float; the rate is only a label:
+    rate = mantissa >> -shift if -64 < shift <= 0 else 0  # out of range reads as 0
     if bits not in (8, 16, 24) or channels < 1:
         return None
     width = bits // 8
