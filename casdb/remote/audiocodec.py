@@ -40,8 +40,9 @@ MAGIC = b"casdbFL1"
 _HEAD = struct.Struct("<8sQQQBBBB")
 _SUBTYPES = {1: "PCM_S8", 2: "PCM_16", 3: "PCM_24"}
 CODECS = ("flac", "none")
-MAX_CODED = 1 << 30
-"""Blobs larger than this are not coded (coding holds the file and its samples in memory)."""
+MAX_CODED = 256 << 20
+"""Blobs larger than this are not coded (coding holds the file, its samples and the rebuilt
+copy in memory)."""
 
 
 def encode(data: bytes, blob: str) -> bytes | None:

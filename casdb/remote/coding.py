@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,16 @@ AHEAD = 128 << 20
 def workers() -> int:
     """Threads that code: one per core."""
     return os.cpu_count() or 1
+
+
+_BIG = threading.BoundedSemaphore(workers())
+
+
+def prepare_big(path: Path, blob: str, codec: str) -> tuple[str, bytes]:
+    """:func:`prepare` for a big blob: at most one per core at once (each holds its file, its
+    record and the rebuilt copy in memory), whatever the number of upload threads."""
+    with _BIG:
+        return prepare(path, blob, codec)
 
 
 def prepare(path: Path, blob: str, codec: str) -> tuple[str, bytes]:

@@ -43,7 +43,7 @@ from casdb.core.progress import Progress
 from casdb.history import dag
 from casdb.model.graph import COMMIT, TREE, references
 from casdb.remote.audiocodec import MAX_CODED
-from casdb.remote.coding import prepare, prepared
+from casdb.remote.coding import prepare_big, prepared
 from casdb.remote.layout import AUDIO, BIG, OBJECT, PACK_SIZE, Entry, Remote
 from casdb.store import reachability
 from casdb.store.refs import RefUpdate
@@ -179,7 +179,7 @@ def _upload(repo: BaseRepository, remote: Remote, objects: list[str], blobs: dic
         def send_big(blob: str) -> int:
             path = store.blob_path(blob)
             if remote.audio_codec != "none" and blobs[blob] <= MAX_CODED and _audio_like(path):
-                kind, data = prepare(path, blob, remote.audio_codec)
+                kind, data = prepare_big(path, blob, remote.audio_codec)
                 if kind == AUDIO:
                     sent = len(data) if remote.put_coded_blob(blob, data) else 0
                     bar.advance(blobs[blob])
