@@ -40,3 +40,24 @@ ensure_chromium() {
   echo "chromium is not installed and could not be (needs apt-get as root): the browser tests" \
        "of casdb card will be skipped" >&2
 }
+
+# The remote audio codec's tests (tests/test_remote_codec.py) and benchmark (bench_codec.py) use
+# real speech: espeak-ng synthesises it, and asterisk-core-sounds-en-wav ships 568 recorded
+# voice prompts as 8 kHz WAV. Install them when missing and apt-get can (as root); otherwise
+# say so once: the tests that need them skip. Idempotent: nothing runs when both are there.
+ensure_speech() {
+  local missing=()
+  command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+  [ -d /usr/share/asterisk/sounds/en_US_f_Allison ] || missing+=(asterisk-core-sounds-en-wav)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing ${missing[*]} (apt-get) for the remote audio codec's speech tests" >&2
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
+       || { apt-get update -q >/dev/null 2>&1 \
+            && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; }; then
+      return 0
+    fi
+  fi
+  echo "${missing[*]} not installed and could not be (needs apt-get as root): the speech tests" \
+       "of the remote audio codec will be skipped" >&2
+}

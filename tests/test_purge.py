@@ -89,8 +89,8 @@ def test_purge_reaches_remotes_now_or_on_the_next_push(versions, tmp_path, s3_en
     needle = secret_bytes(versions)[100:400]
     folder = tmp_path / "remote"
     s3_url = f"s3://casdb/purge-{os.getpid()}-{time.time_ns()}"
-    versions.remote_add("folder", str(folder))
-    versions.remote_add("s3", s3_url)
+    versions.remote_add("folder", str(folder), audio_codec="none")  # raw bytes are searched for
+    versions.remote_add("s3", s3_url, audio_codec="none")
     versions.push("folder")
     versions.push("s3")
     assert files_holding(folder, needle)
@@ -113,7 +113,7 @@ def test_purge_reaches_remotes_now_or_on_the_next_push(versions, tmp_path, s3_en
 
 def test_a_pull_brings_the_purge_of_others(versions, tmp_path):
     url = str(tmp_path / "remote")
-    versions.remote_add("origin", url)
+    versions.remote_add("origin", url, audio_codec="none")
     versions.push()
     mirror = Repository.clone(url, tmp_path / "mirror")
     needle = secret_bytes(versions)[100:400]

@@ -100,7 +100,7 @@ def test_a_pull_does_not_bring_purged_bytes_back(small, tmp_path):
     purges the remote."""
     repo, src = small
     url = str(tmp_path / "remote")
-    repo.remote_add("origin", url)
+    repo.remote_add("origin", url, audio_codec="none")  # raw bytes are searched for
     repo.push()
     other = Repository.clone(url, tmp_path / "other")
     needle = (src / SECRET).read_bytes()[100:400]
@@ -294,7 +294,7 @@ def test_seaweedfs_keeps_purged_bytes_until_it_vacuums(small, tmp_path, s3_env, 
     the needle deleted; the bytes stay in the volume file until a vacuum compacts it."""
     repo, src = small
     needle = (src / SECRET).read_bytes()[1000:1400]
-    repo.remote_add("s3", s3_url)
+    repo.remote_add("s3", s3_url, audio_codec="none")
     repo.push("s3")
     assert files_holding(s3_env.data, needle)
     report = repo.purge("synth", [SECRET], "consent", cache_root=tmp_path / "cache")

@@ -293,7 +293,7 @@ def test_corrupt_bytes_on_a_remote_are_refused(tmp_path):
     repo = casdb.Repository.init(tmp_path / "r")
     src = make_dataset(tmp_path / "src", files=3, duration=0.2)
     repo.commit(src, dataset="d", version="1.0.0")
-    repo.remote_add("o", str(tmp_path / "remote"))
+    repo.remote_add("o", str(tmp_path / "remote"), audio_codec="none")  # raw bytes searched
     repo.push("o")
     needle = (src / "audio/000/000002.wav").read_bytes()[-64:]
     (held,) = files_holding(tmp_path / "remote", needle)

@@ -180,11 +180,15 @@ class Repository(BaseRepository):
 
         return config.configured(self)
 
-    def remote_add(self, name: str, url: str, *, create: bool = True) -> None:
-        """Remember ``url`` as remote ``name`` (marking it as a casdb remote if it is new)."""
+    def remote_add(self, name: str, url: str, *, create: bool = True,
+                   audio_codec: str | None = None) -> None:
+        """Remember ``url`` as remote ``name`` (marking it as a casdb remote if it is new).
+        ``audio_codec`` (``"flac"`` or ``"none"``, kept on the remote: docs/remotes.md) says
+        how pushes store PCM audio there; default ``flac`` for a new remote, an existing
+        remote's setting unchanged."""
         from casdb.remote import config
 
-        config.add(self, name, url, create=create)
+        config.add(self, name, url, create=create, audio_codec=audio_codec)
 
     def remote(self, name: str | None = None) -> Remote:
         """The remote named ``name`` (default: ``origin``, or the only one)."""

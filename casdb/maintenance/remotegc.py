@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from casdb.model import compression, encoding
 from casdb.model.graph import references
-from casdb.remote.layout import BLOB, PACKS, Remote
+from casdb.remote.layout import AUDIO, CODED, OBJECT, PACKS, Remote
 from casdb.store.objectstore import blob_key
 
 
@@ -46,7 +46,7 @@ def collect_remote(remote: Remote, *, grace: float = 3600.0, dry_run: bool = Fal
     while level:
         marked.update(level)
         following: list[str] = []
-        stored = dict(remote.read(where, [i for i in level if where.get(i) and where[i].kind != BLOB]))
+        stored = dict(remote.read(where, [i for i in level if where.get(i) and where[i].kind == OBJECT]))
         for object_id in level:
             if object_id not in stored:
                 continue
@@ -59,7 +59,7 @@ def collect_remote(remote: Remote, *, grace: float = 3600.0, dry_run: bool = Fal
         if object_id in marked:
             continue
         if entry.pack is None:
-            key = blob_key(object_id)
+            key = blob_key(object_id) + (CODED if entry.kind == AUDIO else "")
             if remote.backend.modified(key) > cutoff:
                 report.kept_young += 1
                 continue

@@ -44,8 +44,13 @@ def configured(repo: BaseRepository) -> dict[str, str]:
     return data
 
 
-def add(repo: BaseRepository, name: str, url: str, *, create: bool = True) -> None:
-    """Remember ``url`` as remote ``name`` (marking it as a casdb remote if it is new)."""
+def add(repo: BaseRepository, name: str, url: str, *, create: bool = True,
+        audio_codec: str | None = None) -> None:
+    """Remember ``url`` as remote ``name`` (marking it as a casdb remote if it is new).
+
+    ``audio_codec`` (``flac`` or ``none``) is recorded on the remote itself, so every client
+    pushing there codes alike; default: ``flac`` for a new remote, unchanged for an existing
+    one."""
     from casdb.remote.layout import Remote
 
     check_branch(name)
@@ -55,7 +60,12 @@ def add(repo: BaseRepository, name: str, url: str, *, create: bool = True) -> No
     remotes = configured(repo)
     if name in remotes:
         raise AlreadyExists(f"remote {name!r} exists already ({remotes[name]})")
-    (Remote.create if create else Remote.open)(url)
+    if create:
+        Remote.create(url, audio_codec=audio_codec)
+    else:
+        remote = Remote.open(url)
+        if audio_codec is not None and audio_codec != remote.audio_codec:
+            Remote.create(url, audio_codec=audio_codec)
     remotes[name] = url
     atomic_write(repo.path / FILE, json.dumps(remotes, indent=2).encode() + b"\n",
                  tmp_dir=repo.path / "tmp")

@@ -1,11 +1,15 @@
 """A remote repository: the same objects as a local one, laid out for few requests.
 
-    casdb-remote.json             {"format": 1}: marks the remote
+    casdb-remote.json             {"format": 2, "audio_codec": "flac"}: marks the remote and
+                                  holds its configuration (format 1, no codec: an older remote)
     packs/<pack id>.pack          many objects and small blobs, concatenated (as stored locally:
-                                  objects as zstd frames, blobs as their bytes)
-    packs/<pack id>.idx           the pack's index: (id, kind, offset, length) per entry; written
+                                  objects as zstd frames, blobs as their bytes, audio blobs
+                                  coded as FLAC records: :mod:`casdb.remote.audiocodec`)
+    packs/<pack id>.idx           the pack's index: (id, kind, offset, length) per entry, kind
+                                  ``o`` object, ``b`` blob, ``a`` coded audio blob; written
                                   after the pack, so a pack without an index is ignored
     blobs/ab/cdef...              blobs of 4 MiB and more, one key each (multipart uploads)
+    blobs/ab/cdef....flac         the same, coded
     refs/<dataset>/tags/<version>, refs/<dataset>/heads/<branch>
 
 Packs make 100k small files cost a few requests instead of 100k. Indexes are immutable and
@@ -22,8 +26,10 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -31,18 +37,23 @@ from typing import NamedTuple
 from casdb.core.errors import IntegrityError, InvalidInput, NotFound
 from casdb.core.ids import hash_bytes, is_id
 from casdb.model import compression
+from casdb.remote.audiocodec import CODECS
 from casdb.store.backends.base import Backend, redact
 from casdb.store.backends.registry import open_backend
 from casdb.store.objectstore import BLOBS, blob_key
 from casdb.store.refs import RefStore
 
 MARKER = "casdb-remote.json"
-FORMAT = 1
+FORMAT = 2
+"""Written by remotes that code audio; read: 1 and 2 (a format-1 remote codes nothing). Older
+casdb versions refuse a format-2 remote ("unsupported remote format 2") instead of misreading
+its coded blobs."""
+CODED = ".flac"
 PACKS = "packs"
 BIG = 4 << 20
 """Blobs of this size and more travel alone (multipart); smaller ones in packs."""
 PACK_SIZE = 64 << 20
-OBJECT, BLOB = "o", "b"
+OBJECT, BLOB, AUDIO = "o", "b", "a"
 
 
 class Entry(NamedTuple):
@@ -63,6 +74,8 @@ class Remote:
     url: str
     cache: Path | None = None
     """Where pack indexes are cached (immutable, so never re-read)."""
+    audio_codec: str = "none"
+    """How pushes store PCM audio blobs: ``flac`` or ``none`` (the remote's own setting)."""
 
     @classmethod
     def open(cls, url: str, cache: Path | None = None) -> Remote:
@@ -78,16 +91,34 @@ class Remote:
             raise IntegrityError(f"{remote.url}/{MARKER} is damaged") from exc
         if not isinstance(data, dict):
             raise IntegrityError(f"{remote.url}/{MARKER} is damaged")
-        if data.get("format") != FORMAT:
-            raise IntegrityError(f"{remote.url}: unsupported remote format {data.get('format')}")
+        if data.get("format") not in (1, FORMAT):
+            raise IntegrityError(f"{remote.url}: unsupported remote format {data.get('format')}"
+                                 " (a newer casdb wrote it: upgrade casdb)")
+        codec = data.get("audio_codec", "none")
+        if codec not in CODECS:
+            raise IntegrityError(f"{remote.url}: unknown audio codec {str(codec)[:20]!r} in "
+                                 f"{MARKER} (a newer casdb wrote it: upgrade casdb)")
+        remote.audio_codec = codec
         return remote
 
     @classmethod
-    def create(cls, url: str, cache: Path | None = None) -> Remote:
-        """The remote at ``url``, marked as one if it is new."""
+    def create(cls, url: str, cache: Path | None = None, audio_codec: str | None = None
+               ) -> Remote:
+        """The remote at ``url``, marked as one if it is new (storing audio as
+        ``audio_codec``, default ``flac``). Given for an existing remote, ``audio_codec``
+        replaces its setting (for later pushes: what is stored stays as it is)."""
+        if audio_codec is not None and audio_codec not in CODECS:
+            raise InvalidInput(f"unknown audio codec {audio_codec!r} (choose from "
+                               f"{', '.join(CODECS)})")
         backend = open_backend(url)
-        backend.put(MARKER, json.dumps({"format": FORMAT}).encode() + b"\n", exclusive=True)
-        return cls.open(url, cache)
+        backend.put(MARKER, _marker(audio_codec or "flac", 1), exclusive=True)
+        remote = cls.open(url, cache)
+        if audio_codec is not None and remote.audio_codec != audio_codec:
+            current = backend.get(MARKER)
+            old = json.loads(current).get("format", 1)  # format 2 stays: coded blobs remain
+            backend.swap(MARKER, current, _marker(audio_codec, old))
+            remote.audio_codec = audio_codec
+        return remote
 
     # -- refs -----------------------------------------------------------------------------------
 
@@ -117,6 +148,8 @@ class Remote:
             blob = key[len(BLOBS) + 1 :].replace("/", "")
             if is_id(blob):
                 out[blob] = Entry(None, 0, -1, BLOB)
+            elif blob.endswith(CODED) and is_id(blob[: -len(CODED)]):
+                out.setdefault(blob[: -len(CODED)], Entry(None, 0, -1, AUDIO))
         for pack in self._packs():
             for object_id, kind, offset, length in self._pack_index(pack):
                 out.setdefault(object_id, Entry(pack, offset, length, kind))
@@ -169,6 +202,15 @@ class Remote:
 
     def put_blob(self, blob: str, path: Path) -> bool:
         return self.backend.put_file(blob_key(blob), path)
+
+    def put_coded_blob(self, blob: str, record: bytes) -> bool:
+        """Upload a big blob's coded record (:func:`casdb.remote.audiocodec.encode`)."""
+        return self.backend.put(blob_key(blob) + CODED, record, exclusive=True)
+
+    def delete_blob(self, blob: str) -> None:
+        """Delete a blob stored alone, as it is and coded."""
+        self.backend.delete(blob_key(blob))
+        self.backend.delete(blob_key(blob) + CODED)
 
     # -- purges ---------------------------------------------------------------------------------
 
@@ -230,8 +272,59 @@ class Remote:
                     e = where[i]
                     yield i, chunk[e.offset - start : e.offset - start + e.length]
 
-    def read_blob(self, blob: str, path: Path) -> None:
+    def read_blob(self, blob: str, path: Path, entry: Entry | None = None,
+                  size: int | None = None) -> None:
+        """Write the blob stored alone into ``path`` (a new file); a coded one is decoded and
+        verified (``IntegrityError``, nothing written), a plain one is the caller's to verify."""
+        if entry is not None and entry.kind == AUDIO:
+            from casdb.remote.audiocodec import decode
+
+            data = decode(self.backend.get(blob_key(blob) + CODED), blob, size)
+            with open(path, "xb") as f:
+                f.write(data)
+            return
         self.backend.get_file(blob_key(blob), path)
+
+    def read_blobs(self, where: dict[str, Entry], ids: list[str],
+                   sizes: dict[str, int] | None = None) -> Iterator[tuple[str, bytes]]:
+        """The original bytes of packed blobs ``ids``: coded ones decoded on all cores (ahead
+        of the caller, in order of arrival) and verified against their ids; plain ones as
+        stored (the caller verifies them, as it always did)."""
+        from casdb.remote.audiocodec import decode
+
+        sizes = sizes or {}
+        if not any(where[i].kind == AUDIO for i in ids if i in where):
+            yield from self.read(where, ids)
+            return
+        from collections import deque
+
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            pending: deque = deque()
+            ahead = 0
+            for i, stored in self.read(where, ids):
+                if where[i].kind == AUDIO:
+                    pending.append((i, pool.submit(decode, stored, i, sizes.get(i)), len(stored)))
+                else:
+                    pending.append((i, stored, len(stored)))
+                ahead += len(stored)
+                while pending and (ahead > _AHEAD or not isinstance(pending[0][1], Future)
+                                   or pending[0][1].done()):
+                    i, item, n = pending.popleft()
+                    ahead -= n
+                    yield i, item.result() if isinstance(item, Future) else item
+            for i, item, _ in pending:
+                yield i, item.result() if isinstance(item, Future) else item
+
+
+_AHEAD = 64 << 20
+"""Bytes decoded ahead of the caller at most."""
+
+
+def _marker(codec: str, old_format: int) -> bytes:
+    """The marker's content: format 1 (readable by every casdb) until audio is coded."""
+    if codec == "none" and old_format == 1:
+        return json.dumps({"format": 1}).encode() + b"\n"
+    return json.dumps({"format": FORMAT, "audio_codec": codec}).encode() + b"\n"
 
 
 _PACK_RE = re.compile(r"^[0-9a-f]{32}-[0-9a-f]{16}$")
@@ -266,7 +359,7 @@ def parse_pack_index(data: bytes, what: str) -> list[tuple[str, str, int, int]]:
         object_id, kind, offset, length = entry
         if not isinstance(object_id, str) or not is_id(object_id):
             raise IntegrityError(f"{what} is damaged: {str(object_id)[:80]!r} is not an id")
-        if kind not in (OBJECT, BLOB):
+        if kind not in (OBJECT, BLOB, AUDIO):
             raise IntegrityError(f"{what} is damaged: unknown kind {str(kind)[:20]!r}")
         for n in (offset, length):
             if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n < 1 << 62:

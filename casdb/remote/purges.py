@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from casdb.store.objectstore import blob_key
 from casdb.store.tombstones import save_tombstones, tombstones
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ def apply_remote(repo: BaseRepository, remote: Remote) -> None:
         remote.put_tombstones(merged)
     blobs = {t.blob for t in merged}
     for blob in blobs:
-        remote.backend.delete(blob_key(blob))
+        remote.delete_blob(blob)  # as it is and coded
     where = remote.index()
     packs = {where[b].pack for b in blobs if b in where and where[b].pack}
     for pack in packs:

@@ -44,9 +44,9 @@ def repair_blobs(repo: BaseRepository, blobs: list[str], remotes: list[Remote]) 
                 repo.backend.make_dir(repo.backend.tmp)
                 entry = where[blob]
                 if entry.pack is None:
-                    remote.read_blob(blob, tmp)
+                    remote.read_blob(blob, tmp, entry)
                 else:
-                    data = dict(remote.read(where, [blob]))[blob]
+                    data = dict(remote.read_blobs(where, [blob]))[blob]
                     with open(tmp, "wb") as f:
                         f.write(data)
                 repo.store.replace_blob(blob, tmp)

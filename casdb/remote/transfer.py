@@ -42,7 +42,9 @@ from casdb.core.errors import AlreadyExists, Conflict, IntegrityError, NotFound
 from casdb.core.progress import Progress
 from casdb.history import dag
 from casdb.model.graph import COMMIT, TREE, references
-from casdb.remote.layout import BIG, BLOB, OBJECT, PACK_SIZE, Entry, Remote
+from casdb.remote.audiocodec import MAX_CODED
+from casdb.remote.coding import prepare_big, prepared
+from casdb.remote.layout import AUDIO, BIG, OBJECT, PACK_SIZE, Entry, Remote
 from casdb.store import reachability
 from casdb.store.refs import RefUpdate
 
@@ -175,7 +177,14 @@ def _upload(repo: BaseRepository, remote: Remote, objects: list[str], blobs: dic
     total = sum(blobs.values()) + len(objects) * 512
     with Progress("push", total, len(objects) + len(blobs), enabled=progress) as bar:
         def send_big(blob: str) -> int:
-            sent = blobs[blob] if remote.put_blob(blob, store.blob_path(blob)) else 0
+            path = store.blob_path(blob)
+            if remote.audio_codec != "none" and blobs[blob] <= MAX_CODED and _audio_like(path):
+                kind, data = prepare_big(path, blob, remote.audio_codec)
+                if kind == AUDIO:
+                    sent = len(data) if remote.put_coded_blob(blob, data) else 0
+                    bar.advance(blobs[blob])
+                    return sent
+            sent = blobs[blob] if remote.put_blob(blob, path) else 0
             bar.advance(blobs[blob])
             return sent
 
@@ -197,9 +206,8 @@ def _upload(repo: BaseRepository, remote: Remote, objects: list[str], blobs: dic
                 bar.advance(sent, len(batch))
             batch, size = [], 0
 
-        for blob in small:
-            data = store.blob_path(blob).read_bytes()
-            batch.append((blob, BLOB, data))
+        for blob, kind, data in prepared(store, small, remote.audio_codec, blobs):
+            batch.append((blob, kind, data))
             size += len(data)
             result.blobs += 1
             if size >= PACK_SIZE:
@@ -212,6 +220,13 @@ def _upload(repo: BaseRepository, remote: Remote, objects: list[str], blobs: dic
             if size >= PACK_SIZE:
                 flush()
         flush()
+
+
+def _audio_like(path: Path) -> bool:
+    """Whether the file starts as a WAV or AIFF does (read whole only then)."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    return head[:4] in (b"RIFF", b"FORM") and head[8:12] in (b"WAVE", b"AIFF")
 
 
 # -- fetch ----------------------------------------------------------------------------------------
@@ -278,7 +293,7 @@ def get_blobs(repo: BaseRepository, remote: Remote, wanted: dict[str, int], *,
     alone = [b for b in todo if where[b].pack is None]
     packed = [b for b in todo if where[b].pack is not None]
     with Progress("fetch", sum(todo.values()), len(todo), enabled=progress) as bar:
-        for n, (blob, data) in enumerate(remote.read(where, packed), 1):
+        for n, (blob, data) in enumerate(remote.read_blobs(where, packed, todo), 1):
             store.put_blob_bytes(blob, data)
             bar.advance(len(data))
             if n % 1024 == 0:
@@ -293,7 +308,7 @@ def get_blobs(repo: BaseRepository, remote: Remote, wanted: dict[str, int], *,
         def get_alone(blob: str) -> None:
             tmp = store.stage.temp()
             try:
-                remote.read_blob(blob, tmp)
+                remote.read_blob(blob, tmp, where[blob], todo[blob])
             except BaseException:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
@@ -320,7 +335,7 @@ def blobs_to_folder(remote: Remote, wanted: dict[str, int], folder: Path,
     out: dict[str, str] = {}
     present = [b for b in wanted if b in where]
     packed = [b for b in present if where[b].pack is not None]
-    for blob, data in remote.read(where, packed):
+    for blob, data in remote.read_blobs(where, packed, wanted):
         if hash_bytes(data) != blob:
             raise IntegrityError(f"blob {blob} arrived corrupt from {remote.url}: its bytes "
                                  "hash differently")
@@ -331,7 +346,7 @@ def blobs_to_folder(remote: Remote, wanted: dict[str, int], folder: Path,
 
     def get_alone(blob: str) -> None:
         name = folder / blob
-        remote.read_blob(blob, name)
+        remote.read_blob(blob, name, where[blob], wanted[blob])
         hasher = new_hasher(wanted[blob])
         if name.stat().st_size:
             hasher.update_mmap(str(name))
