@@ -134,6 +134,9 @@ def commit(
             if not allow_undecodable:  # the parent may have been committed with the flag
                 decodable.refuse(_problems(repo, files.folder, known.parent.media), src.header)
             store.discard()  # only the header (the parent's) may be staged
+            # blobs found in the store were touched (gc's grace): their fingerprints carry over
+            # as after a commit, or the next checkout would re-hash them all
+            store.publish()
             if files.body is not None or _head(known, files, tables) != known.cached:
                 _save_stat_cache(repo, known, files, tables, started_ns)
             return _nothing_changed(repo, dataset, version, branch, head, parent,
