@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +99,16 @@ def mark(repo: BaseRepository) -> tuple[set[bytes], set[bytes], list[str]]:
     return found.objects, blobs, found.problems
 
 
+def mark_compact(repo: BaseRepository) -> tuple[Marked, Marked, list[str]]:
+    """:func:`mark`, the ids held as :class:`Marked` (the walk's own sets are dropped)."""
+    found = reachability.from_refs(repo.store, repo.refs)
+    objects = Marked(found.objects)
+    found.objects.clear()
+    blobs = Marked(bytes.fromhex(b) for b in found.blobs)
+    found.blobs.clear()
+    return objects, blobs, found.problems
+
+
 class Marked:
     """A set of raw ids held compactly: one sorted array of 32-byte digests (32 bytes an id,
     against about 100 for a Python set of ``bytes``), looked up a fan-out folder at a time.
@@ -109,10 +119,10 @@ class Marked:
         (2, [True, False])
     """
 
-    def __init__(self, raws: set[bytes]) -> None:
+    def __init__(self, raws: Iterable[bytes]) -> None:
         import numpy as np
 
-        ids = np.fromiter(raws, dtype="S32", count=len(raws))
+        ids = np.fromiter(raws, dtype="S32")
         ids.sort()
         self.ids = ids
         # Where each first byte's run starts: folder ``ab`` looks only at ids[start[0xab]:...].
@@ -155,15 +165,14 @@ def _collect(repo: BaseRepository, grace: float, dry_run: bool,
              on_folder: Callable[[str], None] | None = None) -> GcReport:
     report = GcReport(dry_run=dry_run)
     started = time.time()
-    objects, blobs, problems = mark(repo)
+    objects, blobs, problems = mark_compact(repo)
     report.reachable_objects, report.reachable_blobs = len(objects), len(blobs)
     if problems:
         report.problems = problems
         return report  # never sweep on a partial mark
-    # Only the marked ids are held through the sweep, compactly; each folder's listing is
-    # dropped once it is swept (the store is never listed whole).
-    marked = {"objects": Marked(objects), "blobs": Marked(blobs)}
-    del objects, blobs
+    # Only the marked ids are held through the sweep, compactly; each folder is read a chunk
+    # of names at a time (the store is never listed whole, nor a whole folder).
+    marked = {"objects": objects, "blobs": blobs}
     sweeper = _Sweeper(repo, started - grace, dry_run)
     folders = [(top, fan) for top in ("objects", "blobs") for fan in _fans(repo.path / top)]
     threads = 1 if dry_run else sweeper.probe(folders, marked)
@@ -197,6 +206,8 @@ waits for its discard, and the device serves many at once (1 thread: 595 µs a f
 benchmark machine; 8: 155; 32: 124; 64: 124)."""
 PROBE = 64
 """Deletions timed on one thread to choose between one thread and :data:`WIDE`."""
+CHUNK = 1024
+"""Names of a folder held at once by each thread."""
 
 _FAN_HEX = frozenset("0123456789abcdef")
 
@@ -248,7 +259,8 @@ class _Sweeper:
             if n >= PROBE:
                 break
             with _Folder(self.repo.path / top / fan) as folder:
-                dead = folder.dead(fan, marked[top])[: PROBE - n]
+                first = next(folder.chunks(), [])
+                dead = folder.dead(fan, first, marked[top])[: PROBE - n] if first else []
                 t, c = time.perf_counter(), time.thread_time()
                 removed = size = 0
                 for name in dead:
@@ -264,22 +276,21 @@ class _Sweeper:
         return WIDE if n and cpu < 0.5 * wall else 1
 
     def folder(self, top: str, fan: str, marked: Marked) -> _Counts:
-        """List folder ``top/fan``, delete its unmarked old files, count what stays."""
+        """Read folder ``top/fan``, delete its unmarked old files, count what stays."""
         removed, size = self.probed.get(f"{top}/{fan}", (0, 0))
         counts = _Counts(removed=removed, bytes=size)
+        young = 0
         with _Folder(self.repo.path / top / fan) as folder:
-            if folder.fd is None:
-                return counts
-            dead = folder.dead(fan, marked)
-            counts.kept = folder.listed - len(dead)
-            young = 0
-            for name in dead:
-                got = self.sweep(name, folder.fd)
-                if got is None:
-                    young += 1
-                else:
-                    counts.removed += 1
-                    counts.bytes += got
+            for names in folder.chunks():
+                dead = folder.dead(fan, names, marked)
+                counts.kept += len(names) - len(dead)
+                for name in dead:
+                    got = self.sweep(name, folder.fd)
+                    if got is None:
+                        young += 1
+                    else:
+                        counts.removed += 1
+                        counts.bytes += got
         if young:
             with self._lock:
                 self.young += young
@@ -320,7 +331,6 @@ class _Folder:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.fd: int | None = None
-        self.listed = 0
 
     def __enter__(self) -> _Folder:
         try:
@@ -333,14 +343,29 @@ class _Folder:
         if self.fd is not None:
             os.close(self.fd)
 
-    def dead(self, fan: str, marked: Marked) -> list[str]:
-        """The names of the folder's stored files that ``marked`` lacks (other names, such as
-        a writer's hidden temporary files, are not the store's and stay)."""
+    def chunks(self) -> Iterator[list[str]]:
+        """The folder's stored files (names of 62 hex digits), :data:`CHUNK` names at a time.
+
+        Deleting while the folder is read is safe: POSIX leaves unspecified only whether a
+        file removed (or added) since the folder was opened is returned; every other name is
+        returned once. Other names (a writer's hidden temporary files) are not the store's.
+        """
         if self.fd is None:
-            return []
-        names = [n for n in os.listdir(self.fd) if len(n) == 62 and set(n) <= _FAN_HEX]
-        self.listed = len(names)
-        if not names:
-            return []
+            return
+        names: list[str] = []
+        with os.scandir(self.fd) as entries:
+            for entry in entries:
+                name = entry.name
+                if len(name) == 62 and set(name) <= _FAN_HEX:
+                    names.append(name)
+                    if len(names) == CHUNK:
+                        yield names
+                        names = []
+        if names:
+            yield names
+
+    @staticmethod
+    def dead(fan: str, names: list[str], marked: Marked) -> list[str]:
+        """Those of ``names`` that ``marked`` lacks."""
         alive = marked.alive(fan, names)
         return [n for n, live in zip(names, alive.tolist(), strict=True) if not live]
