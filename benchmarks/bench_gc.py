@@ -132,10 +132,10 @@ def files(top):
     ph["files"][os.path.basename(str(top))] = {"seconds": time.perf_counter() - t, "n": len(r)}
     ph["rss_after_list_" + os.path.basename(str(top))] = rss()
     return r
-def collect(repo, grace, dry_run):
+def collect(repo, *args):
     t = time.perf_counter()
     ph["start_to_collect"] = t - T0
-    r = _collect(repo, grace, dry_run)
+    r = _collect(repo, *args)
     ph["collect"] = time.perf_counter() - t
     ph["rss_end"] = rss()
     return r

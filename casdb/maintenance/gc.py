@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -210,6 +211,8 @@ CHUNK = 1024
 """Names of a folder held at once by each thread."""
 
 _FAN_HEX = frozenset("0123456789abcdef")
+_NAME = re.compile("[0-9a-f]{62}").fullmatch
+"""A stored file's name in its fan-out folder: the rest of its id."""
 
 
 def _fans(top: Path) -> list[str]:
@@ -356,7 +359,7 @@ class _Folder:
         with os.scandir(self.fd) as entries:
             for entry in entries:
                 name = entry.name
-                if len(name) == 62 and set(name) <= _FAN_HEX:
+                if _NAME(name):
                     names.append(name)
                     if len(names) == CHUNK:
                         yield names
