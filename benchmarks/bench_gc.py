@@ -39,9 +39,12 @@ deleted afterwards. ``--gc-runs 0`` only builds.
 
 1. ``casdb --repo R gc --dry-run`` (first run only), through ``.venv/bin/casdb``;
 2. ``casdb --repo R gc``: run 1 through ``.venv/bin/casdb``; later runs (``--gc-runs``, default
-   2) through ``casdb.cli.main`` with ``casdb.maintenance.gc.mark``, ``_files`` and ``_collect`` wrapped to
-   time each phase: mark, listing objects/ and blobs/, and the sweep (lstat + unlink of every
-   unmarked file, the tmp/ sweep, clearing the stat cache). A dry run is phased the same way.
+   2) through ``casdb.cli.main`` with ``casdb.maintenance.gc.mark_compact`` (``mark`` before
+   issue 16), ``_collect`` (and ``_files``, before issue 16) wrapped to time each phase: mark,
+   listing objects/ and blobs/ (a phase of its own before issue 16; since, each fan-out folder
+   is read as it is swept), and the sweep (stat + unlink of every unmarked file, the tmp/
+   sweep); ``_Sweeper.probe`` records the sweep's thread count. A dry run is phased the same
+   way.
 3. ``casdb --repo R fsck --no-blobs`` after the gc, to confirm that the reachable part is intact
    and nothing unreachable is left; then ``casdb gc`` again, with nothing to delete.
 
@@ -105,27 +108,41 @@ def rss():
         if line.startswith(("VmRSS:", "VmHWM:")):
             out[line.split(":")[0]] = int(line.split()[1]) * 1024
     return out
-_mark, _files, _collect = g.mark, g._files, g._collect
+# Since issue 16 the sweep reads one fan-out folder at a time (no _files) and marks into
+# compact arrays (mark_compact); its thread count comes from _Sweeper.probe.
+MARK = "mark_compact" if hasattr(g, "mark_compact") else "mark"
+_mark, _files, _collect = getattr(g, MARK), getattr(g, "_files", None), g._collect
 def mark(repo):
     t = time.perf_counter()
     r = _mark(repo)
     ph["mark"] = time.perf_counter() - t
     ph["rss_after_mark"] = rss()
     return r
+if hasattr(g, "_Sweeper"):
+    _probe = g._Sweeper.probe
+    def probe(self, folders, marked):
+        t = time.perf_counter()
+        n = _probe(self, folders, marked)
+        ph["probe"] = {"seconds": time.perf_counter() - t, "threads": n, "folders": len(folders)}
+        return n
+    g._Sweeper.probe = probe
 def files(top):
     t = time.perf_counter()
     r = _files(top)
     ph["files"][os.path.basename(str(top))] = {"seconds": time.perf_counter() - t, "n": len(r)}
     ph["rss_after_list_" + os.path.basename(str(top))] = rss()
     return r
-def collect(repo, grace, dry_run):
+def collect(repo, *args):
     t = time.perf_counter()
     ph["start_to_collect"] = t - T0
-    r = _collect(repo, grace, dry_run)
+    r = _collect(repo, *args)
     ph["collect"] = time.perf_counter() - t
     ph["rss_end"] = rss()
     return r
-g.mark, g._files, g._collect = mark, files, collect
+setattr(g, MARK, mark)
+g._collect = collect
+if _files is not None:
+    g._files = files
 def save():
     with open(os.environ["BENCH_PHASES"], "w") as f:
         json.dump(ph, f)
@@ -520,7 +537,7 @@ def phases(ph: dict) -> dict:
             "rss_after_mark": ph["rss_after_mark"].get("VmRSS"),
             "rss_after_list_objects": ph.get("rss_after_list_objects", {}).get("VmRSS"),
             "rss_after_list_blobs": ph.get("rss_after_list_blobs", {}).get("VmRSS"),
-            "hwm_end": ph["rss_end"].get("VmHWM")}
+            "hwm_end": ph["rss_end"].get("VmHWM"), "probe": ph.get("probe")}
 
 
 def print_phases(p: dict) -> None:
@@ -528,6 +545,9 @@ def print_phases(p: dict) -> None:
     print(f"    phases: start-up + imports + lock {p['start_to_collect']:.2f} s | mark "
           f"{p['mark']:.2f} s | list {p['list_total']:.2f} s ({lists}) | sweep {p['sweep']:.2f} s "
           f"| collect {p['collect']:.2f} s")
+    if p.get("probe"):
+        print(f"    sweep: {p['probe']['folders']} fan-out folders on {p['probe']['threads']} "
+              f"thread(s), chosen in {p['probe']['seconds']:.2f} s")
     print(f"    RSS: after mark {p['rss_after_mark'] / 1e6:.0f} MB, after listing objects "
           f"{(p['rss_after_list_objects'] or 0) / 1e6:.0f} MB, blobs "
           f"{(p['rss_after_list_blobs'] or 0) / 1e6:.0f} MB; high-water {p['hwm_end'] / 1e6:.0f} MB")

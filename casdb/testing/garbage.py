@@ -34,3 +34,24 @@ def nothing_stored(repo: Repository) -> bool:
     """No dataset, object or blob in ``repo``: what a refused first commit must leave."""
     return (repo.datasets() == [] and not list(repo.store.object_ids())
             and not list(repo.store.blob_ids()))
+
+
+def loose(repo: Repository, objects: int, blobs: int, seed: int = 0) -> tuple[set[str], set[str]]:
+    """``objects`` objects and ``blobs`` blobs written straight through the store, no ref
+    reaching them (spread over the fan-out folders, as a large store's garbage is)."""
+    import random
+
+    from casdb.core.ids import hash_bytes
+    from casdb.model.objects import Header
+
+    rng = random.Random(seed)
+    store = repo.store
+    object_ids = {store.put(Header({"name": f"loose-{seed}-{i}"})) for i in range(objects)}
+    blob_ids = set()
+    for _ in range(blobs):
+        data = rng.randbytes(rng.randint(1, 200))
+        blob_id = hash_bytes(data)
+        store.put_blob_bytes(blob_id, data)
+        blob_ids.add(blob_id)
+    store.publish()
+    return object_ids, blob_ids
