@@ -38,7 +38,8 @@ child's whole life (start-up and imports included), ``in-proc`` the time inside 
 ``Result`` (objects, blobs, bytes, requests) that casdb counted.
 
 1. Large: ``casdb init``, ``casdb commit`` 1.0.0, ``casdb remote add origin
-   s3://casdb-bench/large``, **push**; **clone** into a new folder; commit 2.0.0 and **push**
+   s3://casdb-bench/large --audio-codec CODEC`` (``--audio-codec``, default ``none``: the
+   synthetic noise does not compress, so FLAC would only add CPU), **push**; **clone** into a new folder; commit 2.0.0 and **push**
    it (bytes sent against the bytes of the blobs new in 2.0.0, from ``repo.media()`` of both
    versions); **pull** 2.0.0 into the clone.
 2. Large, load: ``casdb.load("bench", "2.0.0", repo="s3://casdb-bench/large",
