@@ -38,7 +38,8 @@ child's whole life (start-up and imports included), ``in-proc`` the time inside 
 ``Result`` (objects, blobs, bytes, requests) that casdb counted.
 
 1. Large: ``casdb init``, ``casdb commit`` 1.0.0, ``casdb remote add origin
-   s3://casdb-bench/large``, **push**; **clone** into a new folder; commit 2.0.0 and **push**
+   s3://casdb-bench/large --audio-codec CODEC`` (``--audio-codec``, default ``none``: the
+   synthetic noise does not compress, so FLAC would only add CPU), **push**; **clone** into a new folder; commit 2.0.0 and **push**
    it (bytes sent against the bytes of the blobs new in 2.0.0, from ``repo.media()`` of both
    versions); **pull** 2.0.0 into the clone.
 2. Large, load: ``casdb.load("bench", "2.0.0", repo="s3://casdb-bench/large",
@@ -286,6 +287,9 @@ def main() -> None:
     ap.add_argument("--sequential", type=int, default=2000,
                     help="files of the one-thread per-file run (0: skip; default %(default)s)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each load step, best kept")
+    ap.add_argument("--audio-codec", default="none", choices=("none", "flac"),
+                    help="codec of the benchmark's remotes (default %(default)s: the synthetic "
+                         "noise does not compress, so this measures the network's pace)")
     ap.add_argument("--skip-large", action="store_true")
     ap.add_argument("--skip-small", action="store_true")
     ap.add_argument("--skip-audb", action="store_true")
@@ -380,8 +384,9 @@ def large(args, bc, bco, res, step, cli, me, work, host) -> None:
         step("large_commit_v1", f"commit {version} (local, for reference)",
              cli("--repo", str(repo), "commit", str(src), "--dataset", NAME, "--version", version),
              {BUCKET})
-    step("large_remote_add", "remote add origin " + url, cli("--repo", str(repo), "remote", "add",
-                                                              "origin", url), {BUCKET})
+    step("large_remote_add", f"remote add origin {url} --audio-codec {args.audio_codec}",
+         cli("--repo", str(repo), "remote", "add", "origin", url, "--audio-codec",
+             args.audio_codec), {BUCKET})
     bc.warm(repo / "blobs")
     step("large_push_v1", "push 1.0.0 (2000 files)", cli("--repo", str(repo), "push"), {BUCKET})
     step("large_clone", "clone (1.0.0) into a new folder", cli("clone", url, str(clone)), {BUCKET},
@@ -443,8 +448,9 @@ def small(args, bc, res, step, cli, me, work) -> None:
     step("small_commit", "commit (local, for reference)",
          cli("--repo", str(repo), "commit", str(src), "--dataset", SMALL, "--version", "1.0.0"),
          {BUCKET})
-    step("small_remote_add", "remote add origin " + url,
-         cli("--repo", str(repo), "remote", "add", "origin", url), {BUCKET})
+    step("small_remote_add", f"remote add origin {url} --audio-codec {args.audio_codec}",
+         cli("--repo", str(repo), "remote", "add", "origin", url, "--audio-codec",
+             args.audio_codec), {BUCKET})
     bc.warm(repo / "blobs")
     step("small_push", f"push ({S['files']} files)", cli("--repo", str(repo), "push"), {BUCKET})
     step("small_clone", "clone into a new folder", cli("clone", url, str(clone)), {BUCKET},

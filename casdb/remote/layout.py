@@ -56,6 +56,15 @@ PACK_SIZE = 64 << 20
 OBJECT, BLOB, AUDIO = "o", "b", "a"
 
 
+class Span(NamedTuple):
+    """One range read of a pack: ``[start, end)`` holds ``members`` (ids)."""
+
+    pack: str
+    start: int
+    end: int
+    members: list[str]
+
+
 class Entry(NamedTuple):
     """Where one object or blob is on the remote."""
 
@@ -181,14 +190,19 @@ class Remote:
 
     def put_pack(self, items: Iterable[tuple[str, str, bytes]]) -> tuple[str, int]:
         """Upload ``(id, kind, stored bytes)`` as one pack and its index; return (name, bytes)."""
-        import msgpack
-
         parts, entries, offset = [], [], 0
         for object_id, kind, data in items:
             parts.append(data)
             entries.append((object_id, kind, offset, len(data)))
             offset += len(data)
-        body = b"".join(parts)
+        return self.put_pack_body(b"".join(parts), entries)
+
+    def put_pack_body(self, body: bytes | bytearray,
+                      entries: list[tuple[str, str, int, int]]) -> tuple[str, int]:
+        """Upload a pack built already (``entries``: id, kind, offset, length into ``body``)
+        and then its index; return (name, bytes). Safe from several threads at once."""
+        import msgpack
+
         index = compression.compress(msgpack.packb(entries))
         name = f"{hash_bytes(body)[:32]}-{hash_bytes(index)[:16]}"
         self.backend.put(f"{PACKS}/{name}.pack", body, exclusive=True)
@@ -272,6 +286,41 @@ class Remote:
                     e = where[i]
                     yield i, chunk[e.offset - start : e.offset - start + e.length]
 
+    def spans(self, where: dict[str, Entry], ids: list[str]) -> list[Span]:
+        """The range reads that bring packed ``ids``: close entries of a pack merged into one
+        read of at most :data:`SPAN` (or one entry), so that several reads can go at once
+        (:meth:`read_span`)."""
+        by_pack: dict[str, list[str]] = {}
+        for i in ids:
+            entry = where.get(i)
+            if entry is None or entry.pack is None:
+                raise InvalidInput(f"{i} is not in a pack of {self.url}")
+            by_pack.setdefault(entry.pack, []).append(i)
+        out = []
+        for pack, members in by_pack.items():
+            members.sort(key=lambda i: where[i].offset)
+            spans = [(where[i].offset, where[i].offset + where[i].length) for i in members]
+            for start, end, covered in _coalesce(spans, limit=SPAN):
+                out.append(Span(pack, start, end, [members[n] for n in covered]))
+        return out
+
+    def read_span(self, where: dict[str, Entry], span: Span, sizes: dict[str, int] | None = None
+                  ) -> Iterator[tuple[str, bytes]]:
+        """The original bytes of the blobs in ``span`` (one request): coded ones decoded and
+        verified against their ids (``IntegrityError``), plain ones as stored (the caller
+        verifies them). Safe from several threads at once."""
+        (chunk,) = self.backend.get_ranges(f"{PACKS}/{span.pack}.pack", [(span.start, span.end)])
+        view = memoryview(chunk)
+        for i in span.members:
+            e = where[i]
+            stored = view[e.offset - span.start : e.offset - span.start + e.length]
+            if e.kind == AUDIO:
+                from casdb.remote.audiocodec import decode
+
+                yield i, decode(bytes(stored), i, (sizes or {}).get(i))
+            else:
+                yield i, stored
+
     def read_blob(self, blob: str, path: Path, entry: Entry | None = None,
                   size: int | None = None) -> None:
         """Write the blob stored alone into ``path`` (a new file); a coded one is decoded and
@@ -315,6 +364,11 @@ class Remote:
             for i, item, _ in pending:
                 yield i, item.result() if isinstance(item, Future) else item
 
+
+SPAN = 16 << 20
+"""Bytes of one range read of a pack at most, when reads run in parallel. Against SeaweedFS,
+smaller reads were slower, not faster: a clone of the 2000-file set took 1.3x as long with
+4 MiB reads (16 at once), 2x with 2 MiB and 4x with 1 MiB (benchmarks/README.md)."""
 
 _AHEAD = 64 << 20
 """Bytes decoded ahead of the caller at most."""

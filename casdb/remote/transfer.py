@@ -4,8 +4,10 @@ Only what is missing moves. A push walks each ref's commit down through trees, t
 partitions, stopping at whatever the remote holds already (an object is uploaded only after
 everything it refers to, so holding an object means holding all below it), then uploads:
 
-1. big blobs alone (multipart, several at once);
-2. everything else in packs of up to 64 MiB, children before parents;
+1. big blobs alone (multipart, several at once), and meanwhile small blobs in packs of up to
+   64 MiB (two uploading while the next is built);
+2. then the objects in packs, children before parents, each pack once everything before it
+   is up (the last small blobs share the first of them);
 3. the refs, last, by compare-and-swap: version tags only if absent, branches only if they
    still hold what was read (and move forward only). Another pusher in between: ``Conflict``.
    With ``prune``, the remote's branches this repository deleted go too, by compare-and-swap
@@ -33,7 +35,10 @@ Example:
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +57,10 @@ if TYPE_CHECKING:
     from casdb.history.repository import BaseRepository
 
 _TRANSFERS = 8
+PACKS_IN_FLIGHT = 2
+"""Packs uploading at once during a push (each also goes up in parts, several at once)."""
+READS_IN_FLIGHT = 8
+"""Range reads of packs at once during a fetch."""
 
 
 @dataclass
@@ -171,11 +180,22 @@ def _missing(repo: BaseRepository, roots: list[str], where: dict[str, Entry]
 
 def _upload(repo: BaseRepository, remote: Remote, objects: list[str], blobs: dict[str, int],
             result: Result, progress: bool | None) -> None:
+    """Big blobs (several at once) and packs of small blobs (:data:`PACKS_IN_FLIGHT` at once,
+    built while the previous ones go up) overlap; the packs that hold objects go last, one at a
+    time, each once everything before it is up, so that the remote never holds an object
+    without what it refers to.
+
+    Memory: the packs in flight and the one being built (each at most ``PACK_SIZE`` plus one
+    blob under ``BIG``), the blobs read ahead (:data:`casdb.remote.coding.AHEAD`) and the big
+    blobs' transfer buffers: about 330 MiB at most with the defaults.
+    """
     store = repo.store
     big = [b for b, size in blobs.items() if size >= BIG]
     small = [b for b, size in blobs.items() if size < BIG]
     total = sum(blobs.values()) + len(objects) * 512
-    with Progress("push", total, len(objects) + len(blobs), enabled=progress) as bar:
+    with (Progress("push", total, len(objects) + len(blobs), enabled=progress) as bar,
+          ThreadPoolExecutor(_TRANSFERS) as big_pool,
+          ThreadPoolExecutor(PACKS_IN_FLIGHT) as pack_pool):
         def send_big(blob: str) -> int:
             path = store.blob_path(blob)
             if remote.audio_codec != "none" and blobs[blob] <= MAX_CODED and _audio_like(path):
@@ -188,38 +208,79 @@ def _upload(repo: BaseRepository, remote: Remote, objects: list[str], blobs: dic
             bar.advance(blobs[blob])
             return sent
 
-        with ThreadPoolExecutor(_TRANSFERS) as pool:  # 1. big blobs
-            result.bytes += sum(pool.map(send_big, big))
-        result.blobs += len(big)
-        result.requests += len(big)
+        bigs = [big_pool.submit(send_big, b) for b in big]  # 1. big blobs, in the background
+        in_flight: deque[Future] = deque()
 
-        # 2. packs: small blobs first (trees refer to them), then objects, children first.
-        batch: list[tuple[str, str, bytes]] = []
-        size = 0
+        def sent(future: Future) -> None:
+            _, n, count = future.result()
+            result.bytes += n
+            result.requests += 2
+            bar.advance(n, count)
 
-        def flush() -> None:
-            nonlocal batch, size
-            if batch:
-                _, sent = remote.put_pack(batch)
-                result.bytes += sent
-                result.requests += 2
-                bar.advance(sent, len(batch))
-            batch, size = [], 0
+        def send_pack(pack: PackBuilder) -> tuple[str, int, int]:
+            name, n = remote.put_pack_body(pack.body, pack.entries)
+            return name, n, len(pack.entries)
 
-        for blob, kind, data in prepared(store, small, remote.audio_codec, blobs):
-            batch.append((blob, kind, data))
-            size += len(data)
-            result.blobs += 1
-            if size >= PACK_SIZE:
-                flush()
-        for object_id in objects:
-            data = store.read_stored(object_id)
-            batch.append((object_id, OBJECT, data))
-            size += len(data)
-            result.objects += 1
-            if size >= PACK_SIZE:
-                flush()
-        flush()
+        def flush(pack: PackBuilder, *, alone: bool = False) -> PackBuilder:
+            """Send ``pack`` (``alone``: after everything before it is up); a new builder."""
+            if not pack.entries:
+                return pack
+            if alone:
+                drain()
+            while len(in_flight) >= PACKS_IN_FLIGHT:
+                sent(in_flight.popleft())
+            in_flight.append(pack_pool.submit(send_pack, pack))
+            if alone:
+                drain()
+            return PackBuilder()
+
+        def drain() -> None:
+            for future in bigs:
+                result.bytes += future.result()
+            result.blobs += len(bigs)
+            result.requests += len(bigs)
+            bigs.clear()
+            while in_flight:
+                sent(in_flight.popleft())
+
+        try:
+            # 2. packs of small blobs, while the big blobs go up
+            pack = PackBuilder()
+            for blob, kind, data in prepared(store, small, remote.audio_codec, blobs):
+                pack.add(blob, kind, data)
+                result.blobs += 1
+                if pack.size >= PACK_SIZE:
+                    pack = flush(pack)
+            # 3. then objects, children first (the last blobs share their first pack): each
+            # pack that holds objects goes after everything before it is up
+            for object_id in objects:
+                pack.add(object_id, OBJECT, store.read_stored(object_id))
+                result.objects += 1
+                if pack.size >= PACK_SIZE:
+                    pack = flush(pack, alone=True)
+            flush(pack, alone=True)
+            drain()
+        except BaseException:
+            for future in [*bigs, *in_flight]:  # nothing new starts; what runs finishes
+                future.cancel()
+            raise
+
+
+class PackBuilder:
+    """A pack's body and index entries, built as blobs come (each one copied once, into the
+    body, so that its own buffer can go)."""
+
+    def __init__(self) -> None:
+        self.body = bytearray()
+        self.entries: list[tuple[str, str, int, int]] = []
+
+    @property
+    def size(self) -> int:
+        return len(self.body)
+
+    def add(self, object_id: str, kind: str, data: bytes) -> None:
+        self.entries.append((object_id, kind, len(self.body), len(data)))
+        self.body += data
 
 
 def _audio_like(path: Path) -> bool:
@@ -292,19 +353,10 @@ def get_blobs(repo: BaseRepository, remote: Remote, wanted: dict[str, int], *,
             raise IntegrityError(f"the remote {remote.url} lacks blob {b} (a damaged remote)")
     alone = [b for b in todo if where[b].pack is None]
     packed = [b for b in todo if where[b].pack is not None]
-    with Progress("fetch", sum(todo.values()), len(todo), enabled=progress) as bar:
-        for n, (blob, data) in enumerate(remote.read_blobs(where, packed, todo), 1):
-            store.put_blob_bytes(blob, data)
-            bar.advance(len(data))
-            if n % 1024 == 0:
-                store.publish()
-        store.publish()
-        result.requests += len({where[b].pack for b in packed})
-        repo.backend.make_dir(repo.backend.tmp)
-        import threading
-
-        lock = threading.Lock()
-
+    repo.backend.make_dir(repo.backend.tmp)
+    lock = threading.Lock()  # one publish at a time
+    with (Progress("fetch", sum(todo.values()), len(todo), enabled=progress) as bar,
+          ThreadPoolExecutor(_TRANSFERS) as pool):
         def get_alone(blob: str) -> None:
             tmp = store.stage.temp()
             try:
@@ -318,12 +370,75 @@ def get_blobs(repo: BaseRepository, remote: Remote, wanted: dict[str, int], *,
             with lock:
                 store.publish()  # each big blob is kept as soon as it is whole
 
-        with ThreadPoolExecutor(_TRANSFERS) as pool:
-            list(pool.map(get_alone, alone))
+        since = 0
+
+        def stored(blobs: int, n: int) -> None:
+            nonlocal since
+            bar.advance(n, blobs)
+            since += blobs
+            if since >= 1024:  # kept if interrupted: a rerun fetches only what is still missing
+                with lock:
+                    store.publish()
+                since = 0
+
+        # big blobs alone and packed ones at the same time
+        alones = [pool.submit(get_alone, b) for b in alone]
+        try:
+            result.requests += read_packed(remote, where, packed, todo, store.put_blob_bytes,
+                                           stored)
+        except BaseException:
+            for future in alones:
+                future.cancel()
+            raise
+        for future in alones:
+            future.result()
+        with lock:
+            store.publish()
         result.requests += len(alone)
     result.blobs += len(todo)
     result.bytes += sum(todo.values())
     return result
+
+
+def read_packed(remote: Remote, where: dict[str, Entry], ids: list[str], sizes: dict[str, int],
+                keep: Callable[[str, bytes], None],
+                done: Callable[[int, int], None] | None = None) -> int:
+    """Bring the packed blobs ``ids``, :data:`READS_IN_FLIGHT` range reads at once; each read's
+    blobs are decoded (coded audio: verified against its id) and passed to ``keep(blob, bytes)``
+    on the thread that read them, which must verify plain ones before storing them. ``done(blobs,
+    bytes)`` is called on this thread as reads finish. Returns the number of reads.
+
+    Memory: the reads in flight, each at most 16 MiB (and its decoded copy): about 256 MiB at
+    most. The first failure stops the reads not yet started and is raised once the running
+    ones are over.
+    """
+    spans = remote.spans(where, ids)
+
+    def read(span) -> tuple[int, int]:
+        n = 0
+        for blob, data in remote.read_span(where, span, sizes):
+            keep(blob, data)
+            n += len(data)
+        return len(span.members), n
+
+    with ThreadPoolExecutor(READS_IN_FLIGHT) as pool:
+        pending: deque[Future] = deque()
+        try:
+            for span in spans:
+                while len(pending) >= 2 * READS_IN_FLIGHT:  # queued ones hold no data
+                    count = pending.popleft().result()
+                    if done is not None:
+                        done(*count)
+                pending.append(pool.submit(read, span))
+            while pending:
+                count = pending.popleft().result()
+                if done is not None:
+                    done(*count)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return len(spans)
 
 
 def blobs_to_folder(remote: Remote, wanted: dict[str, int], folder: Path,
@@ -335,14 +450,19 @@ def blobs_to_folder(remote: Remote, wanted: dict[str, int], folder: Path,
     out: dict[str, str] = {}
     present = [b for b in wanted if b in where]
     packed = [b for b in present if where[b].pack is not None]
-    for blob, data in remote.read_blobs(where, packed, wanted):
+    lock = threading.Lock()
+
+    def keep(blob: str, data: bytes) -> None:
         if hash_bytes(data) != blob:
             raise IntegrityError(f"blob {blob} arrived corrupt from {remote.url}: its bytes "
                                  "hash differently")
         name = str(folder / blob)
         with open(name, "wb") as f:
             f.write(data)
-        out[blob] = name
+        with lock:
+            out[blob] = name
+
+    read_packed(remote, where, packed, wanted, keep)
 
     def get_alone(blob: str) -> None:
         name = folder / blob
