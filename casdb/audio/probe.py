@@ -31,6 +31,11 @@ _BIT_DEPTHS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 3
                "DOUBLE": 64, "ALAC_16": 16, "ALAC_20": 20, "ALAC_24": 24, "ALAC_32": 32}
 
 
+_PLAIN = {1: (8, 16, 24, 32), 3: (32, 64)}
+"""Format tag -> bit depths of the plain WAVs parsed here: integer PCM and IEEE float as
+libsndfile opens them (float at 8 bits, say, it refuses: such a header goes to libsndfile,
+which then says why). WAVE_FORMAT_EXTENSIBLE and everything else goes to libsndfile too."""
+
 AUDIO_EXTENSIONS = frozenset({
     "wav", "wave", "bwf", "rf64", "w64", "flac", "ogg", "oga", "opus", "mp3", "aif", "aiff",
     "aifc", "au", "snd", "caf"})
@@ -101,9 +106,9 @@ def probe_bytes(head: bytes, path: str, size: int | None = None) -> MediaInfo | 
     if fmt is None or data_size is None:
         return None
     tag, channels, rate, _, block_align, bits = fmt
-    if (tag not in (1, 3, 0xFFFE) or not channels or not rate or bits not in (8, 16, 24, 32, 64)
+    if (bits not in _PLAIN.get(tag, ()) or not channels or not rate
             or block_align != channels * bits // 8):
-        return None  # compressed or odd WAV: let libsndfile decide
+        return None  # compressed, extensible or odd WAV: let libsndfile decide
     frames = data_size // block_align
     problem = ""
     if data_size < length:
