@@ -36,6 +36,13 @@ _PLAIN = {1: (8, 16, 24, 32), 3: (32, 64)}
 libsndfile opens them (float at 8 bits, say, it refuses: such a header goes to libsndfile,
 which then says why). WAVE_FORMAT_EXTENSIBLE and everything else goes to libsndfile too."""
 
+_PLAIN_CHUNKS = {4: (b"fact",)}
+"""Chunk length -> other chunks a plain WAV may hold before its data (libsndfile writes a
+``fact`` chunk in float WAVs)."""
+
+_MAX_CHANNELS = 1024
+"""libsndfile's SF_MAX_CHANNELS: a header with more, it refuses to open."""
+
 AUDIO_EXTENSIONS = frozenset({
     "wav", "wave", "bwf", "rf64", "w64", "flac", "ogg", "oga", "opus", "mp3", "aif", "aiff",
     "aifc", "au", "snd", "caf"})
@@ -93,8 +100,16 @@ def probe_bytes(head: bytes, path: str, size: int | None = None) -> MediaInfo | 
     while pos + 8 <= len(head):
         chunk, length = head[pos : pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
         body = pos + 8
-        if chunk == b"fmt " and body + 16 <= len(head):
+        if chunk == b"fmt ":
+            if fmt is not None or length not in (16, 18) or body + length > len(head):
+                return None
             fmt = struct.unpack_from("<HHIIHH", head, body)
+            if length == 18 and head[body + 16 : body + 18] != b"\0\0":
+                return None  # extra format bytes (cbSize): not a plain WAV
+        elif chunk not in _PLAIN_CHUNKS.get(length, ()) and chunk != b"data":
+            # Only chunks as libsndfile and Python's wave write them before the data: anything
+            # else (LIST, bext, odd lengths) libsndfile parses its own way, so it decides.
+            return None
         elif chunk == b"data":
             data_size = length
             if head[:4] == b"RF64" or length == 0xFFFFFFFF:
@@ -106,7 +121,8 @@ def probe_bytes(head: bytes, path: str, size: int | None = None) -> MediaInfo | 
     if fmt is None or data_size is None:
         return None
     tag, channels, rate, _, block_align, bits = fmt
-    if (bits not in _PLAIN.get(tag, ()) or not channels or not rate
+    if (bits not in _PLAIN.get(tag, ()) or not 0 < channels <= _MAX_CHANNELS
+            or not 0 < rate < 2**31  # libsndfile keeps the rate in a C int
             or block_align != channels * bits // 8):
         return None  # compressed, extensible or odd WAV: let libsndfile decide
     frames = data_size // block_align
