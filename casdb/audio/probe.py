@@ -1,7 +1,10 @@
 """Audio properties of a media file: format, sampling rate, channels, bit depth, duration.
 
-WAV headers are parsed directly (a few hundred bytes, no decoder); other formats go through
-soundfile (libsndfile: FLAC, OGG, MP3, ...). A file that is not audio gets sampling rate,
+Plain WAV headers are parsed directly (a few hundred bytes, no decoder): PCM or float, a ``fmt ``
+chunk of 16 or 18 bytes, maybe ``fact``, then ``data`` -- only what libsndfile opens with the
+same properties (a property test over crafted headers holds the parser to that). Everything else
+(extensible, LIST or other chunks, odd depths) and other formats go through soundfile
+(libsndfile: FLAC, OGG, MP3, ...). A file that is not audio gets sampling rate,
 channels, bit depth and duration 0, and its extension as format.
 
 A probe also says what is wrong with a file that claims to be audio (:attr:`MediaInfo.problem`):
