@@ -1,7 +1,10 @@
 """Audio properties of a media file: format, sampling rate, channels, bit depth, duration.
 
-WAV headers are parsed directly (a few hundred bytes, no decoder); other formats go through
-soundfile (libsndfile: FLAC, OGG, MP3, ...). A file that is not audio gets sampling rate,
+Plain WAV headers are parsed directly (a few hundred bytes, no decoder): PCM or float, a ``fmt ``
+chunk of 16 or 18 bytes, maybe ``fact``, then ``data`` -- only what libsndfile opens with the
+same properties (a property test over crafted headers holds the parser to that). Everything else
+(extensible, LIST or other chunks, odd depths) and other formats go through soundfile
+(libsndfile: FLAC, OGG, MP3, ...). A file that is not audio gets sampling rate,
 channels, bit depth and duration 0, and its extension as format.
 
 A probe also says what is wrong with a file that claims to be audio (:attr:`MediaInfo.problem`):
@@ -30,6 +33,18 @@ HEAD = 4096
 _BIT_DEPTHS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "FLOAT": 32,
                "DOUBLE": 64, "ALAC_16": 16, "ALAC_20": 20, "ALAC_24": 24, "ALAC_32": 32}
 
+
+_PLAIN = {1: (8, 16, 24, 32), 3: (32, 64)}
+"""Format tag -> bit depths of the plain WAVs parsed here: integer PCM and IEEE float as
+libsndfile opens them (float at 8 bits, say, it refuses: such a header goes to libsndfile,
+which then says why). WAVE_FORMAT_EXTENSIBLE and everything else goes to libsndfile too."""
+
+_PLAIN_CHUNKS = {4: (b"fact",)}
+"""Chunk length -> other chunks a plain WAV may hold before its data (libsndfile writes a
+``fact`` chunk in float WAVs)."""
+
+_MAX_CHANNELS = 1024
+"""libsndfile's SF_MAX_CHANNELS: a header with more, it refuses to open."""
 
 AUDIO_EXTENSIONS = frozenset({
     "wav", "wave", "bwf", "rf64", "w64", "flac", "ogg", "oga", "opus", "mp3", "aif", "aiff",
@@ -88,8 +103,16 @@ def probe_bytes(head: bytes, path: str, size: int | None = None) -> MediaInfo | 
     while pos + 8 <= len(head):
         chunk, length = head[pos : pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
         body = pos + 8
-        if chunk == b"fmt " and body + 16 <= len(head):
+        if chunk == b"fmt ":
+            if fmt is not None or length not in (16, 18) or body + length > len(head):
+                return None
             fmt = struct.unpack_from("<HHIIHH", head, body)
+            if length == 18 and head[body + 16 : body + 18] != b"\0\0":
+                return None  # extra format bytes (cbSize): not a plain WAV
+        elif chunk not in _PLAIN_CHUNKS.get(length, ()) and chunk != b"data":
+            # Only chunks as libsndfile and Python's wave write them before the data: anything
+            # else (LIST, bext, odd lengths) libsndfile parses its own way, so it decides.
+            return None
         elif chunk == b"data":
             data_size = length
             if head[:4] == b"RF64" or length == 0xFFFFFFFF:
@@ -101,9 +124,10 @@ def probe_bytes(head: bytes, path: str, size: int | None = None) -> MediaInfo | 
     if fmt is None or data_size is None:
         return None
     tag, channels, rate, _, block_align, bits = fmt
-    if (tag not in (1, 3, 0xFFFE) or not channels or not rate or bits not in (8, 16, 24, 32, 64)
+    if (bits not in _PLAIN.get(tag, ()) or not 0 < channels <= _MAX_CHANNELS
+            or not 0 < rate < 2**31  # libsndfile keeps the rate in a C int
             or block_align != channels * bits // 8):
-        return None  # compressed or odd WAV: let libsndfile decide
+        return None  # compressed, extensible or odd WAV: let libsndfile decide
     frames = data_size // block_align
     problem = ""
     if data_size < length:

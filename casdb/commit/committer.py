@@ -440,8 +440,13 @@ def _media_index(repo: BaseRepository, parent: Commit | None, tree: str, stored:
     if missing:
         memory = StatCache.of(repo).probes()
         known.update({blob: memory[blob] for blob in missing & memory.keys()})
+    # WAV headers parsed from the bytes the ingest read (no second open per file); they are
+    # remembered with their verdict, so decodable.find need not probe those blobs again either
+    fresh = {blob: info for blob, info in stored.probes.items()
+             if blob not in known or known[blob].problem is None}
+    known.update(fresh)
     media_id, probed = mediaindex.build(repo.store, files, known)
-    StatCache.of(repo).remember_probes(probed)
+    StatCache.of(repo).remember_probes({**fresh, **probed})
     return media_id
 
 

@@ -4,10 +4,7 @@ the rest on all cores, with a progress bar.
 Example:
     >>> import tempfile, pathlib
     >>> from casdb.store.backends.local import LocalBackend
-    >>> from casdb.store.objectstore import BLOBS, ObjectStore
-
-if TYPE_CHECKING:
-    from casdb.core.engine import Engine
+    >>> from casdb.store.objectstore import ObjectStore
     >>> from casdb.commit.scan import scan
     >>> src = pathlib.Path(tempfile.mkdtemp()); repo = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (src / "db.yaml").write_text("name: demo\\n"); _ = (src / "a.wav").write_bytes(b"x")
@@ -24,10 +21,12 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from casdb.audio.probe import HEAD, MediaInfo, probe_bytes
 from casdb.commit.scan import SourceFile
+from casdb.core.errors import InvalidDataset
 from casdb.core.parallel import workers
 from casdb.core.progress import Progress
-from casdb.store.objectstore import BLOBS, ObjectStore
+from casdb.store.objectstore import BLOBS, SMALL_FILE, ObjectStore
 
 if TYPE_CHECKING:
     from casdb.core.engine import Engine
@@ -46,6 +45,9 @@ class IngestResult:
     new_files: int = 0
     """Blobs the store did not have before."""
     new_bytes: int = 0
+    probes: dict[str, MediaInfo] = field(default_factory=dict)
+    """Blob id -> audio properties of plain WAV files parsed from the bytes read for hashing
+    (exactly what :func:`casdb.audio.probe.probe_file` gives for the stored blob)."""
 
 
 def ingest(
@@ -67,7 +69,7 @@ def ingest(
     """
     result = IngestResult()
     todo: list[SourceFile] = []
-    out, stats = result.files, result.stats
+    out, stats, probes = result.files, result.stats, result.probes
     for f in files:
         hit = known.get(f.path)
         if hit is not None and hit[0] == f.size and hit[1] == f.mtime_ns and hit[2] == f.ino:
@@ -88,7 +90,9 @@ def ingest(
                 break
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:
-                for f, blob, new, unchanged in future.result():  # re-raises a worker's error
+                for f, blob, new, unchanged, info in future.result():  # re-raises an error
+                    if info is not None:
+                        probes[blob] = info
                     out[f.path] = (blob, f.size)
                     if unchanged:
                         stats[f.path] = (f.size, f.mtime_ns, f.ino, blob)
@@ -130,9 +134,47 @@ def _take(iterator, n: int) -> list:
 def _store_batch(store: ObjectStore, batch: list[SourceFile]) -> list[tuple]:
     out = []
     for f in batch:
+        if f.size <= SMALL_FILE:
+            small = _store_small(store, f)
+            if small is not None:
+                out.append(small)
+                continue
         blob, new = store.put_file(f.abspath, f.size)
-        out.append((f, blob, new, _unchanged(f)))
+        out.append((f, blob, new, _unchanged(f), None))
     return out
+
+
+def _store_small(store: ObjectStore, f: SourceFile) -> tuple | None:
+    """A small file read whole, stored, and probed from the bytes in memory (a plain WAV header
+    is parsed; anything else is probed later from the blob, as before), with one ``fstat`` of
+    the open file to tell whether it changed since the scan. None: it grew past a small file
+    (stored the ordinary way)."""
+    try:
+        fd = os.open(f.abspath, os.O_RDONLY)
+    except OSError as exc:
+        raise InvalidDataset(f"cannot read {f.abspath}: {exc.strerror or exc}") from exc
+    try:
+        parts = []
+        left = SMALL_FILE + 1
+        while left > 0:
+            part = os.read(fd, left)
+            if not part:
+                break
+            parts.append(part)
+            left -= len(part)
+        st = os.fstat(fd)
+    except OSError as exc:
+        raise InvalidDataset(f"cannot read {f.abspath}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    data = parts[0] if len(parts) == 1 else b"".join(parts)
+    if len(data) > SMALL_FILE:
+        return None
+    blob, new = store.put_small(data)
+    # The stat of the file these bytes came from (fstat of the open file): if the path was
+    # replaced after the scan, its inode differs and the stat cache does not vouch for it.
+    unchanged = (st.st_size, st.st_mtime_ns, st.st_ino) == (f.size, f.mtime_ns, f.ino)
+    return f, blob, new, unchanged, probe_bytes(data[:HEAD], f.path, len(data))
 
 
 def _unchanged(f: SourceFile) -> bool:

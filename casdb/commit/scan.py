@@ -79,8 +79,8 @@ def scan(root: str | Path, *, stored: Collection[str] | None = None) -> Source:
         tables[table_id] = (kind, found[0])
         skip |= {p.name for p in candidates} | {f"db.{table_id}.pkl"}  # audformat's cache
     undecodable: list[str] = []
-    files = sorted(_walk(str(root), str(root), "", skip, _Access(), undecodable),
-                   key=lambda f: f.path)
+    files = _walk(str(root), str(root), "", skip, _Access(), undecodable)
+    files.sort()  # by path: paths are unique, so no tuple is ever compared past its path
     if undecodable:
         raise InvalidDataset(_not_utf8(undecodable))
     _check_paths(files)
@@ -153,6 +153,7 @@ def _walk(root: str, folder: str, prefix: str, skip: set[str], access: _Access,
     # Names that are not UTF-8 (surrogate escapes) go to ``undecodable``, their folders unread.
     out: list[SourceFile] = []
     append = out.append
+    new = tuple.__new__  # a NamedTuple's own __new__ is a Python call: 6x slower per file
     check = access.uid != 0
     stack = [(folder, prefix)]
     while stack:
@@ -179,7 +180,8 @@ def _walk(root: str, folder: str, prefix: str, skip: set[str], access: _Access,
             if kind == _REG:
                 if check and not access.readable(st):
                     raise InvalidDataset(f"cannot read {prefix}{name}: permission denied")
-                append(SourceFile(prefix + name, item.path, st.st_size, st.st_mtime_ns, st.st_ino))
+                append(new(SourceFile, (prefix + name, item.path, st.st_size, st.st_mtime_ns,
+                                        st.st_ino)))
             elif kind == _DIR:
                 stack.append((item.path, prefix + name + "/"))
             else:

@@ -66,9 +66,15 @@ class FolderCache:
 
 
 def listing_digest(files: Sequence) -> str:
-    """Digest of the paths and stats of a folder's files (``SourceFile`` tuples)."""
-    text = "\n".join(f"{f[0]}\0{f[2]}\0{f[3]}\0{f[4]}" for f in files)
-    return blake3.blake3(text.encode("utf-8", "surrogateescape")).hexdigest()
+    """Digest of the paths and stats of a folder's files (``SourceFile`` tuples: path, absolute
+    path, size, mtime_ns, inode; the absolute path only repeats the folder's, which keys the
+    cache anyway)."""
+    import msgpack
+
+    # The tuples packed as they are, in C: a third of the time of formatting a line per file
+    # in Python (100k files). A digest from an older casdb only differs: one re-check from the
+    # cache body, no file is read again.
+    return blake3.blake3(msgpack.packb(files, unicode_errors="surrogateescape")).hexdigest()
 
 
 def tables_key(header_id: str, files: list[tuple[str, str, int, int, int]], now_ns: int) -> str | None:

@@ -69,6 +69,8 @@ class ObjectStore:
         self.stage = Stage(backend.tmp, mode=READ_ONLY)
         self._cache: OrderedDict[str, encoding.Object] = OrderedDict()
         self._present: set[str] = set()
+        self._folders: set[str] = set()
+        """Fan-out folders known to exist (made or seen by :meth:`_schedule`)."""
         self._lock = threading.Lock()
         self._reflink = True
         self._copy_range = True
@@ -97,8 +99,12 @@ class ObjectStore:
         return True
 
     def _schedule(self, final: str) -> None:
+        folder = os.path.dirname(final)
+        if folder in self._folders:  # once per fan-out folder, not a Path and a lookup per file
+            return
         self.backend.make_dir(self.backend.tmp)
-        self.backend.make_dir(Path(os.path.dirname(final)))
+        self.backend.make_dir(Path(folder))
+        self._folders.add(folder)
 
     # -- structural objects -------------------------------------------------------------------
 
@@ -291,12 +297,7 @@ class ObjectStore:
             except OSError as exc:
                 raise InvalidDataset(f"cannot read {source}: {exc.strerror or exc}") from exc
         if data is not None and len(data) <= SMALL_FILE:
-            object_id = hash_bytes(data)
-            final = self._path(BLOBS, object_id)
-            if final in self.stage or self._touch_blob(final, object_id):
-                return object_id, False
-            self._schedule(final)
-            return object_id, self.stage.add_bytes(data, final)
+            return self.put_small(data)
         self.backend.make_dir(self.backend.tmp)
         tmp = self.stage.temp()
         try:
@@ -314,6 +315,18 @@ class ObjectStore:
             return object_id, False
         self._schedule(final)
         return object_id, self.stage.add(tmp, final)
+
+    def put_small(self, data: bytes) -> tuple[str, bool]:
+        """Store the whole bytes of a small file (read by the caller) as a blob; ``(id, new)``.
+
+        The bytes are hashed here and the same bytes are written, so the id matches what is
+        stored. A reused blob is touched (gc's grace), as by :meth:`put_file`."""
+        object_id = hash_bytes(data)
+        final = self._path(BLOBS, object_id)
+        if final in self.stage or self._touch_blob(final, object_id):
+            return object_id, False
+        self._schedule(final)
+        return object_id, self.stage.add_bytes(data, final)
 
     def _copy(self, source: str | Path, tmp: str) -> None:
         try:
