@@ -62,6 +62,14 @@ def main() -> None:
 
     ds = api.load("mydb", "2.0.0")
     print(ds["emotion"].get(map={"speaker": "age"}).head(3).to_string())
+    print("\n>>> for frame, audio in casdb.stream('mydb', '2.0.0', tables='emotion', "
+          "batch_size=16, shuffle=True, seed=0, audio='arrays', flavour={'sampling_rate': "
+          "8000}, cache_budget=2**20): ...", flush=True)
+    for frame, audio in api.stream("mydb", "2.0.0", tables="emotion", batch_size=16,
+                                   shuffle=True, seed=0, audio="arrays",
+                                   flavour={"sampling_rate": 8000}, cache_budget=2**20):
+        print(f"batch of {len(frame)}: first {frame.index[0]} ({frame['emotion'].iloc[0]}), "
+              f"audio {audio[0].array.shape} at {audio[0].sampling_rate} Hz")
     if "--keep" not in sys.argv:
         shutil.rmtree(work)
 
