@@ -165,8 +165,7 @@ class Dataset:
 
         path = self._table_path(table)
         try:
-            with open(path, "rb") as fh:  # not read_table: no pyarrow.dataset (layout.read_media)
-                out = pq.ParquetFile(fh).read(columns=columns)
+            out = pq.read_table(path, columns=columns)
             out.validate(full=True)  # parquet does not check that strings are UTF-8
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise IntegrityError(f"{path} is damaged ({str(exc)[:120]}): run "

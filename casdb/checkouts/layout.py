@@ -34,7 +34,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from casdb.core.atomic import atomic_write
 from casdb.core.config import Config
@@ -201,17 +200,8 @@ def read_media(path: Path, columns: list[str] | None = None):
     from casdb.core.paths import check_relpath_array
 
     file = path / META / "media.parquet"
-    key = (str(file), tuple(columns) if columns is not None else None)
     try:
-        # ParquetFile, not read_table: read_table goes through pyarrow.dataset, whose import
-        # alone costs more than reading a 100k-row index (a warm checkout is mostly this read)
-        with open(file, "rb") as fh:
-            stamp = _stamp(os.fstat(fh.fileno()))
-            known = _READ.get(key)
-            if known is not None and known[0] == stamp:
-                return known[1]
-            table = pq.ParquetFile(fh).read(columns=columns)
-            unchanged = _stamp(os.fstat(fh.fileno())) == stamp
+        table = pq.read_table(file, columns=columns)
         table.validate(full=True)  # parquet does not check that strings are UTF-8
     except FileNotFoundError as exc:
         raise IntegrityError(f"{file} is missing: remove {path}") from exc
@@ -226,23 +216,7 @@ def read_media(path: Path, columns: list[str] | None = None):
         if not (pa.types.is_string(blobs.type) and not blobs.null_count and pc.all(
                 pc.match_substring_regex(blobs, "^[0-9a-f]{64}$")).as_py() is not False):
             raise IntegrityError(f"{file}: a blob is not an id")
-    if unchanged:
-        _READ.pop(key, None)
-        _READ[key] = (stamp, table)
-        while len(_READ) > 8:  # a long-running process keeps only the last few
-            del _READ[next(iter(_READ))]
     return table
-
-
-_READ: dict[tuple[str, tuple[str, ...] | None], tuple[tuple[int, ...], Any]] = {}
-"""Media indexes read and checked in this process, by file and columns, with the stat of the
-file they were read from: a checkout hands out a folder after reading its index for the
-selection, the in-place check and the placed files; a file replaced or rewritten since (another
-inode, size, mtime or ctime: ctime cannot be set back by a writer) is read and checked again."""
-
-
-def _stamp(st: os.stat_result) -> tuple[int, ...]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def write_state(path: Path, state: State) -> None:
