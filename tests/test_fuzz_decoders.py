@@ -241,7 +241,7 @@ def _checkout() -> tuple[Path, dict[str, bytes]]:
                 dataset="synth", version="1.0.0")
     ds = casdb.load("synth", "1.0.0", repo=repo, cache_root=base / "cache", link="copy")
     names = ["db.emotion.parquet", "db.speaker.parquet", ".casdb/media.parquet",
-             ".casdb/header"]
+             ".casdb/files.json", ".casdb/header"]
     for name in names:
         (ds.root / name).chmod(0o644)
     return ds.root, {n: (ds.root / n).read_bytes() for n in names}

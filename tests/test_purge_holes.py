@@ -327,11 +327,14 @@ def test_purge_deletes_no_dest_checkout_under_a_recorded_root(small, tmp_path):
     assert (dest / SECRET).exists() and (dest / "db.yaml").exists()
 
 
-def test_a_dest_checkout_with_a_damaged_index_is_listed(small, tmp_path):
+@pytest.mark.parametrize("name", ["files.json", "media.parquet"])
+def test_a_dest_checkout_with_a_damaged_index_is_listed(small, tmp_path, name):
     repo, _ = small
     dest = tmp_path / "mine"
     casdb.checkout("synth", "1.0.0", dest, cache_root=tmp_path / "cache", repo=repo)
-    index = dest / ".casdb" / "media.parquet"
+    if name == "media.parquet":  # a folder from before files.json
+        (dest / ".casdb" / "files.json").unlink()
+    index = dest / ".casdb" / name
     data = bytearray(index.read_bytes())
     data[len(data) // 2] ^= 0xFF
     data[-8:] = b"\0" * 8  # the footer length and magic: not a parquet file any more

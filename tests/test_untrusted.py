@@ -182,9 +182,73 @@ def test_a_corrupt_cached_table_names_the_file_and_cache_verify(checked_out, nam
 
 def test_a_corrupt_checkout_media_index_is_integrity_error(checked_out):
     repo, root = checked_out
+    path = root / ".casdb" / "files.json"
+    path.chmod(0o644)
+    path.write_bytes(b'{"format": 1, "file": [')
+    with pytest.raises(IntegrityError, match="files.json is damaged"):
+        casdb.load("synth", "1.0.0", repo=repo, cache_root=root.parent.parent.parent).files  # noqa: B018
+
+
+def _files_json(root):
+    import json
+
+    return json.loads((root / ".casdb" / "files.json").read_bytes())
+
+
+@pytest.mark.parametrize(("column", "value", "why"), [
+    ("file", "../../escape.wav", "unsafe"),
+    ("local", "/etc/passwd", "unsafe"),
+    ("blob", "AB" * 32, "not an id"),
+    ("blob", "ab" * 31, "not an id"),
+    ("blob", 7, "not an id"),
+    ("bytes", -1, "not a count"),
+    ("bytes", True, "not a count"),
+    ("converted", 0, "true or false"),
+])
+def test_a_crafted_file_list_is_refused(checked_out, column, value, why):
+    """files.json built with the encoder casdb writes it with, one value made wrong."""
+    import json
+
+    repo, root = checked_out
+    data = _files_json(root)
+    data[column][0] = value
+    path = root / ".casdb" / "files.json"
+    path.chmod(0o644)
+    path.write_bytes(json.dumps(data).encode())
+    with pytest.raises(IntegrityError, match=why):
+        casdb.load("synth", "1.0.0", repo=repo, cache_root=root.parent.parent.parent).files  # noqa: B018
+
+
+@pytest.mark.parametrize("change", ["short column", "missing column", "format", "not a dict"])
+def test_a_file_list_of_the_wrong_shape_is_refused(checked_out, change):
+    import json
+
+    repo, root = checked_out
+    data = _files_json(root)
+    if change == "short column":
+        data["blob"].pop()
+    elif change == "missing column":
+        del data["converted"]
+    elif change == "format":
+        data["format"] = 2
+    else:
+        data = list(data)
+    path = root / ".casdb" / "files.json"
+    path.chmod(0o644)
+    path.write_bytes(json.dumps(data).encode())
+    with pytest.raises(IntegrityError, match="files.json is damaged"):
+        casdb.load("synth", "1.0.0", repo=repo, cache_root=root.parent.parent.parent).files  # noqa: B018
+
+
+def test_a_folder_from_before_the_file_list_is_read_through_its_media_index(checked_out):
+    repo, root = checked_out
+    before = casdb.load("synth", "1.0.0", repo=repo, cache_root=root.parent.parent.parent).files
+    (root / ".casdb" / "files.json").unlink()
+    again = casdb.load("synth", "1.0.0", repo=repo, cache_root=root.parent.parent.parent)
+    assert again.files == before
     path = root / ".casdb" / "media.parquet"
     path.chmod(0o644)
-    path.write_bytes(b"PAR1garbagePAR1")
+    path.write_bytes(b"PAR1garbagePAR1")  # then the media index is what is checked
     with pytest.raises(IntegrityError, match="media.parquet is damaged"):
         casdb.load("synth", "1.0.0", repo=repo, cache_root=root.parent.parent.parent).files  # noqa: B018
 

@@ -135,11 +135,8 @@ class Dataset:
     @cached_property
     def _local(self) -> dict[str, str]:
         """Media path -> path in the folder (a flavour may change the extension)."""
-        table = cache.read_media(self.root)
-        columns = ["file", "local"] if "local" in table.column_names else ["file"]
-        files = table.column("file").to_pylist()
-        local = table.column(columns[-1]).to_pylist()
-        return dict(zip(files, local, strict=True))
+        table = cache.read_files(self.root)
+        return dict(zip(table["file"], table["local"], strict=True))
 
     @cached_property
     def selection(self) -> Selection:

@@ -6,6 +6,7 @@ This module owns the layout; every other module takes its names from here.
         .casdb/state.json                         what is in place (written last)
         .casdb/header                             the version's full header (casdb encoding)
         .casdb/media.parquet                      the version's media index (file -> blob, ...)
+        .casdb/files.json                         what each file of the folder holds (JSON)
         .casdb/lock                               taken while the folder is being written
     <cache>/.derived/<flavour-id>/ab/cdef...      converted files (casdb.checkouts.converted)
     <cache>/.derived.db                           their hashes, recorded at conversion
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -217,6 +219,69 @@ def read_media(path: Path, columns: list[str] | None = None):
                 pc.match_substring_regex(blobs, "^[0-9a-f]{64}$")).as_py() is not False):
             raise IntegrityError(f"{file}: a blob is not an id")
     return table
+
+
+FILES = "files.json"
+"""The folder's files as placed: ``file``, ``local``, ``blob``, ``bytes``, ``converted``, one
+JSON list per column. The commands that only look at a folder (a switch, a warm load, purge)
+read it with the standard library: pyarrow's import alone costs more than their whole work.
+Folders written before it existed are read through ``media.parquet``."""
+FILE_COLUMNS = ("file", "local", "blob", "bytes", "converted")
+
+
+def write_files(meta: Path, columns: dict[str, list]) -> None:
+    """Write :data:`FILES` into a folder's ``.casdb`` (before its state)."""
+    out = {c: columns[c] for c in FILE_COLUMNS}
+    atomic_write(meta / FILES, json.dumps({"format": 1, **out}, separators=(",", ":")).encode(),
+                 tmp_dir=meta)
+
+
+def read_files(path: Path) -> dict[str, list]:
+    """The files of a checked-out folder (:data:`FILES`), checked, as column -> list.
+
+    ``file`` and ``local`` are safe relative paths, ``blob`` ids, ``bytes`` counts and
+    ``converted`` booleans, all of one length. A damaged file raises ``IntegrityError``
+    naming it and ``casdb cache verify``.
+    """
+    from casdb.core.paths import check_relpaths
+
+    file = path / META / FILES
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        if not (path / META / "media.parquet").exists():
+            raise IntegrityError(f"{file} is missing: remove {path}") from None
+        table = read_media(path)  # a folder from before files.json
+        out = {c: table.column(c).to_pylist() for c in table.column_names if c in FILE_COLUMNS}
+        out.setdefault("local", out["file"])
+        out.setdefault("converted", [False] * len(out["file"]))
+        return out
+    except OSError as exc:
+        raise IntegrityError(f"cannot read {file} ({exc.strerror or exc}): run 'casdb cache "
+                             "verify' or remove the folder") from exc
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or data.get("format") != 1:
+            raise ValueError("not a file list of format 1")
+        out = {c: data[c] for c in FILE_COLUMNS}
+        if not all(isinstance(v, list) for v in out.values()):
+            raise ValueError("a column is not a list")
+        if len({len(v) for v in out.values()}) != 1:
+            raise ValueError("columns of different lengths")
+        blobs = out["blob"]
+        if not (all(type(b) is str and len(b) == 64 for b in blobs)
+                and not "".join(blobs).strip("0123456789abcdef")):
+            raise ValueError("a blob is not an id")
+        if not all(type(n) is int and n >= 0 for n in out["bytes"]):
+            raise ValueError("a size is not a count")
+        if not all(type(b) is bool for b in out["converted"]):
+            raise ValueError("'converted' is not true or false")
+    except (ValueError, KeyError) as exc:  # also UnicodeDecodeError
+        raise IntegrityError(f"{file} is damaged ({str(exc)[:120]}): run 'casdb cache verify' "
+                             f"or remove {path}") from exc
+    for name in ("file", "local"):
+        check_relpaths(out[name], str(file))
+    return out
 
 
 def write_state(path: Path, state: State) -> None:

@@ -322,6 +322,11 @@ def _write(
     header = flavoured_header(ver.header, ver.flavour)
     if not (meta / MEDIA).exists():
         _write_parquet(ver.index, meta / MEDIA, meta)
+    if not (meta / cache.FILES).exists():
+        cache.write_files(meta, {
+            "file": paths, "local": [ver.local[p] for p in paths],
+            "blob": [blobs[p] for p in paths], "bytes": [ver.sizes[p] for p in paths],
+            "converted": [p in ver.targets for p in paths]})
     if not (meta / HEADER).exists():
         atomic_write(meta / HEADER, encoding.encode(Header(header)), tmp_dir=meta)
     if ver.purged or (meta / PURGED).exists():
@@ -449,12 +454,11 @@ def _copies_nearby(
         if entry.path == path or entry.state is None or entry.path.name != path.name:
             continue
         try:
-            index = cache.read_media(entry.path, ["file", "blob"])  # another folder: checked
+            index = cache.read_files(entry.path)  # another folder: checked
         except IntegrityError:
             continue
         present = None if entry.state.media is None else set(entry.state.media)
-        for file, blob in zip(*(index.column(c).to_pylist() for c in ("file", "blob")),
-                              strict=True):
+        for file, blob in zip(index["file"], index["blob"], strict=True):
             if blob in wanted and (present is None or file in present):
                 out.setdefault(str(snap.store.blob_path(blob)), (blob, str(entry.path / file)))
     # Another folder's copy is cache content, not evidence: it is linked only if it hashes right.

@@ -40,11 +40,8 @@ def placed_files(path: Path, state: cache.State) -> list[File]:
     from casdb.model import encoding
     from casdb.tables.header import check_stored
 
-    table = cache.read_media(path)
-    columns = {c: table.column(c).to_pylist() for c in table.column_names}
-    files = columns["file"]
-    rows = zip(files, columns.get("local", files), columns["blob"], columns["bytes"],
-               columns.get("converted", [False] * len(files)), strict=True)
+    columns = cache.read_files(path)
+    rows = zip(*(columns[c] for c in cache.FILE_COLUMNS), strict=True)
     file = path / cache.META / "header"
     try:
         header = check_stored(encoding.decode(file.read_bytes(), "header").data, str(file))
@@ -116,19 +113,19 @@ def _check_in_place(root: Path, path: Path) -> int:
 
     state = cache.read_state(path)
     check_metadata(path, state)
-    table = cache.read_media(path).to_pydict()  # checked: safe paths, ids
-    local = table.get("local") or table["file"]
-    converted = table.get("converted") or [False] * len(local)
+    table = cache.read_files(path)  # checked: safe paths, ids
+    local, converted = table["local"], table["converted"]
     # only what was placed is handed out: in a partial folder, a file at the path of one not
     # placed yet is someone else's (the checkout that widens the folder says it is in the way)
     placed = None if state is None or state.media is None else {
         f.local for f in placed_files(path, state)}
     found = []
+    base = str(path) + os.sep  # joined as strings: a Path per file costs more than its stat
     for file, blob, conv in zip(local, table["blob"], converted, strict=True):
         if placed is not None and file not in placed:
             continue
         try:
-            st = os.stat(path / file)
+            st = os.stat(base + file)
         except OSError:
             continue  # not placed (a partial folder, a purged file): nothing is handed out
         found.append((file, blob, conv, st))

@@ -25,7 +25,7 @@ def purge_cache(root: Path, blobs: set[str]) -> tuple[list[Path], int]:
         if entry.state is not None and not _cache_folder(root, entry):
             continue  # a folder of casdb's making but not this cache's (a DEST checkout)
         try:
-            held = set(cache.read_media(entry.path, ["blob"]).column("blob").to_pylist())
+            held = set(cache.read_files(entry.path)["blob"])
         except IntegrityError:
             held = blobs  # unreadable: it may hold the bytes, and it is the cache's own folder
         if blobs & held:

@@ -151,27 +151,22 @@ def _added(items: list[str], new: str | None) -> list[str]:
 def holding(folders: list[Path], blobs: set[str]) -> list[Path]:
     """The checkout folders among ``folders`` that hold a file whose bytes are in ``blobs``.
 
-    A folder's own media index (``.casdb/media.parquet``) says which file holds which blob; a
-    folder whose index cannot be read is listed too, for it may hold anything.
+    A folder's own file list (``.casdb/files.json``) says which file holds which blob; a
+    folder whose list cannot be read is listed too, for it may hold anything.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from casdb.checkouts import layout as cache
 
     out = []
     for folder in folders:
-        index_path = folder / cache.META / "media.parquet"
-        if not index_path.is_file():
+        meta = folder / cache.META
+        if not ((meta / cache.FILES).is_file() or (meta / "media.parquet").is_file()):
             continue  # deleted, or no longer a checkout
         try:
-            names = pq.read_schema(index_path).names
-            columns = ["file", "blob"] + (["local"] if "local" in names else [])
-            index = pq.read_table(index_path, columns=columns).to_pydict()
-        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+            index = cache.read_files(folder)
+        except Error:
             out.append(folder)
             continue
-        local = index.get("local", index["file"])
+        local = index["local"]
         for file, blob in zip(local, index["blob"], strict=True):
             if blob in blobs and isinstance(file, str) and _inside(file) \
                     and os.path.lexists(folder / file):

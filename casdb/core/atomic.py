@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ FSYNC_EACH = 64
 
 def temp_name(directory: Path) -> Path:
     """A fresh temporary path in ``directory``, unique across processes and threads."""
-    return directory / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
+    return directory / f"{TMP_PREFIX}{os.getpid()}-{os.urandom(8).hex()}"
 
 
 def fsync_dir(directory: Path) -> None:

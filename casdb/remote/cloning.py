@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
 
 from casdb.core.atomic import fsync_dir
@@ -124,7 +123,7 @@ def _claim(path: Path, url: str) -> None:
 
 def _place_marker(path: Path, url: str) -> bool:
     """Put the marker in place, durable, if there is none (False: there is one already)."""
-    tmp = path / f"{MARKER_TMP}{os.getpid()}-{secrets.token_hex(4)}"
+    tmp = path / f"{MARKER_TMP}{os.getpid()}-{os.urandom(4).hex()}"
     try:
         with open(tmp, "xb") as f:
             f.write(json.dumps({"url": url}).encode() + b"\n")
