@@ -131,8 +131,10 @@ class StatCache:
         payload = msgpack.packb({"format": _FORMAT, "root": os.fsencode(root), **data},
                                 use_bin_type=True)
         self.folder.mkdir(parents=True, exist_ok=True)
+        # No fsync: a lost or torn cache reads as absent (its checksum) and costs a re-hash.
         atomic_write(
-            self._path(root, part), blake3.blake3(payload).digest() + compression.compress(payload)
+            self._path(root, part), blake3.blake3(payload).digest() + compression.compress(payload),
+            durable=False,
         )
 
     def head(self, root: str) -> Head:

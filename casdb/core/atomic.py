@@ -65,6 +65,7 @@ def atomic_file(
     exclusive: bool = False,
     mode: int | None = None,
     sync_dir: bool = True,
+    durable: bool = True,
 ) -> Iterator[Pending]:
     """Open a temporary file in ``tmp_dir`` that becomes ``pending.path`` when the block ends.
 
@@ -73,6 +74,8 @@ def atomic_file(
     ``exclusive`` the file is placed only if the name is free (put-if-absent). ``mode`` is applied
     before the file becomes visible (0o444 for read-only blobs). ``sync_dir=False`` leaves the
     fsync of the destination folder to the caller, who can then sync each folder once.
+    ``durable=False`` skips every fsync: for a cache that checks what it reads and whose loss
+    costs only time (the file is still replaced atomically).
     If the block raises, nothing is placed and the temporary file is removed. ``OSError`` from
     writing (disk full, no permission) becomes ``StorageError``.
     """
@@ -87,13 +90,14 @@ def atomic_file(
             with f:
                 yield pending
                 f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    os.fsync(f.fileno())
             if pending.path is None:
                 raise ValueError("atomic_file: no destination path was set")
             if mode is not None:
                 os.chmod(tmp, mode)
             pending.placed = _place(tmp, pending.path, exclusive)
-            if pending.placed and sync_dir:
+            if pending.placed and sync_dir and durable:
                 fsync_dir(pending.path.parent)
         except OSError as exc:
             raise storage_error(exc, str(pending.path or tmp)) from exc
@@ -121,6 +125,7 @@ def atomic_write(
     exclusive: bool = False,
     mode: int | None = None,
     sync_dir: bool = True,
+    durable: bool = True,
 ) -> bool:
     """Write ``data`` to ``path`` atomically; see :func:`atomic_file`. Returns whether it was placed.
 
@@ -128,7 +133,8 @@ def atomic_write(
     """
     path = Path(path)
     with atomic_file(
-        path, tmp_dir=tmp_dir or path.parent, exclusive=exclusive, mode=mode, sync_dir=sync_dir
+        path, tmp_dir=tmp_dir or path.parent, exclusive=exclusive, mode=mode, sync_dir=sync_dir,
+        durable=durable,
     ) as pending:
         pending.file.write(data)
     return pending.placed
