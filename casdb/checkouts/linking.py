@@ -72,6 +72,7 @@ class Linker:
         self.writable = writable
         self._reflink = mode in ("auto", "reflink")
         self._hardlink = mode in ("auto", "hardlink") and not writable
+        self._anonymous = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
         self.used: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -144,6 +145,10 @@ class Linker:
     def _via_temp(self, source: str, dest: str, fill, dir_fd: int) -> bool:
         """``fill(src, tmp)`` a temporary file, then move it to ``dest`` if ``fill`` says it
         did; the temporary file never outlives the call."""
+        if self._anonymous:
+            done = self._via_anonymous(source, dest, fill, dir_fd)
+            if done is not None:
+                return done
         tmp = temp_name(self.tmp_dir)
         try:
             with open(source, "rb") as src, open(tmp, "xb") as dst:
@@ -161,6 +166,42 @@ class Linker:
             return False
         self._finish(tmp, dest, dir_fd)
         return True
+
+    def _via_anonymous(self, source: str, dest: str, fill, dir_fd: int) -> bool | None:
+        """:meth:`_via_temp` with an unnamed file (``O_TMPFILE``) in the destination folder,
+        linked in once filled: one directory entry made instead of three operations (create,
+        link, unlink; a copy checkout of 2000 files spent most of its time there). None: the
+        file system cannot, use a named temporary file from now on."""
+        try:
+            fd = os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o666, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+                self._anonymous = False
+                return None
+            raise storage_error(exc, dest) from exc
+        try:
+            with open(fd, "wb", closefd=False) as dst:
+                try:
+                    with open(source, "rb") as src:
+                        done = fill(src, dst)
+                except FileNotFoundError as exc:
+                    if not os.path.exists(source):
+                        raise NotFound(f"{source} is missing") from exc
+                    raise storage_error(exc, dest) from exc
+                if not done:
+                    return False
+                dst.flush()
+            if not self.writable:
+                os.fchmod(fd, READ_ONLY)
+            # put-if-absent: the unnamed file gets its name by a link, never over another file
+            os.link(f"/proc/self/fd/{fd}", dest, dst_dir_fd=dir_fd, follow_symlinks=True)
+            return True
+        except (FileExistsError, NotFound):
+            raise
+        except OSError as exc:
+            raise storage_error(exc, dest) from exc
+        finally:
+            os.close(fd)
 
     def _finish(self, tmp: str, dest: str, dir_fd: int) -> None:
         try:
