@@ -268,13 +268,15 @@ def open_repository(
     object cache under the checkout cache (:mod:`casdb.remote.view`): checkouts then fetch only
     what they need.
     """
-    from casdb.checkouts.layout import cache_root as default_cache
-    from casdb.remote.view import is_remote_url, open_remote
+    from casdb.remote.marker import is_remote_url
 
     if isinstance(repo, BaseRepository):
         return repo
     config = config if config is not None else Config.load()
     where = location(repo, config)
     if is_remote_url(where):
+        from casdb.checkouts.layout import cache_root as default_cache
+        from casdb.remote.view import open_remote
+
         return open_remote(str(where), default_cache(cache_root, config))
     return Repository(where)

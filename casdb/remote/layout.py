@@ -38,12 +38,12 @@ from casdb.core.errors import IntegrityError, InvalidInput, NotFound
 from casdb.core.ids import hash_bytes, is_id
 from casdb.model import compression
 from casdb.remote.audiocodec import CODECS
+from casdb.remote.marker import MARKER
 from casdb.store.backends.base import Backend, redact
 from casdb.store.backends.registry import open_backend
 from casdb.store.objectstore import BLOBS, blob_key
 from casdb.store.refs import RefStore
 
-MARKER = "casdb-remote.json"
 FORMAT = 2
 """Written by remotes that code audio; read: 1 and 2 (a format-1 remote codes nothing). Older
 casdb versions refuse a format-2 remote ("unsupported remote format 2") instead of misreading

@@ -12,9 +12,7 @@ A checkout fetches the version's commit, header, tables and media index (no fold
 history), then the blobs of the media it places, and nothing it holds already. Once a version is
 checked out, it loads with the remote out of reach, like any cached version.
 
-Example:
-    >>> is_remote_url("s3://bucket/corpora"), is_remote_url("/data/casdb")
-    (True, False)
+Whether a location is a remote at all is told by :func:`casdb.remote.marker.is_remote_url`.
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ from casdb.core.ids import hash_bytes
 from casdb.core.names import check_dataset
 from casdb.history.repository import BaseRepository
 from casdb.history.snapshot import Snapshot
+from casdb.remote.marker import is_remote_url  # noqa: F401 (also offered here)
 from casdb.remote.repair import repair_blobs
 from casdb.remote.transfer import blobs_to_folder, fetch, get_blobs
 from casdb.store.tombstones import purged_blobs, save_tombstones
@@ -36,18 +35,6 @@ from casdb.store.tombstones import purged_blobs, save_tombstones
 if TYPE_CHECKING:
     from casdb.model.objects import Commit
     from casdb.remote.layout import Remote
-
-def is_remote_url(location: str | Path) -> bool:
-    """Whether ``location`` names a remote (a URL such as ``s3://``, or a folder holding a casdb
-    remote)."""
-    from casdb.remote.layout import MARKER
-
-    text = str(location)
-    if "://" in text and not text.lower().startswith("file://"):
-        return True  # s3:// or a plug-in's scheme (an unknown one fails clearly when opened)
-    path = Path(text[len("file://"):] if text.startswith("file://") else text).expanduser()
-    return "://" not in text.replace("file://", "", 1) and (path / MARKER).is_file()
-
 
 def open_remote(url: str, cache_root: Path) -> RemoteView:
     """The object cache of the remote at ``url`` (created on first use)."""
