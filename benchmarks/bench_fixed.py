@@ -21,7 +21,9 @@ imports included:
 * ``switch``: ``casdb checkout bench@1.0.0 --cache C`` and back to 3.0.0, both already cached;
 * ``warm load``: ``casdb.load`` of a cached version in a fresh process (``python -c``);
 * ``metadata load``: ``casdb.load(only_metadata=True)`` into an empty cache, in a fresh process;
-  the call's own time (imports inside it) is printed too;
+  the call's own time (imports inside it) is printed too, and the call's time in a process that
+  imported casdb, pandas and pyarrow first (how bench_checkout.py times it for both tools: audb
+  imports them at ``import audb``);
 * ``copy checkout``: ``casdb checkout bench@1.0.0 DEST --link copy`` then ``sync``, against
   ``cp -r`` + ``sync`` of the same folder.
 
@@ -47,6 +49,7 @@ import bench_commit as bc  # noqa: E402
 
 TARGETS = {  # step -> seconds (issue 16)
     "noop commit": 0.1, "switch": 0.2, "removals commit": 0.3, "metadata load (call)": 0.1,
+    "metadata load (call, pandas imported)": 0.1,
 }
 
 
@@ -98,8 +101,12 @@ def restore(src: Path, base: Path, files: int, when: float) -> None:
     write_tables(src, list(range(files)), when)
 
 
-def load_code(kwargs: str) -> str:
-    return ("import time, sys; t = time.perf_counter(); import casdb; "
+def load_code(kwargs: str, preimport: bool = False) -> str:
+    """A child that loads and prints the load's time: from before ``import casdb``, or (with
+    ``preimport``) after ``import casdb, pandas, pyarrow``, as bench_checkout.py times audb's
+    call (``import audb`` imports both)."""
+    first = "import casdb, pandas, pyarrow.parquet; " if preimport else ""
+    return (f"import time, sys; {first}t = time.perf_counter(); import casdb; "
             f"casdb.load('bench', {kwargs}); print(time.perf_counter() - t)")
 
 
@@ -133,15 +140,19 @@ def casdb_steps(args, casdb, python, work: Path, base: Path, res: dict) -> None:
     py = [python, "-P", "-c"]
     kw = f"'1.0.0', repo={str(repo)!r}, cache_root={str(cache)!r}"
     res["warm load"] = best(lambda: run([*py, load_code(kw)]), args.repeat)
-    walls, calls = [], []
+    walls, calls, after = [], [], []
     for _ in range(args.repeat):
-        bc.rm_rf(work / "meta-cache")
         kw = f"'1.0.0', repo={str(repo)!r}, cache_root={str(work / 'meta-cache')!r}, only_metadata=True"
-        t0 = time.perf_counter()
-        out = subprocess.run([*py, load_code(kw)], capture_output=True, text=True, check=True)
-        walls.append(time.perf_counter() - t0)
-        calls.append(float(out.stdout.strip().splitlines()[-1]))
+        for pre, into in ((False, calls), (True, after)):
+            bc.rm_rf(work / "meta-cache")
+            t0 = time.perf_counter()
+            out = subprocess.run([*py, load_code(kw, pre)], capture_output=True, text=True,
+                                 check=True)
+            if not pre:
+                walls.append(time.perf_counter() - t0)
+            into.append(float(out.stdout.strip().splitlines()[-1]))
     res["metadata load"], res["metadata load (call)"] = min(walls), min(calls)
+    res["metadata load (call, pandas imported)"] = min(after)
     copies = []
     for _ in range(args.repeat):
         dest = work / "copy-checkout"
