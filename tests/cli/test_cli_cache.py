@@ -6,6 +6,8 @@ import os
 import random
 from pathlib import Path
 
+import pytest
+
 import casdb
 from casdb.testing.cli import run_casdb
 from casdb.testing.corrupt import flip_byte
@@ -35,11 +37,12 @@ def test_cache_verify_never_repairs_through_a_symlinked_folder(published, tmp_pa
     assert done.returncode == 7 and "in the way" in done.stdout
 
 
-def test_one_damaged_folder_does_not_stop_cache_verify(published, tmp_path):
+@pytest.mark.parametrize("name", ["media.parquet", "files.json"])
+def test_one_damaged_folder_does_not_stop_cache_verify(published, tmp_path, name):
     root = tmp_path / "c"
     a = casdb.load("synth", "1.0.0", repo=published, cache_root=root)
     b = casdb.load("synth", "1.0.0", repo=published, cache_root=root, flavour={"bit_depth": 24})
-    (Path(a.root) / ".casdb" / "media.parquet").write_bytes(b"garbage")
+    (Path(a.root) / ".casdb" / name).write_bytes(b"garbage")
     flip_byte(sorted(Path(b.root).rglob("*.wav"))[0], random.Random(1))
     done = run_casdb("cache", "verify", "--cache", str(root), repo=published.path)
     assert "Traceback" not in done.stderr
