@@ -505,10 +505,11 @@ def read_tables(src: Source) -> dict[str, tuple[TableLayout, pa.Table]]:
 
 def _check_media(src: Source, frames: dict[str, tuple[TableLayout, pa.Table]]) -> None:
     """Every file a filewise or segmented table names must be in the folder."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    present = pa.array([f.path for f in src.files], type=pa.string())
+    from casdb.tables.arrays import strings
+
+    present = strings([f.path for f in src.files])
     for tid, (lay, table) in frames.items():
         if lay.kind == "misc":
             continue

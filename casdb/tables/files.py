@@ -222,19 +222,27 @@ def _parse_time(column: pa.ChunkedArray, where: str) -> pa.ChunkedArray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from casdb.tables.arrays import scalar
+
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     parts = pc.extract_regex(column, _TIME)
     if parts.null_count == column.null_count:  # every value in audformat's notation
         def field(name: str) -> pa.Array:
             return pc.cast(pc.struct_field(parts, name), pa.int64())
 
+        def number(n: int) -> pa.Scalar:  # Python scalars would make pyarrow import pandas
+            return scalar(n, pa.int64())
+
+        text = pa.string()
         frac = pc.utf8_rpad(pc.struct_field(parts, "frac"), 9, "0")
-        frac = pc.cast(pc.if_else(pc.equal(frac, ""), "0", frac), pa.int64())
+        frac = pc.cast(pc.if_else(pc.equal(frac, scalar("", text)), scalar("0", text), frac),
+                       pa.int64())
         seconds = pc.add(
-            pc.multiply(field("days"), 86400),
-            pc.add(pc.multiply(field("h"), 3600), pc.add(pc.multiply(field("m"), 60), field("s"))),
+            pc.multiply(field("days"), number(86400)),
+            pc.add(pc.multiply(field("h"), number(3600)),
+                   pc.add(pc.multiply(field("m"), number(60)), field("s"))),
         )
-        ns = pc.add(pc.multiply(seconds, 1_000_000_000), frac)
+        ns = pc.add(pc.multiply(seconds, number(1_000_000_000)), frac)
         return pa.chunked_array([pc.cast(ns, pa.duration("ns"))])
     return _parse_time_pandas(column, where)
 
@@ -270,18 +278,80 @@ def _check_values(column: pa.ChunkedArray, spec: ColumnSpec, where: str, label_s
         if labels is None:
             raise InvalidDataset(f"{where}: labels come from unknown misc table {spec.labels_table!r}")
         try:
-            allowed = pa.array(labels, type=column.type) if labels else pa.array([], column.type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            allowed = _labels(labels, column.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError) as exc:
             raise InvalidDataset(f"{where}: labels of scheme {spec.scheme_id!r} do not fit "
                                  f"the column's type {column.type}") from exc
         bad = pc.and_(pc.invert(pc.is_in(column, value_set=allowed)), pc.is_valid(column))
         _raise_first(column, bad, where, f"is not a label of scheme {spec.scheme_id!r}")
     if spec.minimum is not None and _numeric(column):
-        bad = pc.fill_null(pc.less(column, spec.minimum), False)
+        bad = _null_false(pc.less(column, _bound(spec.minimum)))
         _raise_first(column, bad, where, f"is below the minimum {spec.minimum}")
     if spec.maximum is not None and _numeric(column):
-        bad = pc.fill_null(pc.greater(column, spec.maximum), False)
+        bad = _null_false(pc.greater(column, _bound(spec.maximum)))
         _raise_first(column, bad, where, f"is above the maximum {spec.maximum}")
+
+
+def _distinct_keys(table: pa.Table, levels: list[str]) -> int:
+    """How many distinct index entries ``table`` has. The levels are joined as text (only the
+    first, ``file``, could hold the separator) and counted, nulls included; a group-by would
+    import pyarrow.dataset and, through it, pandas."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from casdb.tables.arrays import scalar
+
+    columns = []
+    for level in levels:
+        column = table.column(level)
+        try:
+            if pa.types.is_duration(column.type):
+                column = pc.cast(column, pa.int64())
+            if not pa.types.is_string(column.type):
+                column = pc.cast(column, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            keys = table.select(levels).group_by(levels, use_threads=False)
+            return keys.aggregate([([], "count_all")]).num_rows
+        columns.append(column)
+    if len(columns) > 1:
+        columns = [pc.binary_join_element_wise(*columns, scalar("\x1f", pa.string()),
+                                               null_handling="replace",
+                                               null_replacement="\x1e")]
+    return pc.count_distinct(columns[0], mode="all").as_py()
+
+
+def _labels(labels: list, typ: pa.DataType) -> pa.Array:
+    """A scheme's labels as an array of the column's type (built without pandas:
+    :mod:`casdb.tables.arrays`)."""
+    import pyarrow as pa
+
+    from casdb.tables import arrays
+
+    if (pa.types.is_string(typ) or pa.types.is_large_string(typ)) \
+            and all(isinstance(v, str) for v in labels):
+        return arrays.strings(labels).cast(typ)
+    if pa.types.is_integer(typ) and all(type(v) is int for v in labels):
+        return arrays.numbers(labels, "int64").cast(typ)
+    if pa.types.is_floating(typ) and all(type(v) in (int, float) for v in labels):
+        return arrays.numbers(labels, "float64").cast(typ)
+    return pa.array(labels, type=typ) if labels else pa.array([], typ)
+
+
+def _bound(value: float) -> pa.Scalar:
+    """A scheme's minimum or maximum for a comparison (float64, as the comparison with a Python
+    number was: exact for integers up to 2**53)."""
+    import pyarrow as pa
+
+    from casdb.tables.arrays import scalar
+
+    return scalar(float(value), pa.float64())
+
+
+def _null_false(mask: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``mask`` with nulls as false (``fill_null(mask, False)`` converts a Python bool)."""
+    import pyarrow.compute as pc
+
+    return pc.and_kleene(mask, pc.is_valid(mask))
 
 
 def _numeric(column: pa.ChunkedArray) -> bool:
@@ -308,16 +378,14 @@ def _check_index(table: pa.Table, lay: TableLayout, where: str) -> None:
                 row = pc.index(nulls, True).as_py()
                 raise InvalidDataset(f"{where}, index {level!r}, row {row + 1}: value is missing")
     if lay.kind == "segmented":
-        bad = pc.fill_null(pc.greater(table.column("start"), table.column("end")), False)
+        bad = _null_false(pc.greater(table.column("start"), table.column("end")))
         if pc.any(bad).as_py():
             row = pc.index(bad, True).as_py()
             raise InvalidDataset(
                 f"{where}, row {row + 1}: segment of {table.column('file')[row].as_py()!r} starts "
                 f"at {table.column('start')[row].as_py()} after its end {table.column('end')[row].as_py()}"
             )
-    keys = table.select(list(lay.levels)).group_by(list(lay.levels), use_threads=False)
-    counts = keys.aggregate([([], "count_all")])
-    if counts.num_rows != table.num_rows:
+    if _distinct_keys(table, list(lay.levels)) != table.num_rows:
         index = table.select(list(lay.levels)).to_pandas()
         row = int(index.duplicated(keep="first").to_numpy().argmax())
         first = tuple(index.iloc[row]) if len(lay.levels) > 1 else index.iloc[row, 0]

@@ -54,6 +54,8 @@ def build(
     """
     import pyarrow as pa
 
+    from casdb.tables.arrays import numbers, strings
+
     todo: dict[str, str] = {}
     for path, (blob, _) in files.items():
         if blob not in known and blob not in todo:
@@ -72,18 +74,18 @@ def build(
     props = {**known, **probed}
     paths = sorted(files)
     rows = [props[files[p][0]] for p in paths]
-    table = pa.table(
+    table = pa.table(  # built from buffers: pa.array of Python values imports pandas
         {
-            "file": pa.array(paths, pa.string()),
-            "blob": pa.array([files[p][0] for p in paths], pa.string()),
-            "bytes": pa.array([files[p][1] for p in paths], pa.int64()),
+            "file": strings(paths),
+            "blob": strings([files[p][0] for p in paths]),
+            "bytes": numbers([files[p][1] for p in paths], "int64"),
             # The format of a file that is not audio is its extension, which the bytes don't tell.
-            "format": pa.array([r.format if r.sampling_rate else extension(p)
-                                for p, r in zip(paths, rows, strict=True)], pa.string()),
-            "sampling_rate": pa.array([r.sampling_rate for r in rows], pa.int64()),
-            "channels": pa.array([r.channels for r in rows], pa.int64()),
-            "bit_depth": pa.array([r.bit_depth for r in rows], pa.int64()),
-            "duration": pa.array([r.duration for r in rows], pa.float64()),
+            "format": strings([r.format if r.sampling_rate else extension(p)
+                               for p, r in zip(paths, rows, strict=True)]),
+            "sampling_rate": numbers([r.sampling_rate for r in rows], "int64"),
+            "channels": numbers([r.channels for r in rows], "int64"),
+            "bit_depth": numbers([r.bit_depth for r in rows], "int64"),
+            "duration": numbers([r.duration for r in rows], "float64"),
         }
     )
     return store_table(store, TABLE_NAME, TABLE_NAME, table, ["file"]), probed

@@ -55,24 +55,115 @@ def sort_order(table: pa.Table, levels: Sequence[str]) -> pa.Array:
     return pc.sort_indices(table, sort_keys=[(lv, "ascending", "at_end") for lv in levels])
 
 
-def key_hashes(table: pa.Table, levels: Sequence[str]) -> np.ndarray:
-    """A 64-bit hash per row of its index key, the same on every machine."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
+KEY_HASH = 2
+"""The version of :func:`key_hashes` (1: pandas' ``hash_pandas_object``, before issue 16). Run
+boundaries follow it: a table stored by one version and stored again by another is cut anew
+(once; both read the same)."""
+_PRIME = 0x100000001B3  # FNV-1's 64-bit prime: the weight of each byte of a text value
+_NULL = 0x9E3779B97F4A7C15  # a missing value
+_BLOCK = 1 << 16  # rows of text hashed at once (bounds the temporary arrays)
 
-    columns = {}
+
+def key_hashes(table: pa.Table, levels: Sequence[str]) -> np.ndarray:
+    """A 64-bit hash per row of its index key, the same on every machine.
+
+    NumPy over the Arrow buffers, without pandas (whose import cost more than a whole commit of
+    removals): text as a polynomial in its UTF-8 bytes, numbers and times by their 64 bits,
+    each through the splitmix64 finaliser; levels are chained. Changing it moves every run
+    boundary: it is versioned (:data:`KEY_HASH`) and pinned by a test.
+    """
+    import numpy as np
+
+    out = np.zeros(table.num_rows, dtype=np.uint64)
     for level in levels:
         column = table.column(level)
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            values = column.to_numpy(zero_copy_only=False)  # object array of str / None
-        elif pa.types.is_temporal(column.type):
-            values = column.cast(pa.int64()).fill_null(np.iinfo(np.int64).min).to_numpy()
+        column = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+        out = _mix(out * np.uint64(0x2545F4914F6CDD1D) + _level_hashes(column))
+    return out
+
+
+def _level_hashes(column: pa.Array) -> np.ndarray:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    typ = column.type
+    if pa.types.is_dictionary(typ):
+        column, typ = column.cast(typ.value_type), typ.value_type
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
+        hashes = _text_hashes(column)
+    elif (pa.types.is_integer(typ) or pa.types.is_temporal(typ) or pa.types.is_boolean(typ)
+          or pa.types.is_floating(typ)):
+        if pa.types.is_floating(typ):
+            bits = pc.cast(column, pa.float64()).buffers()[1]
+            values = np.frombuffer(bits, np.uint64)[column.offset:column.offset + len(column)]
         else:
-            values = column.to_pandas().to_numpy(dtype=object)
-        columns[level] = pd.Series(values, dtype=object if values.dtype == object else None)
-    frame = pd.DataFrame(columns)
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+            from casdb.tables.arrays import view
+
+            as_int = pc.cast(column, pa.int64())
+            values = view(pc.drop_null(as_int)) if as_int.null_count else view(as_int)
+            if as_int.null_count:  # spread back over the rows, nulls hashed apart below
+                full = np.zeros(len(column), dtype=np.int64)
+                full[~_nulls(as_int)] = values
+                values = full
+            values = values.view(np.uint64)
+        hashes = _mix(values.astype(np.uint64) ^ np.uint64(0x632BE59BD9B4E019))
+    else:  # anything else by its text
+        hashes = _text_hashes(pc.cast(column, pa.string()))
+    if column.null_count:
+        hashes[_nulls(column)] = np.uint64(_NULL)
+    return hashes
+
+
+def _text_hashes(column: pa.Array) -> np.ndarray:
+    """Hash of each value's UTF-8 bytes: sum of (byte + 1) * prime ** position, xor its length."""
+    import numpy as np
+    import pyarrow as pa
+
+    wide = pa.types.is_large_string(column.type)
+    n = len(column)
+    buffers = column.buffers()
+    offsets = np.frombuffer(buffers[1], np.int64 if wide else np.int32)
+    offsets = offsets[column.offset:column.offset + n + 1].astype(np.int64)
+    data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    out = np.empty(n, dtype=np.uint64)
+    longest = int((offsets[1:] - offsets[:-1]).max()) if n else 0
+    powers = np.concatenate(([np.uint64(1)],  # prime ** k, wrapped to 64 bits
+                             np.cumprod(np.full(longest, _PRIME, dtype=np.uint64))))
+    for first in range(0, n, _BLOCK):
+        rows = offsets[first:first + _BLOCK + 1]
+        lengths = rows[1:] - rows[:-1]
+        chunk = data[rows[0]:rows[-1]].astype(np.uint64) + np.uint64(1)
+        position = np.arange(len(chunk), dtype=np.int64) - np.repeat(rows[:-1] - rows[0], lengths)
+        sums = np.concatenate(([np.uint64(0)], np.cumsum(chunk * powers[position],
+                                                          dtype=np.uint64)))
+        starts = rows[:-1] - rows[0]
+        total = sums[starts + lengths] - sums[starts]
+        out[first:first + len(lengths)] = _mix(total ^ (lengths.astype(np.uint64)
+                                                        * np.uint64(0xD6E8FEB86659FD93)))
+    return out
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, element-wise (uint64 arithmetic wraps)."""
+    import numpy as np
+
+    values = values ^ (values >> np.uint64(30))
+    values = values * np.uint64(0xBF58476D1CE4E5B9)
+    values = values ^ (values >> np.uint64(27))
+    values = values * np.uint64(0x94D049BB133111EB)
+    return values ^ (values >> np.uint64(31))
+
+
+def _nulls(column: pa.Array) -> np.ndarray:
+    """Which rows of ``column`` are missing, from its validity bitmap."""
+    import numpy as np
+
+    bitmap = column.buffers()[0]
+    if bitmap is None or not column.null_count:
+        return np.zeros(len(column), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(bitmap, np.uint8), bitorder="little")
+    return bits[column.offset:column.offset + len(column)] == 0
 
 
 def store_table(
@@ -86,7 +177,9 @@ def store_table(
     import numpy as np
 
     table = table.combine_chunks()
-    positions = sort_order(table, levels).to_numpy() if table.num_rows > 1 else None
+    from casdb.tables.arrays import view
+
+    positions = view(sort_order(table, levels)) if table.num_rows > 1 else None
     if positions is not None and np.array_equal(positions, np.arange(table.num_rows)):
         positions = None  # already sorted: nothing to remember
     if positions is not None:
@@ -129,7 +222,9 @@ def encode_positions(positions: np.ndarray) -> bytes:
 
     steps = np.diff(positions.astype(np.int64), prepend=np.int64(0))
     small = not len(steps) or (steps.min() >= -(2**31) and steps.max() < 2**31)
-    array = pa.array(steps.astype(np.int32) if small else steps)
+    from casdb.tables.arrays import numbers
+
+    array = numbers(steps, "int32" if small else "int64")
     return encode_column(pa.chunked_array([array], type=array.type), "order")
 
 
@@ -152,7 +247,9 @@ def encode_column(chunked: pa.ChunkedArray, name: str) -> bytes:
     import pyarrow as pa
 
     array = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
-    array = array.take(pa.array(np.arange(len(array)), type=pa.int64()))  # rebased, no slack
+    from casdb.tables.arrays import numbers
+
+    array = array.take(numbers(np.arange(len(array)), "int64"))  # rebased, no slack
     if pa.types.is_string(array.type) and len(array) >= 16:
         encoded = array.dictionary_encode()
         # Labels repeat: store each once and a small index per row (a rule of the content
