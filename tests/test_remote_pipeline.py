@@ -4,6 +4,7 @@ reads at once during a fetch, and what an interruption of either leaves behind."
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,9 @@ class RecordingBackend(LocalBackend):
             try:
                 if failing:
                     raise BackendError(f"{key}: the connection dropped (injected)")
+                # a network's latency: a local write can end before the next pack is built,
+                # and then whether two uploads overlapped would depend on the machine's load
+                time.sleep(0.2)
                 return super().put(key, data, exclusive=exclusive)
             finally:
                 with self._lock:
