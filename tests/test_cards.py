@@ -182,6 +182,7 @@ def test_html_card_renders_in_chromium(tmp_path):
     assert cards[1].acoustics.median("clipping") > 0.05 > cards[0].acoustics.median("clipping")
 
 
+@pytest.mark.slow  # ~5 s: purge, gc and two cards
 def test_purged_files_are_left_out(repo, tmp_path):
     media = repo.media("synth", "1.0.0")
     victim = sorted(media.index)[0]

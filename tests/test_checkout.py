@@ -351,6 +351,7 @@ def test_checkout_to_a_folder(two_versions, tmp_path):
     assert stat.S_IMODE(os.stat(edit.path / "audio/000/000000.wav").st_mode) & 0o200
 
 
+@pytest.mark.slow  # ~5 s: a child process as another user, on disk
 def test_no_write_permission(tmp_path):
     import tempfile
 

@@ -230,6 +230,7 @@ def test_unknown_names_are_not_found_with_suggestions(repo, source):
         repo.resolve("synth", "1.0")
 
 
+@pytest.mark.slow  # ~5 s: a child process as another user, on disk
 def test_unreadable_file_is_refused():
     """Run as an unprivileged user when we are root, since root reads any file."""
     import tempfile

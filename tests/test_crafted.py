@@ -111,8 +111,9 @@ SERVED = [(place, bad) for place in PLACES for bad in ("../../x", "/etc/casdb-cr
                                                         "a/../../b", "C:\\x", "a\x00b")]
 
 
-@pytest.fixture(params=["folder", pytest.param("s3", marks=pytest.mark.s3)])
+@pytest.fixture(params=["folder", pytest.param("s3", marks=[pytest.mark.s3, pytest.mark.slow])])
 def remote_url(request, tmp_path) -> str:
+    """A folder remote, and (full suite: the same decoders behind another backend) S3."""
     if request.param == "folder":
         return str(tmp_path / "remote")
     return request.getfixturevalue("s3_url")

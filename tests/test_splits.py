@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.stats import chi2_contingency
 
 import casdb
 from casdb.core.errors import AlreadyExists, InvalidInput, NotFound
@@ -106,6 +105,8 @@ def expected_emobox_rule(speakers, labels) -> str:
     np.add.at(table, (si, li), 1)
     balanced = True
     if len(su) > 1 and len(lu) > 1:
+        from scipy.stats import chi2_contingency  # 1.8 s to import: only where it is used
+
         chi2 = chi2_contingency(table, correction=False)[0] if (table > 0).all() else None
         v = np.sqrt(chi2 / (table.sum() * (min(table.shape) - 1))) if chi2 is not None else 1
         balanced = (table > 0).all() and v <= P.BALANCE_THRESHOLD
