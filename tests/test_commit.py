@@ -156,6 +156,10 @@ def assert_unchanged(repo, before):
          "table 'speaker', column 'age', row 1: 'old' is not a valid integer"),
         (lambda s: (s / "db.speaker.csv").write_text("speaker,age,gender\nspk0,-3,female\n"),
          "column 'age', row 1: -3 is below the minimum 0"),
+        (lambda s: ((s / "db.yaml").write_text((s / "db.yaml").read_text().replace(
+            "age: {dtype: int, minimum: 0}", f"age: {{dtype: int, minimum: 0, maximum: {2**53}}}")),
+            (s / "db.speaker.csv").write_text(f"speaker,age,gender\nspk0,{2**53 + 1},female\n")),
+         f"column 'age', row 1: {2**53 + 1} is above the maximum {2**53}"),  # exact past 2**53
         (lambda s: (s / file_name(4)).unlink(), f"row 5: media '{file_name(4)}' is not in the folder"),
         (lambda s: (s / "db.emotion.csv").write_bytes(EMO + b"../outside.wav,anger,0.1,spk1\n"),
          "escapes the dataset folder"),
@@ -189,6 +193,15 @@ def test_bad_folder_is_a_clear_error_and_stores_nothing(repo, source, breakage, 
     assert "\n" not in str(info.value)
     assert_unchanged(repo, before)
     assert "2.0.0" not in repo.versions("synth")
+
+
+def test_integers_past_2_53_compare_exactly_with_a_bound(repo, source):
+    """A bound is compared as an integer with an integer column (as a float it would refuse,
+    or crash on, values past 2**53)."""
+    (source / "db.speaker.csv").write_text(
+        "speaker,age,gender\n" + "".join(f"spk{i},{2**53 + i},female\n" for i in range(5)))
+    repo.commit(source, dataset="synth", version="2.0.0")
+    assert repo.versions("synth")[-1] == "2.0.0"
 
 
 def test_symlink_inside_the_folder_is_followed(repo, source):

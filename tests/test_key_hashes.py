@@ -113,3 +113,42 @@ print("pandas" in sys.modules)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_index_types_of_misc_tables_hash_without_error():
+    """Unsigned integers past int64, bytes that are not UTF-8, dates, times and anything else a
+    parquet misc table may hold as its index."""
+    import datetime
+
+    cases = [
+        pa.array([1, 2**63 + 5, None], pa.uint64()),
+        pa.array([b"a", b"\xff", None], pa.binary()),
+        pa.array([datetime.date(2020, 1, 1), None], pa.date32()),
+        pa.array([datetime.date(2020, 1, 1)], pa.date64()),
+        pa.array([datetime.time(1, 2, 3)], pa.time32("s")),
+        pa.array([datetime.time(1, 2, 3)], pa.time64("us")),
+        pa.array([[1], [2], None], pa.list_(pa.int64())),
+    ]
+    for column in cases:
+        hashes = key_hashes(pa.table({"k": column}), ["k"]).tolist()
+        assert len(hashes) == len(column)
+        assert len(set(hashes)) == len(column)  # distinct keys, distinct hashes here
+    small = arrays.numbers([1, 7], "int64")
+    assert key_hashes(pa.table({"k": small.cast(pa.uint64())}), ["k"]).tolist() == \
+        key_hashes(pa.table({"k": small}), ["k"]).tolist()  # unsigned = signed where both fit
+
+
+def test_a_float_column_sliced_hashes_like_the_same_values():
+    column = arrays.numbers([1.5, 2.5, 3.5, 4.5], "float64").cast(pa.float32())
+    assert key_hashes(pa.table({"k": column.slice(1, 2)}), ["k"]).tolist() == key_hashes(
+        pa.table({"k": column.slice(1, 2).take(arrays.numbers([0, 1], "int64"))}), ["k"]).tolist()
+
+
+def test_distinct_keys_of_text_levels_that_hold_the_separator():
+    from casdb.tables.files import _distinct_keys
+
+    a = arrays.strings(["x\x1fy", "x"])
+    b = arrays.strings(["z", "y\x1fz"])
+    assert _distinct_keys(pa.table({"a": a, "b": b}), ["a", "b"]) == 2  # joined alike, not equal
+    same = pa.table({"a": arrays.strings(["x", "x"]), "b": arrays.strings(["z", "z"])})
+    assert _distinct_keys(same, ["a", "b"]) == 1

@@ -3,6 +3,7 @@ temporary file where the file system cannot; either way put-if-absent and nothin
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -69,3 +70,23 @@ def test_the_unnamed_file_is_used_where_the_kernel_has_it(tmp_path):
     out = Linker("copy", tmp_dir=tmp_path)
     out.place(_source(tmp_path), tmp_path / "a.wav")
     assert out._anonymous  # ext4 and tmpfs have it: the fast path ran and stayed on
+
+
+@pytest.mark.parametrize("code", [errno.ENOENT, errno.EPERM, errno.EACCES])
+def test_a_proc_that_cannot_link_falls_back_to_a_named_file(tmp_path, monkeypatch, code):
+    """``/proc`` of another PID namespace, or a policy against linking through it: the copy is
+    made through a named temporary file instead, and so are the next ones."""
+    real_link = os.link
+
+    def link(src, dst, **kwargs):
+        if str(src).startswith("/proc/self/fd/"):
+            raise OSError(code, os.strerror(code))
+        return real_link(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "link", link)
+    (tmp_path / "tmp").mkdir()
+    out = Linker("copy", tmp_dir=tmp_path / "tmp")
+    src = _source(tmp_path)
+    assert out.place(src, tmp_path / "a.wav") == "copy"
+    assert (tmp_path / "a.wav").read_bytes() == src.read_bytes()
+    assert not out._anonymous and os.listdir(tmp_path / "tmp") == []

@@ -219,7 +219,8 @@ def test_a_crafted_file_list_is_refused(checked_out, column, value, why):
         casdb.load("synth", "1.0.0", repo=repo, cache_root=root.parent.parent.parent).files  # noqa: B018
 
 
-@pytest.mark.parametrize("change", ["short column", "missing column", "format", "not a dict"])
+@pytest.mark.parametrize("change", ["short column", "missing column", "format", "not a dict",
+                                    "nested deeply", "swapped between files"])
 def test_a_file_list_of_the_wrong_shape_is_refused(checked_out, change):
     import json
 
@@ -231,13 +232,39 @@ def test_a_file_list_of_the_wrong_shape_is_refused(checked_out, change):
         del data["converted"]
     elif change == "format":
         data["format"] = 2
-    else:
+    elif change == "swapped between files":  # each file would still match the blob listed
+        for column in ("local", "blob", "bytes"):
+            data[column][0], data[column][1] = data[column][1], data[column][0]
+    elif change == "not a dict":
         data = list(data)
     path = root / ".casdb" / "files.json"
     path.chmod(0o644)
-    path.write_bytes(json.dumps(data).encode())
+    if change == "nested deeply":
+        path.write_bytes(b"[" * 100_000)
+    else:
+        path.write_bytes(json.dumps(data).encode())
     with pytest.raises(IntegrityError, match="files.json is damaged"):
         casdb.load("synth", "1.0.0", repo=repo, cache_root=root.parent.parent.parent).files  # noqa: B018
+
+
+@pytest.mark.parametrize("column", ["file", "blob"])
+def test_an_old_media_index_without_its_columns_is_refused(checked_out, column):
+    """A folder from before files.json whose media index lacks a column: refused, on a load and
+    in purge's look at the cache, with a casdb error."""
+    import pyarrow.parquet as pq
+
+    from casdb.checkouts.purging import purge_cache
+
+    repo, root = checked_out
+    (root / ".casdb" / "files.json").unlink()
+    path = root / ".casdb" / "media.parquet"
+    table = pq.read_table(path)
+    path.chmod(0o644)
+    pq.write_table(table.drop_columns([column]), path)
+    with pytest.raises(IntegrityError, match="media.parquet is damaged"):
+        casdb.load("synth", "1.0.0", repo=repo, cache_root=root.parent.parent.parent).files  # noqa: B018
+    removed, _ = purge_cache(root.parent.parent.parent, {"ab" * 32})
+    assert removed == [root]  # unreadable: it may hold the bytes, and it is the cache's own
 
 
 def test_a_folder_from_before_the_file_list_is_read_through_its_media_index(checked_out):

@@ -238,23 +238,18 @@ def write_files(meta: Path, columns: dict[str, list]) -> None:
 def read_files(path: Path) -> dict[str, list]:
     """The files of a checked-out folder (:data:`FILES`), checked, as column -> list.
 
-    ``file`` and ``local`` are safe relative paths, ``blob`` ids, ``bytes`` counts and
+    ``file`` and ``local`` are safe relative paths, ``local`` the file's own path (or, for a
+    converted file, the same path with another extension), ``blob`` ids, ``bytes`` counts and
     ``converted`` booleans, all of one length. A damaged file raises ``IntegrityError``
     naming it and ``casdb cache verify``.
     """
-    from casdb.core.paths import check_relpaths
-
     file = path / META / FILES
     try:
         raw = file.read_bytes()
     except FileNotFoundError:
         if not (path / META / "media.parquet").exists():
             raise IntegrityError(f"{file} is missing: remove {path}") from None
-        table = read_media(path)  # a folder from before files.json
-        out = {c: table.column(c).to_pylist() for c in table.column_names if c in FILE_COLUMNS}
-        out.setdefault("local", out["file"])
-        out.setdefault("converted", [False] * len(out["file"]))
-        return out
+        return _old_files(path)  # a folder from before files.json
     except OSError as exc:
         raise IntegrityError(f"cannot read {file} ({exc.strerror or exc}): run 'casdb cache "
                              "verify' or remove the folder") from exc
@@ -262,24 +257,55 @@ def read_files(path: Path) -> dict[str, list]:
         data = json.loads(raw)
         if not isinstance(data, dict) or data.get("format") != 1:
             raise ValueError("not a file list of format 1")
-        out = {c: data[c] for c in FILE_COLUMNS}
-        if not all(isinstance(v, list) for v in out.values()):
-            raise ValueError("a column is not a list")
-        if len({len(v) for v in out.values()}) != 1:
-            raise ValueError("columns of different lengths")
-        blobs = out["blob"]
-        if not (all(type(b) is str and len(b) == 64 for b in blobs)
-                and not "".join(blobs).strip("0123456789abcdef")):
-            raise ValueError("a blob is not an id")
-        if not all(type(n) is int and n >= 0 for n in out["bytes"]):
-            raise ValueError("a size is not a count")
-        if not all(type(b) is bool for b in out["converted"]):
-            raise ValueError("'converted' is not true or false")
-    except (ValueError, KeyError) as exc:  # also UnicodeDecodeError
+        return _checked_files({c: data[c] for c in FILE_COLUMNS}, file)
+    except (ValueError, KeyError, RecursionError, MemoryError) as exc:  # also UnicodeDecodeError
         raise IntegrityError(f"{file} is damaged ({str(exc)[:120]}): run 'casdb cache verify' "
                              f"or remove {path}") from exc
+
+
+def _old_files(path: Path) -> dict[str, list]:
+    """:func:`read_files` of a folder written before files.json: its media index."""
+    file = path / META / "media.parquet"
+    table = read_media(path)
+    names = table.column_names
+    if "file" not in names or "blob" not in names:
+        raise IntegrityError(f"{file} is damaged (no 'file' or 'blob' column): run 'casdb cache "
+                             f"verify' or remove {path}")
+    out = {c: table.column(c).to_pylist() for c in names if c in FILE_COLUMNS}
+    out.setdefault("local", out["file"])
+    out.setdefault("converted", [False] * len(out["file"]))
+    out.setdefault("bytes", [0] * len(out["file"]))
+    try:
+        return _checked_files(out, file)
+    except (ValueError, KeyError) as exc:
+        raise IntegrityError(f"{file} is damaged ({str(exc)[:120]}): run 'casdb cache verify' "
+                             f"or remove {path}") from exc
+
+
+def _checked_files(out: dict[str, list], file: Path) -> dict[str, list]:
+    """The columns of a file list, checked (``ValueError`` saying what is wrong)."""
+    from casdb.core.paths import check_relpaths
+
+    if not all(isinstance(v, list) for v in out.values()):
+        raise ValueError("a column is not a list")
+    if len({len(v) for v in out.values()}) != 1:
+        raise ValueError("columns of different lengths")
+    blobs = out["blob"]
+    if not (all(type(b) is str and len(b) == 64 for b in blobs)
+            and not "".join(blobs).strip("0123456789abcdef")):
+        raise ValueError("a blob is not an id")
+    if not all(type(n) is int and n >= 0 for n in out["bytes"]):
+        raise ValueError("a size is not a count")
+    if not all(type(b) is bool for b in out["converted"]):
+        raise ValueError("'converted' is not true or false")
     for name in ("file", "local"):
         check_relpaths(out[name], str(file))
+    # Each file at its own path: entries swapped between files would hand out one file's
+    # bytes under another's name while every file still matched the blob listed for it.
+    for name, local, conv in zip(out["file"], out["local"], out["converted"], strict=True):
+        if local != name and not (conv and os.path.splitext(local)[0]
+                                  == os.path.splitext(name)[0]):
+            raise ValueError(f"{name!r} is listed at another path, {local!r}")
     return out
 
 

@@ -194,7 +194,18 @@ class Linker:
             if not self.writable:
                 os.fchmod(fd, READ_ONLY)
             # put-if-absent: the unnamed file gets its name by a link, never over another file
-            os.link(f"/proc/self/fd/{fd}", dest, dst_dir_fd=dir_fd, follow_symlinks=True)
+            try:
+                os.link(f"/proc/self/fd/{fd}", dest, dst_dir_fd=dir_fd, follow_symlinks=True)
+            except FileExistsError:
+                raise
+            except OSError as exc:
+                # /proc is not this process's, or linking through it is not allowed: a named
+                # temporary file from now on (the folder still being there rules out the rest)
+                if exc.errno in (errno.ENOENT, errno.EPERM, errno.EACCES) \
+                        and os.fstat(dir_fd).st_nlink > 0:
+                    self._anonymous = False
+                    return None
+                raise
             return True
         except (FileExistsError, NotFound):
             raise

@@ -293,13 +293,19 @@ def _check_values(column: pa.ChunkedArray, spec: ColumnSpec, where: str, label_s
 
 
 def _distinct_keys(table: pa.Table, levels: list[str]) -> int:
-    """How many distinct index entries ``table`` has. The levels are joined as text (only the
-    first, ``file``, could hold the separator) and counted, nulls included; a group-by would
-    import pyarrow.dataset and, through it, pandas."""
+    """How many distinct index entries ``table`` has, nulls included.
+
+    The levels are joined as text and counted: a group-by imports pyarrow.dataset and, through
+    it, pandas. Text levels may hold the separator, so joined keys can only collide, never
+    part: when the count says there are duplicates, the group-by (the error path) decides."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from casdb.tables.arrays import scalar
+
+    def grouped() -> int:
+        keys = table.select(levels).group_by(levels, use_threads=False)
+        return keys.aggregate([([], "count_all")]).num_rows
 
     columns = []
     for level in levels:
@@ -309,15 +315,15 @@ def _distinct_keys(table: pa.Table, levels: list[str]) -> int:
                 column = pc.cast(column, pa.int64())
             if not pa.types.is_string(column.type):
                 column = pc.cast(column, pa.string())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            keys = table.select(levels).group_by(levels, use_threads=False)
-            return keys.aggregate([([], "count_all")]).num_rows
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            return grouped()
         columns.append(column)
     if len(columns) > 1:
         columns = [pc.binary_join_element_wise(*columns, scalar("\x1f", pa.string()),
                                                null_handling="replace",
                                                null_replacement="\x1e")]
-    return pc.count_distinct(columns[0], mode="all").as_py()
+    count = pc.count_distinct(columns[0], mode="all").as_py()
+    return count if count == table.num_rows or len(levels) == 1 else grouped()
 
 
 def _labels(labels: list, typ: pa.DataType) -> pa.Array:
@@ -338,12 +344,14 @@ def _labels(labels: list, typ: pa.DataType) -> pa.Array:
 
 
 def _bound(value: float) -> pa.Scalar:
-    """A scheme's minimum or maximum for a comparison (float64, as the comparison with a Python
-    number was: exact for integers up to 2**53)."""
+    """A scheme's minimum or maximum for a comparison, typed as pyarrow types the Python number
+    (an int as int64, so that integers past 2**53 compare exactly; a float as float64)."""
     import pyarrow as pa
 
     from casdb.tables.arrays import scalar
 
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return scalar(int(value), pa.int64())
     return scalar(float(value), pa.float64())
 
 

@@ -90,29 +90,50 @@ def _level_hashes(column: pa.Array) -> np.ndarray:
     typ = column.type
     if pa.types.is_dictionary(typ):
         column, typ = column.cast(typ.value_type), typ.value_type
-    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
-        hashes = _text_hashes(column)
-    elif (pa.types.is_integer(typ) or pa.types.is_temporal(typ) or pa.types.is_boolean(typ)
-          or pa.types.is_floating(typ)):
-        if pa.types.is_floating(typ):
-            bits = pc.cast(column, pa.float64()).buffers()[1]
-            values = np.frombuffer(bits, np.uint64)[column.offset:column.offset + len(column)]
-        else:
-            from casdb.tables.arrays import view
+    if (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_binary(typ)
+            or pa.types.is_large_binary(typ)):
+        hashes = _text_hashes(column)  # text and bytes share the layout: offsets and data
+    else:
+        values = _bits(column)
+        if values is not None:
+            hashes = _mix(values ^ np.uint64(0x632BE59BD9B4E019))
+        else:  # anything else by its text
+            from casdb.tables.arrays import strings
 
-            as_int = pc.cast(column, pa.int64())
-            values = view(pc.drop_null(as_int)) if as_int.null_count else view(as_int)
-            if as_int.null_count:  # spread back over the rows, nulls hashed apart below
-                full = np.zeros(len(column), dtype=np.int64)
-                full[~_nulls(as_int)] = values
-                values = full
-            values = values.view(np.uint64)
-        hashes = _mix(values.astype(np.uint64) ^ np.uint64(0x632BE59BD9B4E019))
-    else:  # anything else by its text
-        hashes = _text_hashes(pc.cast(column, pa.string()))
+            try:
+                text = pc.cast(column, pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                text = strings([repr(v) for v in column.to_pylist()])
+            hashes = _text_hashes(text)
     if column.null_count:
         hashes[_nulls(column)] = np.uint64(_NULL)
     return hashes
+
+
+def _bits(column: pa.Array) -> np.ndarray | None:
+    """The 64 bits of each number, time or truth value (integers as int64, or uint64 if
+    unsigned; floats as float64; dates and times by their count); None for other types. The
+    values under nulls are whatever the buffer holds."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    typ = column.type
+    if pa.types.is_floating(typ):
+        wide = pc.cast(column, pa.float64())
+    elif pa.types.is_unsigned_integer(typ):
+        wide = pc.cast(column, pa.uint64())
+    elif (pa.types.is_integer(typ) or pa.types.is_boolean(typ) or pa.types.is_timestamp(typ)
+          or pa.types.is_duration(typ)):
+        wide = pc.cast(column, pa.int64())
+    elif pa.types.is_date32(typ) or pa.types.is_time32(typ):
+        wide = pc.cast(column.view(pa.int32()), pa.int64())
+    elif pa.types.is_date64(typ) or pa.types.is_time64(typ):
+        wide = column.view(pa.int64())
+    else:
+        return None
+    data = np.frombuffer(wide.buffers()[1], np.uint64)
+    return data[wide.offset:wide.offset + len(wide)]
 
 
 def _text_hashes(column: pa.Array) -> np.ndarray:
