@@ -37,6 +37,10 @@ class TestS3Backend(BackendContract):
     def raw_put(self, backend, key, data):
         self.client.put_object(Bucket=backend.bucket, Key=f"{backend.prefix}/{key}", Body=data)
 
+    @pytest.mark.slow  # ~4 s against SeaweedFS (the folder backend's run stays in the subset)
+    def test_concurrent_put_if_absent_has_one_winner(self, backend) -> None:
+        super().test_concurrent_put_if_absent_has_one_winner(backend)
+
     def raw_get(self, backend, key):
         try:
             answer = self.client.get_object(Bucket=backend.bucket, Key=f"{backend.prefix}/{key}")

@@ -17,6 +17,7 @@ from casdb.research.acoustics import file_stats, measure
 from casdb.testing.cards import chromium, demo_repo, probe, varied_corpus
 from casdb.testing.cli import run_casdb
 from casdb.testing.emocorpus import make_corpus
+from casdb.testing.profiles import examples
 
 needs_chromium = pytest.mark.skipif(
     chromium() is None, reason="chromium is not installed (scripts/test installs it with apt-get)")
@@ -208,7 +209,7 @@ def test_a_version_without_tables_or_media(tmp_path):
     assert "no column with a labelled scheme" in page and "no speaker column" in page
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=st.binary(max_size=400), wav=st.booleans())
 def test_undecodable_audio_is_skipped_not_raised(repo, body, wav):
     import pandas as pd
@@ -229,6 +230,7 @@ def test_undecodable_audio_is_skipped_not_raised(repo, body, wav):
         assert all(np.isfinite(v) for v in values)
 
 
+@pytest.mark.slow  # ~3 s: a remote, a card and its fetches counted
 def test_a_card_of_a_remote_fetches_only_what_it_reads(repo, tmp_path):
     url = str(tmp_path / "remote")
     repo.remote_add("origin", url)

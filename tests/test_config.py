@@ -18,6 +18,7 @@ from casdb.core.config import Config, config_path
 from casdb.core.errors import IntegrityError, InvalidInput, NotFound
 from casdb.store.backends.registry import open_backend
 from casdb.testing.cli import run_casdb
+from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset
 
 PLUGIN = Path(__file__).parent / "plugin_pkg"
@@ -248,7 +249,7 @@ def test_config_file_edge_cases(tmp_path, monkeypatch):
         Config.load()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.binary(max_size=200))
 def test_fuzzed_config_bytes_parse_or_fail_cleanly(data):
     try:
@@ -300,7 +301,7 @@ values = st.one_of(st.none(), st.integers(), st.booleans(), st.text(max_size=12)
                             max_size=3))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.dictionaries(st.sampled_from(["repository", "cache_root", "repositories",
                                         "shared_cache_root", "cache", "repos"]), values))
 def test_any_settings_are_taken_with_their_types_or_refused_naming_the_key(doc):

@@ -16,6 +16,7 @@ from casdb.maintenance.gc import Marked, _Sweeper, collect
 from casdb.testing.files import make_old
 from casdb.testing.garbage import loose
 from casdb.testing.kills import Forked
+from casdb.testing.profiles import examples
 
 
 class Stop(Exception):
@@ -118,7 +119,7 @@ def test_gc_leaves_names_that_are_not_stored_ids(repo, littered):
     assert (repo.path / "objects" / "zz" / ("ab" * 31)).exists()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.sets(st.binary(min_size=32, max_size=32), max_size=40),
        st.lists(st.binary(min_size=32, max_size=32), max_size=40), st.randoms())
 def test_marked_answers_as_a_set(marked, others, rnd):

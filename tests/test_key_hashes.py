@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from casdb.tables import arrays
 from casdb.tables.partitions import _PRIME, KEY_HASH, key_hashes
+from casdb.testing.profiles import examples
 
 M = 2**64
 
@@ -46,7 +47,7 @@ def test_the_hash_is_pinned():
         3809513479710695148, 14658121826652134612, 3018660636515116697, 2489459117443220256]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.one_of(st.none(), st.text(st.characters(exclude_categories=("Cs",)),
                                               max_size=40)), max_size=60),
        st.integers(0, 10), st.booleans())

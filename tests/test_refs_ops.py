@@ -20,6 +20,7 @@ from casdb.store.refs import TOMBSTONE_GRACE, RefStore, RefUpdate
 from casdb.testing.backends import race
 from casdb.testing.files import age, make_old
 from casdb.testing.memory import MemoryBackend
+from casdb.testing.profiles import examples
 from casdb.testing.synth import make_dataset, write_audio
 
 
@@ -288,7 +289,7 @@ def test_prune_refuses_a_branch_moved_on_the_remote(two, tmp_path):
     assert remote.refs("synth") == before
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.one_of(st.binary(max_size=200), st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=70),
     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=12), kids,

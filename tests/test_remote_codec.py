@@ -22,6 +22,7 @@ from casdb.maintenance.fsck import check
 from casdb.remote.audiocodec import MAGIC, decode, encode
 from casdb.remote.layout import AUDIO, BLOB, MARKER, Remote
 from casdb.testing.corrupt import files_holding
+from casdb.testing.profiles import examples
 from casdb.testing.speech import espeak, prompts, riff_wav, speak
 from casdb.testing.synth import file_name, make_dataset
 
@@ -382,7 +383,7 @@ def records():
 _FIELDS = struct.Struct("<8sQQQBBBB")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(which=st.integers(0, 3), field=st.integers(1, 7), value=st.integers(0, (1 << 64) - 1),
        size=st.booleans())
 def test_fuzz_header_fields(records, which, field, value, size):
@@ -401,7 +402,7 @@ def test_fuzz_header_fields(records, which, field, value, size):
         assert hash_bytes(out) == blob  # only a harmless change (never a wrong file)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(which=st.integers(0, 3), cuts=st.lists(st.tuples(st.integers(0, 1 << 20), st.binary(max_size=8)),
                                               max_size=4), truncate=st.integers(0, 1 << 20))
 def test_fuzz_record_bytes(records, which, cuts, truncate):
@@ -420,7 +421,7 @@ def test_fuzz_record_bytes(records, which, cuts, truncate):
         assert out == decode(record, blob, n)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.binary(max_size=400))
 def test_fuzz_arbitrary_bytes(data):
     with pytest.raises(IntegrityError):
@@ -448,7 +449,7 @@ def test_repair_from_a_coded_remote(spoken, tmp_path):
         assert clone.store.blob_path(blob).read_bytes() == (src / file_name(i)).read_bytes()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(cuts=st.lists(st.tuples(st.integers(0, 200), st.binary(min_size=1, max_size=6)),
                      min_size=1, max_size=4),
        aiff=st.booleans())
