@@ -51,7 +51,15 @@ def test_sigkill_at_random_points_leaves_a_consistent_repository(tmp_path):
     interrupted = 0
     for attempt in range(6):
         proc = commit_process(repo.path, source, "2")
-        time.sleep(rng.uniform(0.1, 2.5))
+        # Killed at a random moment once the commit has staged something (a fixed delay raced
+        # with start-up, and the commit got faster than the delays): up to 1.5 s later.
+        staging = repo.path / "tmp"
+        before = set(os.listdir(staging)) if staging.is_dir() else set()  # earlier attempts'
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline and not (
+                staging.is_dir() and set(os.listdir(staging)) - before):
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0.0, 1.5) if attempt < 3 else rng.uniform(0.0, 0.2))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         repo = Repository(repo.path)
