@@ -302,10 +302,11 @@ def _checked_files(out: dict[str, list], file: Path) -> dict[str, list]:
         check_relpaths(out[name], str(file))
     # Each file at its own path: entries swapped between files would hand out one file's
     # bytes under another's name while every file still matched the blob listed for it.
-    for name, local, conv in zip(out["file"], out["local"], out["converted"], strict=True):
-        if local != name and not (conv and os.path.splitext(local)[0]
-                                  == os.path.splitext(name)[0]):
-            raise ValueError(f"{name!r} is listed at another path, {local!r}")
+    if out["local"] != out["file"]:  # one comparison in C where nothing was converted
+        for name, local, conv in zip(out["file"], out["local"], out["converted"], strict=True):
+            if local != name and not (conv and os.path.splitext(local)[0]
+                                      == os.path.splitext(name)[0]):
+                raise ValueError(f"{name!r} is listed at another path, {local!r}")
     return out
 
 
