@@ -153,14 +153,9 @@ class Linker:
         try:
             with open(source, "rb") as src, open(tmp, "xb") as dst:
                 done = fill(src, dst)
-        except FileNotFoundError as exc:
-            _unlink(tmp)
-            if not os.path.exists(source):
-                raise NotFound(f"{source} is missing") from exc
-            raise storage_error(exc, dest) from exc
         except OSError as exc:
             _unlink(tmp)
-            raise storage_error(exc, dest) from exc
+            raise _copy_error(exc, source, dest) from exc
         if not done:
             _unlink(tmp)
             return False
@@ -184,10 +179,8 @@ class Linker:
                 try:
                     with open(source, "rb") as src:
                         done = fill(src, dst)
-                except FileNotFoundError as exc:
-                    if not os.path.exists(source):
-                        raise NotFound(f"{source} is missing") from exc
-                    raise storage_error(exc, dest) from exc
+                except OSError as exc:
+                    raise _copy_error(exc, source, dest) from exc
                 if not done:
                     return False
                 dst.flush()
@@ -207,7 +200,7 @@ class Linker:
                     return None
                 raise
             return True
-        except (FileExistsError, NotFound):
+        except FileExistsError:
             raise
         except OSError as exc:
             raise storage_error(exc, dest) from exc
@@ -227,6 +220,14 @@ class Linker:
         except OSError as exc:
             _unlink(tmp)
             raise storage_error(exc, dest) from exc
+
+
+def _copy_error(exc: OSError, source: str, dest: str) -> Exception:
+    """What a failed copy of ``source`` to ``dest`` is: ``NotFound`` if the source is gone,
+    else a ``StorageError``."""
+    if isinstance(exc, FileNotFoundError) and not os.path.exists(source):
+        return NotFound(f"{source} is missing")
+    return storage_error(exc, dest)
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:

@@ -76,7 +76,6 @@ if TYPE_CHECKING:
     from casdb.core.engine import Engine
 
 HEADER = "header"
-MEDIA = "media.parquet"
 PURGED = "purged.json"
 """Files of the version left out because their bytes were purged (their rows stay)."""
 _BATCH = 64
@@ -320,8 +319,8 @@ def _write(
     snap, paths, media = ver.snap, ver.paths, ver.media
     blobs, attachments = ver.blobs, ver.attachments
     header = flavoured_header(ver.header, ver.flavour)
-    if not (meta / MEDIA).exists():
-        _write_parquet(ver.index, meta / MEDIA, meta)
+    if not (meta / cache.MEDIA).exists():
+        _write_parquet(ver.index, meta / cache.MEDIA, meta)
     if not (meta / cache.FILES).exists():
         cache.write_files(meta, {
             "file": paths, "local": [ver.local[p] for p in paths],

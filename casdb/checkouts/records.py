@@ -159,7 +159,7 @@ def holding(folders: list[Path], blobs: set[str]) -> list[Path]:
     out = []
     for folder in folders:
         meta = folder / cache.META
-        if not ((meta / cache.FILES).is_file() or (meta / "media.parquet").is_file()):
+        if not ((meta / cache.FILES).is_file() or (meta / cache.MEDIA).is_file()):
             continue  # deleted, or no longer a checkout
         try:
             index = cache.read_files(folder)

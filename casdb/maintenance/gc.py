@@ -265,12 +265,7 @@ class _Sweeper:
                 first = next(folder.chunks(), [])
                 dead = folder.dead(fan, first, marked[top])[: PROBE - n] if first else []
                 t, c = time.perf_counter(), time.thread_time()
-                removed = size = 0
-                for name in dead:
-                    got = self.sweep(name, folder.fd)
-                    if got is not None:
-                        removed += 1
-                        size += got
+                removed, size, _ = self._sweep_names(dead, folder.fd)  # young ones: seen again
                 wall += time.perf_counter() - t
                 cpu += time.thread_time() - c
                 n += len(dead)
@@ -287,17 +282,26 @@ class _Sweeper:
             for names in folder.chunks():
                 dead = folder.dead(fan, names, marked)
                 counts.kept += len(names) - len(dead)
-                for name in dead:
-                    got = self.sweep(name, folder.fd)
-                    if got is None:
-                        young += 1
-                    else:
-                        counts.removed += 1
-                        counts.bytes += got
+                removed, size, kept = self._sweep_names(dead, folder.fd)
+                counts.removed += removed
+                counts.bytes += size
+                young += kept
         if young:
             with self._lock:
                 self.young += young
         return counts
+
+    def _sweep_names(self, names: list[str], dir_fd: int | None) -> tuple[int, int, int]:
+        """:meth:`sweep` each of ``names``; (removed, bytes removed, kept as young or gone)."""
+        removed = size = kept = 0
+        for name in names:
+            got = self.sweep(name, dir_fd)
+            if got is None:
+                kept += 1
+            else:
+                removed += 1
+                size += got
+        return removed, size, kept
 
     def sweep(self, path: str, dir_fd: int | None = None) -> int | None:
         """Delete ``path`` (relative to ``dir_fd``) unless it changed after the cutoff; its
